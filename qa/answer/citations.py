@@ -1,0 +1,99 @@
+"""Citation building and verification: pure functions from quoted spans to numbered citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from pydantic import BaseModel, Field
+
+from qa.models import Article, Chunk, Citation
+
+
+class Evidence(BaseModel):
+    """A sentence chosen to answer, with the passage it was found in."""
+
+    chunk: Chunk = Field(description="The retrieved passage holding the sentence.")
+    start: int = Field(description="Offset of the sentence in the article text.")
+    end: int = Field(description="Offset just past the sentence.")
+    text: str = Field(description="The sentence, exactly article.text[start:end].")
+    score: float = Field(description="How well the sentence answers the question.")
+
+
+def cite(evidence: Sequence[Evidence]) -> tuple[str, list[Citation]]:
+    """Write each sentence followed by [n], numbering distinct passages in order of first use.
+
+    Sentences from the same passage share one citation whose quote spans them all.
+    """
+    numbers: dict[str, int] = {}
+    spans: dict[str, tuple[int, int, float]] = {}
+    parts = []
+    for item in evidence:
+        key = item.chunk.id
+        if key not in numbers:
+            numbers[key] = len(numbers) + 1
+            spans[key] = (item.start, item.end, item.score)
+        else:
+            start, end, score = spans[key]
+            spans[key] = (min(start, item.start), max(end, item.end), max(score, item.score))
+        parts.append(f"{item.text} [{numbers[key]}]")
+    chunks = {item.chunk.id: item.chunk for item in evidence}
+    citations = []
+    for key, n in numbers.items():
+        chunk, (start, end, score) = chunks[key], spans[key]
+        citations.append(
+            Citation(
+                n=n,
+                article_id=chunk.article_id,
+                title=chunk.title,
+                source=chunk.source,
+                url=chunk.url,
+                path=chunk.path,
+                published=chunk.published,
+                quote=chunk.text[start - chunk.start : end - chunk.start],
+                start=start,
+                end=end,
+                score=round(score, 4),
+            )
+        )
+    return " ".join(parts), citations
+
+
+def verify_citations(citations: Sequence[Citation], get_article: Callable[[str], Article | None]) -> list[Citation]:
+    """Keep only citations whose quote is exactly the stored article's text at their offsets."""
+    articles: dict[str, Article | None] = {}
+    verified = []
+    for citation in citations:
+        if citation.article_id not in articles:
+            articles[citation.article_id] = get_article(citation.article_id)
+        article = articles[citation.article_id]
+        if article is not None and citation.quote and article.text[citation.start : citation.end] == citation.quote:
+            verified.append(citation)
+    return verified
+
+
+MARKER = re.compile(r"\s*\[(\d+)\]")
+
+
+def keep_cited_sentences(answer: str, citations: Sequence[Citation]) -> tuple[str, list[Citation]]:
+    """Drop markers that match no citation and renumber the rest 1..n in order of first use.
+
+    Sentences left without any marker are dropped too: every claim in an answer must cite a quote.
+    """
+    by_number = {citation.n: citation for citation in citations}
+    renumbered: dict[int, int] = {}
+    kept_sentences = []
+    for sentence in re.split(r"(?<=\])\s+", answer.strip()):
+        markers = [int(m) for m in MARKER.findall(sentence) if int(m) in by_number]
+        if not markers:
+            continue
+        for old in markers:
+            renumbered.setdefault(old, len(renumbered) + 1)
+
+        def renumber(match: re.Match[str]) -> str:
+            old = int(match.group(1))
+            return f" [{renumbered[old]}]" if old in renumbered else ""
+
+        kept_sentences.append(MARKER.sub(renumber, sentence))
+    kept = [by_number[old].model_copy(update={"n": new}) for old, new in renumbered.items()]
+    return " ".join(kept_sentences), kept

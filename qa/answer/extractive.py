@@ -1,0 +1,147 @@
+"""The default answer engine, no LLM: pick the sentences of the retrieved passages that best answer."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from enum import StrEnum
+
+import numpy as np
+import Stemmer
+from langchain_core.embeddings import Embeddings
+
+from qa.answer.citations import Evidence
+from qa.chunking import split_sentences
+from qa.models import Chunk
+
+STOPWORDS = frozenset(
+    "a an the of in on at to for from by with about as into over after before between during and or but if "
+    "is are was were be been being has have had do does did will would can could should may might must "
+    "this that these those it its it's he she they them their his her him we our you your i me my "
+    "what which who whom whose when where why how whats much many week weeks year month day "
+    "not no yes so than then there here also just only said says say according".split()
+)
+NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|"
+    "thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|half|percent"
+)
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+
+
+class AnswerType(StrEnum):
+    """What kind of thing the question asks for."""
+
+    NUMBER = "number"
+    PERSON = "person"
+    DATE = "date"
+    PLACE = "place"
+    OTHER = "other"
+
+
+QUESTION_TYPES = [
+    (re.compile(r"\b(how (many|much|long|old|far|big|large)|what (number|percentage|share|amount)|how high)\b", re.I), AnswerType.NUMBER),
+    (re.compile(r"\b(who|whom|whose|which (person|man|woman|player|leader|president|official|company|team))\b", re.I), AnswerType.PERSON),
+    (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|day|month))\b", re.I), AnswerType.DATE),
+    (re.compile(r"\b(where|which (country|city|state|nation|region|place|continent))\b", re.I), AnswerType.PLACE),
+]
+TYPE_PATTERNS = {
+    AnswerType.NUMBER: re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
+    AnswerType.PERSON: re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’.-]+)+"),
+    AnswerType.DATE: re.compile(rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS}|yesterday|today|last (week|month|year))\b", re.I),
+    AnswerType.PLACE: re.compile(r"\b(?:in|at|from|to|near) (?:the )?[A-Z][a-z]+"),
+    AnswerType.OTHER: re.compile(r"."),
+}
+
+# Weights of the sentence score, chosen on the RealTime QA benchmark (see README, "Answer engine").
+DENSE_WEIGHT = 0.55
+LEXICAL_WEIGHT = 0.35
+TYPE_WEIGHT = 0.10
+# A further sentence joins the answer only if it scores this close to the best one.
+FOLLOW_UP_RATIO = 0.9
+MAX_SENTENCES = 3
+# Only the best-ranked passages are read: later ones rarely hold the answer and cost embedding time.
+MAX_PASSAGES = 5
+
+
+def answer_type(question: str) -> AnswerType:
+    """Classify the question by its wh-phrase."""
+    for pattern, kind in QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return AnswerType.OTHER
+
+
+class ExtractiveAnswerer:
+    """Scores every sentence of the top passages by meaning, shared terms and the expected answer type."""
+
+    def __init__(self, embeddings: Embeddings, refusal_threshold: float) -> None:
+        self.embeddings = embeddings
+        self.refusal_threshold = refusal_threshold
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def select(self, question: str, passages: Sequence[Chunk]) -> list[Evidence]:
+        """The one to three best sentences, best first; empty when the best is below the refusal threshold."""
+        scored = self.score_sentences(question, passages)
+        if not scored or scored[0].score < self.refusal_threshold:
+            return []
+        chosen = [scored[0]]
+        for candidate in scored[1:]:
+            if len(chosen) == MAX_SENTENCES or candidate.score < FOLLOW_UP_RATIO * scored[0].score:
+                break
+            if not any(_overlaps(candidate, other) for other in chosen):
+                chosen.append(candidate)
+        return chosen
+
+    def score_sentences(self, question: str, passages: Sequence[Chunk]) -> list[Evidence]:
+        """Every distinct sentence of the top passages with its score, best first."""
+        sentences: list[Evidence] = []
+        seen: set[tuple[str, int]] = set()
+        for chunk in passages[:MAX_PASSAGES]:
+            for start, end in split_sentences(chunk.text):
+                key = (chunk.article_id, chunk.start + start)
+                if key in seen:  # overlapping chunks repeat sentences
+                    continue
+                seen.add(key)
+                text = chunk.text[start:end]
+                if len(text.split()) >= 4:
+                    sentences.append(
+                        Evidence(chunk=chunk, start=chunk.start + start, end=chunk.start + end, text=text, score=0.0)
+                    )
+        if not sentences:
+            return []
+        vectors = np.array(self.embeddings.embed_documents([question] + [s.text for s in sentences]))
+        dense = vectors[1:] @ vectors[0]
+        terms = self._terms(question)
+        sentence_terms = [self._terms(s.text) for s in sentences]
+        idf = _idf(terms, sentence_terms)
+        kind = answer_type(question)
+        question_lower = question.lower()
+        scored = []
+        for sentence, similarity, found in zip(sentences, dense, sentence_terms, strict=True):
+            lexical = sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0)
+            typed = float(_has_new_answer(sentence.text, kind, question_lower))
+            score = DENSE_WEIGHT * float(similarity) + LEXICAL_WEIGHT * lexical + TYPE_WEIGHT * typed
+            scored.append(sentence.model_copy(update={"score": score}))
+        return sorted(scored, key=lambda s: s.score, reverse=True)
+
+    def _terms(self, text: str) -> set[str]:
+        words = [w for w in re.findall(r"[\w’']+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+        return set(self._stemmer.stemWords(words))
+
+
+def _idf(terms: set[str], documents: list[set[str]]) -> dict[str, float]:
+    n = len(documents)
+    return {t: math.log(1 + (n + 1) / (1 + sum(t in d for d in documents))) for t in terms}
+
+
+def _has_new_answer(sentence: str, kind: AnswerType, question_lower: str) -> bool:
+    """Whether the sentence holds something of the expected type that the question does not already say."""
+    return any(m.group(0).lower() not in question_lower for m in TYPE_PATTERNS[kind].finditer(sentence))
+
+
+def _overlaps(a: Evidence, b: Evidence) -> bool:
+    same_span = a.chunk.article_id == b.chunk.article_id and a.start < b.end and b.start < a.end
+    return same_span or a.text == b.text  # the same wire story often appears in several articles

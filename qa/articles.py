@@ -1,0 +1,269 @@
+"""Read files and records into Articles: txt, md, html, json and jsonl, with their metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from dateutil import parser as date_parser
+from pydantic import BaseModel, Field
+
+from qa.config import Settings
+from qa.errors import ArticleError
+from qa.models import Article
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+RECORD_SUFFIXES = {".json", ".jsonl"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+
+MAX_TITLE_CHARS = 200
+# "This article was originally published by Radio Free Europe/Radio Liberty and is reprinted with permission."
+PROVENANCE_LINE = re.compile(
+    r"^(?:this )?(?:article|story|piece)?\s*(?:was |is )?(?:originally |first )?published (?:by|in|on|at) "
+    r"(?P<source>.+?)(?:,? and (?:is )?(?:reprinted|republished|used)\b.*|\s+with permission.*)?\.?$",
+    re.IGNORECASE,
+)
+
+
+class LoadFailure(BaseModel):
+    """A file or record that was skipped, and why."""
+
+    location: str = Field(description="The file, or file:line for a record.")
+    reason: str = Field(description="One line saying why it was skipped.")
+
+
+def discover_files(paths: Iterable[Path]) -> Iterator[Path | LoadFailure]:
+    """Expand files and folders (recursively) into article files, reporting paths that yield none."""
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not files:
+                yield LoadFailure(location=str(path), reason=f"no article files found (supported: {_suffix_list()})")
+            yield from files
+        elif path.is_file():
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                yield path
+            else:
+                yield LoadFailure(location=str(path), reason=f"unsupported file type (supported: {_suffix_list()})")
+        else:
+            yield LoadFailure(location=str(path), reason="no such file or folder")
+
+
+def read_articles(path: Path, settings: Settings) -> list[Article | LoadFailure]:
+    """Read one file into its articles; anything unreadable comes back as a LoadFailure, never raised."""
+    try:
+        raw = _read_bytes(path, settings)
+        suffix = path.suffix.lower()
+        if suffix in HTML_SUFFIXES:
+            return [_article_from_html(raw, path)]
+        text = _decode(raw)
+        if suffix == ".jsonl":
+            return list(_articles_from_jsonl(text, path, settings))
+        if suffix == ".json":
+            return list(_articles_from_json(text, path, settings))
+        return [_article_from_text(text, path, settings)]
+    except ArticleError as error:
+        return [LoadFailure(location=str(path), reason=str(error))]
+
+
+def article_from_record(record: Any, *, path: Path | None, index: int, settings: Settings) -> Article:
+    """Build an Article from a JSON record with title, text or body, and optional url, date, source, author, id."""
+    if not isinstance(record, dict):
+        raise ArticleError(f"expected a JSON object, got {type(record).__name__}")
+    text = record.get("text") or record.get("body")
+    if not isinstance(text, str) or not text.strip():
+        raise ArticleError("missing 'text' or 'body'")
+    text = _clean_text(text)
+    _check_length(text, settings)
+    url = _optional_str(record, "url")
+    if record.get("id") not in (None, ""):
+        article_id = str(record["id"])
+    elif url:
+        article_id = _hash_id(url)
+    else:
+        article_id = _hash_id(f"{path.resolve() if path else ''}#{index}")
+    published = next((record[key] for key in ("published", "date", "week") if record.get(key)), None)
+    return Article(
+        id=article_id,
+        title=_clip_title(_optional_str(record, "title") or _first_line(text)),
+        text=text,
+        source=_optional_str(record, "source") or _source_from_url(url),
+        url=url,
+        path=str(path.resolve()) if path else None,
+        published=parse_date(published) if published is not None else None,
+        author=_optional_str(record, "author"),
+    )
+
+
+def parse_date(value: Any) -> date:
+    """Parse a date given as a date, an ISO string or a common written form; raise ArticleError otherwise."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return datetime.fromisoformat(value.strip()).date()
+        except ValueError:
+            pass
+        try:
+            return date_parser.parse(value, fuzzy=False).date()
+        except (ValueError, OverflowError):
+            pass
+    raise ArticleError(f"invalid date {str(value)[:40]!r}")
+
+
+def article_id_for_path(path: Path) -> str:
+    """The id a plain file's article gets: stable for as long as the file stays where it is."""
+    return _hash_id(str(path.resolve()))
+
+
+def _read_bytes(path: Path, settings: Settings) -> bytes:
+    size = path.stat().st_size
+    limit = settings.max_file_mb * 1024 * 1024
+    if size > limit:
+        raise ArticleError(
+            f"file too large ({size / 1024 / 1024:.1f} MB > {settings.max_file_mb:g} MB; raise QA_MAX_FILE_MB)"
+        )
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise ArticleError("empty file")
+    if b"\x00" in raw[:8192]:
+        raise ArticleError("binary file, not text")
+    return raw
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleError(f"not UTF-8 text (invalid byte at offset {error.start})") from None
+
+
+def _article_from_text(text: str, path: Path, settings: Settings) -> Article:
+    text = _clean_text(text)
+    if not text:
+        raise ArticleError("empty file")
+    _check_length(text, settings)
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    source = None
+    for line in lines[:3] + lines[-3:]:
+        if match := PROVENANCE_LINE.match(line):
+            source = match["source"].strip()
+            lines.remove(line)
+            break
+    title = lines[0].lstrip("#").strip() if lines else path.stem
+    return Article(
+        id=article_id_for_path(path),
+        title=_clip_title(title),
+        text=text,
+        source=source,
+        path=str(path.resolve()),
+    )
+
+
+def _article_from_html(raw: bytes, path: Path) -> Article:
+    import trafilatura  # imported here: it is slow to import and only HTML needs it
+
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    document = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
+    if document is None or not (document.text or "").strip():
+        raise ArticleError("no article text found in the HTML")
+    text = _clean_text(document.text)
+    url = document.url or None
+    return Article(
+        id=_hash_id(url) if url else article_id_for_path(path),
+        title=_clip_title(document.title or _first_line(text)),
+        text=text,
+        source=document.sitename or _source_from_url(url),
+        url=url,
+        path=str(path.resolve()),
+        published=_lenient_date(document.date),
+        author=document.author or None,
+    )
+
+
+def _articles_from_json(text: str, path: Path, settings: Settings) -> Iterator[Article | LoadFailure]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ArticleError(f"invalid JSON at line {error.lineno}: {error.msg}") from None
+    records = data if isinstance(data, list) else [data]
+    if not records:
+        raise ArticleError("no records in the JSON list")
+    for index, record in enumerate(records):
+        try:
+            yield article_from_record(record, path=path, index=index, settings=settings)
+        except ArticleError as error:
+            where = f"{path}[{index}]" if isinstance(data, list) else str(path)
+            yield LoadFailure(location=where, reason=str(error))
+
+
+def _articles_from_jsonl(text: str, path: Path, settings: Settings) -> Iterator[Article | LoadFailure]:
+    found = False
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        found = True
+        try:
+            yield article_from_record(json.loads(line), path=path, index=number, settings=settings)
+        except json.JSONDecodeError as error:
+            yield LoadFailure(location=f"{path}:{number}", reason=f"invalid JSON: {error.msg}")
+        except ArticleError as error:
+            yield LoadFailure(location=f"{path}:{number}", reason=str(error))
+    if not found:
+        raise ArticleError("no records in the JSONL file")
+
+
+def _clean_text(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _check_length(text: str, settings: Settings) -> None:
+    if len(text) > settings.max_article_chars:
+        raise ArticleError(f"article too long ({len(text):,} characters > {settings.max_article_chars:,})")
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.split("\n") if line.strip()), "")
+
+
+def _clip_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) <= MAX_TITLE_CHARS:
+        return title
+    return title[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def _optional_str(record: dict[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    return str(value).strip() or None if value is not None else None
+
+
+def _source_from_url(url: str | None) -> str | None:
+    host = urlparse(url).hostname if url else None
+    return host.removeprefix("www.") if host else None
+
+
+def _lenient_date(value: str | None) -> date | None:
+    # A page's date is a best guess by the extractor: a bad one is dropped, not a reason to skip the article.
+    try:
+        return parse_date(value) if value else None
+    except ArticleError:
+        return None
+
+
+def _hash_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _suffix_list() -> str:
+    return ", ".join(sorted(SUPPORTED_SUFFIXES))

@@ -1,0 +1,167 @@
+"""The `qa` command line: parse, call the engine, print. User mistakes become one line on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from qa.articles import parse_date
+from qa.errors import ArticleError, QAError
+from qa.ingest import IngestStatus
+from qa.models import Answer
+
+app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")]
+SinceOption = Annotated[str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD).")]
+UntilOption = Annotated[str | None, typer.Option(help="Only articles published on or before this date (YYYY-MM-DD).")]
+SourceOption = Annotated[str | None, typer.Option(help="Only articles from this publisher.")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's user-facing errors into one line and exit status 1."""
+    try:
+        yield
+    except QAError as error:
+        err.print(f"Error: {error}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def open_engine():  # noqa: ANN201 - imported lazily: loading the model takes seconds that --help should not pay
+    """Build the engine from settings."""
+    from qa.engine import Engine
+
+    return Engine()
+
+
+@app.command()
+def ingest(paths: Annotated[list[Path], typer.Argument(help="Article files or folders (searched recursively).")]) -> None:
+    """Add or update articles: txt, md, html, json, jsonl. Unchanged articles are skipped."""
+    with user_errors():
+        engine = open_engine()
+        with Progress(
+            TextColumn("Embedding"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("chunks · {task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("ingest", total=None, rate="")
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(task, advance=done, total=total)
+                speed = progress.tasks[0].speed
+                progress.update(task, rate=f"{speed:.0f} chunks/s" if speed else "")
+
+            report = engine.ingest(paths, on_progress)
+    for item in report.failed:
+        err.print(f"skipped {item.location}: {item.reason}", markup=False)
+    out.print(report.summary(), markup=False)
+    if report.count(IngestStatus.FAILED):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    k: KOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    source: SourceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
+) -> None:
+    """Answer a question from the ingested articles, citing exact quotes."""
+    with user_errors():
+        window = _date_option("--since", since), _date_option("--until", until)
+        from qa.chain import validate_question
+
+        validate_question(question)
+        answer = open_engine().ask(question, k=k, since=window[0], until=window[1], source=source)
+    if as_json:
+        out.print_json(json.dumps(answer.model_dump(mode="json")))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+def chat(
+    k: KOption = None, since: SinceOption = None, until: UntilOption = None, source: SourceOption = None
+) -> None:
+    """Ask questions in a terminal conversation (empty line or Ctrl-D to quit)."""
+    with user_errors():
+        window = _date_option("--since", since), _date_option("--until", until)
+        engine = open_engine()
+    out.print("Ask about your articles. Empty line or Ctrl-D to quit.")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        with user_errors():
+            print_answer(engine.ask(question, k=k, since=window[0], until=window[1], source=source))
+
+
+@app.command()
+def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    """Show what the index holds."""
+    with user_errors():
+        figures = open_engine().stats()
+    if as_json:
+        out.print_json(figures.model_dump_json())
+        return
+    span = f"{figures.first_published} to {figures.last_published}" if figures.first_published else "no dates"
+    out.print(f"{figures.articles} articles, {figures.chunks} chunks, {len(figures.sources)} sources, {span}")
+
+
+@app.command("list")
+def list_articles() -> None:
+    """List the stored articles, newest first."""
+    with user_errors():
+        articles = open_engine().articles()
+    for article in articles:
+        out.print(f"{article.id}  {article.published or '----------'}  {article.source or '-'}  {article.title}", markup=False)
+
+
+@app.command()
+def remove(targets: Annotated[list[str], typer.Argument(help="Article ids, or files whose articles to remove.")]) -> None:
+    """Delete articles and all their chunks."""
+    with user_errors():
+        engine = open_engine()
+        for target in targets:
+            ids, chunks = engine.remove(target)
+            out.print(f"removed {len(ids)} article(s), {chunks} chunks: {target}", markup=False)
+
+
+def print_answer(answer: Answer) -> None:
+    """The answer, then each citation with its quote."""
+    out.print(answer.answer, markup=False)
+    for citation in answer.citations:
+        where = citation.url or citation.path or citation.article_id
+        meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
+        out.print(f"\n[{citation.n}] {citation.title}" + (f" — {meta}" if meta else ""), markup=False, style="bold")
+        out.print(f"    “{citation.quote}”", markup=False)
+        out.print(f"    {where} (characters {citation.start}–{citation.end})", markup=False, style="dim")
+
+
+def _date_option(name: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ArticleError:
+        raise QAError(f"{name}: not a date: {value!r} (use YYYY-MM-DD)") from None

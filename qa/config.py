@@ -1,0 +1,39 @@
+"""All settings in one place, read from the environment (QA_*) or a .env file when asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of the QA engine; every field can be set as QA_<NAME> in the environment or .env."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".qa"), description="Directory for the embedded Chroma index.")
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server, e.g. http://127.0.0.1:8000; embedded storage when unset."
+    )
+    collection: str = Field(
+        default="qa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$", description="Chroma collection prefix."
+    )
+    chunk_words: int = Field(default=120, ge=20, le=180, description="Target words per chunk (model limit ~180).")
+    chunk_overlap_words: int = Field(default=30, ge=0, description="Words of trailing sentences repeated in the next chunk.")
+    embedding_batch_size: int = Field(default=32, ge=1, description="Chunks embedded per model call.")
+    k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
+    refusal_threshold: float = Field(
+        default=0.35, ge=0, le=1, description="Evidence score below which the answer is a refusal."
+    )
+    max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
+    max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
+
+
+def get_settings(settings: Settings | dict[str, Any] | None = None) -> Settings:
+    """Return `settings` as is, build them from a dict of overrides, or read them from the environment."""
+    if isinstance(settings, Settings):
+        return settings
+    return Settings(**(settings or {}))

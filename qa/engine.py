@@ -1,0 +1,66 @@
+"""The engine the shells use: one store, one model, one chain, built once from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qa.answer import ExtractiveAnswerer
+from qa.chain import Question, build_chain
+from qa.config import Settings, get_settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.errors import NotFoundError
+from qa.ingest import IngestReport, ProgressCallback, ingest_paths
+from qa.models import Answer
+from qa.retrieval import HybridRetriever, LexicalIndex
+from qa.store import ArticleStore, ArticleSummary, StoreStats
+
+
+class Engine:
+    """Ingest, ask, remove and inspect, over one index."""
+
+    def __init__(
+        self, settings: Settings | dict[str, Any] | None = None, embeddings: MiniLMEmbeddings | None = None
+    ) -> None:
+        self.settings = get_settings(settings)
+        self.embeddings = embeddings or MiniLMEmbeddings(batch_size=self.settings.embedding_batch_size)
+        self.store = ArticleStore(self.settings, self.embeddings)
+        self.retriever = HybridRetriever(store=self.store, lexical=LexicalIndex(self.store), k=self.settings.k)
+        self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
+        self.chain = build_chain(self.retriever, self.answerer, self.store.get_article)
+
+    def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest files and folders; see qa.ingest."""
+        return ingest_paths(paths, self.store, self.settings, on_progress)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+    ) -> Answer:
+        """Answer one question from the stored articles."""
+        return self.chain.invoke(Question(question=question, k=k, since=since, until=until, source=source))
+
+    def remove(self, id_or_path: str) -> tuple[list[str], int]:
+        """Remove the article with this id, or every article read from this file; return (ids, chunks removed)."""
+        if self.store.get_article(id_or_path) is not None:
+            ids = [id_or_path]
+        else:
+            ids = self.store.article_ids_for_path(str(Path(id_or_path).expanduser().resolve()))
+        if not ids:
+            raise NotFoundError(f"no stored article has the id or path {id_or_path!r} (see qa list)")
+        return ids, sum(self.store.remove_article(article_id) for article_id in ids)
+
+    def stats(self) -> StoreStats:
+        """What the index holds."""
+        return self.store.stats()
+
+    def articles(self) -> list[ArticleSummary]:
+        """Stored articles, newest first."""
+        return self.store.list_articles()

@@ -1,0 +1,25 @@
+"""Errors a user can act on: each message is one line that says what went wrong and what to do."""
+
+
+class QAError(Exception):
+    """Base class for every error shown to a user as a single line."""
+
+
+class InvalidQuestionError(QAError):
+    """The question is empty, whitespace or too long."""
+
+
+class ArticleError(QAError):
+    """A file or record could not be read into an article."""
+
+
+class StoreError(QAError):
+    """The index cannot be opened or is incompatible with this configuration."""
+
+
+class EmbeddingModelError(QAError):
+    """The offline embedding model is not installed or cannot be loaded."""
+
+
+class NotFoundError(QAError):
+    """No stored article matches the given id or path."""

@@ -1,0 +1,147 @@
+"""Load -> chunk -> embed -> store: idempotent (unchanged articles are skipped), with progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from qa.articles import LoadFailure, discover_files, read_articles
+from qa.chunking import chunk_article
+from qa.config import Settings
+from qa.models import Article, Chunk
+from qa.store import ArticleStore
+
+# Articles embedded and written together: large enough to fill the model's batches, small enough that
+# an interrupted ingest loses little work.
+ARTICLES_PER_WRITE = 32
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (chunks just embedded, total chunks to embed)."""
+
+
+class IngestStatus(StrEnum):
+    """What happened to one article or file."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class IngestItem(BaseModel):
+    """The result for one article, or for a file or record that could not be read."""
+
+    location: str = Field(description="File path, or file:line for a record.")
+    status: IngestStatus
+    article_id: str | None = Field(default=None, description="Id of the article, when one was read.")
+    title: str | None = Field(default=None, description="Title of the article, when one was read.")
+    reason: str | None = Field(default=None, description="Why it was skipped or failed.")
+    chunks: int = Field(default=0, description="Chunks written for it.")
+
+
+class IngestReport(BaseModel):
+    """Summary of one ingest run."""
+
+    items: list[IngestItem] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: IngestStatus) -> int:
+        """How many items ended with `status`."""
+        return sum(item.status == status for item in self.items)
+
+    @property
+    def chunks(self) -> int:
+        """Chunks written in this run."""
+        return sum(item.chunks for item in self.items)
+
+    @property
+    def failed(self) -> list[IngestItem]:
+        """Items that could not be ingested."""
+        return [item for item in self.items if item.status == IngestStatus.FAILED]
+
+    def summary(self) -> str:
+        """One line: added / updated / skipped / failed, chunks, seconds."""
+        return (
+            f"{self.count(IngestStatus.ADDED)} added, {self.count(IngestStatus.UPDATED)} updated, "
+            f"{self.count(IngestStatus.SKIPPED)} skipped, {self.count(IngestStatus.FAILED)} failed; "
+            f"{self.chunks} chunks in {self.seconds:.1f} s"
+        )
+
+
+def ingest_paths(
+    paths: Iterable[Path], store: ArticleStore, settings: Settings, on_progress: ProgressCallback | None = None
+) -> IngestReport:
+    """Ingest files and folders (recursively); unreadable ones are reported, never fatal."""
+    loaded: list[Article | LoadFailure] = []
+    for found in discover_files(paths):
+        loaded.extend(read_articles(found, settings) if isinstance(found, Path) else [found])
+    return ingest_articles(loaded, store, settings, on_progress)
+
+
+def ingest_articles(
+    loaded: Sequence[Article | LoadFailure],
+    store: ArticleStore,
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Store new and changed articles, replacing the old chunks of changed ones; skip unchanged ones."""
+    started = time.perf_counter()
+    report = IngestReport()
+    articles: dict[str, Article] = {}
+    for item in loaded:
+        if isinstance(item, LoadFailure):
+            report.items.append(IngestItem(location=item.location, status=IngestStatus.FAILED, reason=item.reason))
+        elif item.id in articles:
+            report.items.append(_item(item, IngestStatus.SKIPPED, reason="same id as an earlier article in this run"))
+        else:
+            articles[item.id] = item
+
+    stored = {}
+    ids = list(articles)
+    for i in range(0, len(ids), 500):
+        stored.update(store.stored_hashes(ids[i : i + 500]))
+    pending: list[tuple[Article, list[Chunk]]] = []
+    for article in articles.values():
+        if stored.get(article.id) == article.content_hash:
+            report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
+        else:
+            chunks = chunk_article(
+                article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words
+            )
+            pending.append((article, chunks))
+
+    total = sum(len(chunks) for _, chunks in pending)
+    for i in range(0, len(pending), ARTICLES_PER_WRITE):
+        group = pending[i : i + ARTICLES_PER_WRITE]
+        texts = [embedding_text(chunk) for _, chunks in group for chunk in chunks]
+        vectors = store.embeddings.embed_documents(texts) if texts else []
+        offset = 0
+        for article, chunks in group:
+            store.write_article(article, chunks, vectors[offset : offset + len(chunks)])
+            offset += len(chunks)
+            status = IngestStatus.UPDATED if article.id in stored else IngestStatus.ADDED
+            report.items.append(_item(article, status, chunks=len(chunks)))
+        if on_progress:
+            on_progress(len(texts), total)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: the title gives context; offsets still refer to the article text alone."""
+    return f"{chunk.title}\n{chunk.text}"
+
+
+def _item(article: Article, status: IngestStatus, *, reason: str | None = None, chunks: int = 0) -> IngestItem:
+    return IngestItem(
+        location=article.path or article.url or article.id,
+        status=status,
+        article_id=article.id,
+        title=article.title,
+        reason=reason,
+        chunks=chunks,
+    )

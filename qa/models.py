@@ -1,0 +1,86 @@
+"""The data model every stage passes on: Article -> Chunk -> Citation -> Answer."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class Article(BaseModel):
+    """One news article, as read from a file or record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Stable id: the record's id, else a hash of its url, else of its path.")
+    title: str = Field(description="Headline, or the first line of the text when there is none.")
+    text: str = Field(description="Full article text; every offset in the system refers to it.")
+    source: str | None = Field(default=None, description="Publisher, e.g. 'CNN' or 'Radio Free Europe/Radio Liberty'.")
+    url: str | None = Field(default=None, description="Where the article was published.")
+    path: str | None = Field(default=None, description="File it was read from (absolute), if any.")
+    published: date | None = Field(default=None, description="Publication date, if known.")
+    author: str | None = Field(default=None, description="Byline, if known.")
+
+    @computed_field(description="sha256 of everything stored about the article; a change means re-ingest.")  # type: ignore[prop-decorator]
+    @cached_property
+    def content_hash(self) -> str:
+        fields = (self.title, self.text, self.source, self.url, self.published, self.author)
+        return hashlib.sha256("\x1f".join(str(field or "") for field in fields).encode()).hexdigest()
+
+
+class Chunk(BaseModel):
+    """A span of an article's text, the unit that is embedded, indexed and retrieved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str = Field(description="Id of the article the chunk belongs to.")
+    ordinal: int = Field(ge=0, description="Position of the chunk within its article, from 0.")
+    start: int = Field(ge=0, description="Offset of the chunk's first character in the article text.")
+    end: int = Field(ge=0, description="Offset just past the chunk's last character: text == article.text[start:end].")
+    text: str = Field(description="The chunk's text, exactly article.text[start:end].")
+    title: str = Field(description="Title of the article.")
+    source: str | None = Field(default=None, description="Publisher of the article.")
+    url: str | None = Field(default=None, description="Url of the article.")
+    path: str | None = Field(default=None, description="File the article was read from.")
+    published: date | None = Field(default=None, description="Publication date of the article.")
+    score: float | None = Field(default=None, description="Retrieval score, set by the retriever (higher is better).")
+
+    @property
+    def id(self) -> str:
+        """Deterministic id, so re-ingesting an article overwrites its chunks instead of adding copies."""
+        return chunk_id(self.article_id, self.ordinal)
+
+
+def chunk_id(article_id: str, ordinal: int) -> str:
+    """Id of the chunk at `ordinal` in article `article_id`."""
+    return f"{article_id}:{ordinal}"
+
+
+class Citation(BaseModel):
+    """A numbered reference from an answer to an exact quote of an article."""
+
+    n: int = Field(ge=1, description="The number shown as [n] in the answer.")
+    article_id: str = Field(description="Id of the quoted article.")
+    title: str = Field(description="Title of the quoted article.")
+    source: str | None = Field(default=None, description="Publisher of the quoted article.")
+    url: str | None = Field(default=None, description="Url of the quoted article.")
+    path: str | None = Field(default=None, description="File the quoted article was read from.")
+    published: date | None = Field(default=None, description="Publication date of the quoted article.")
+    quote: str = Field(description="The quoted text, exactly article.text[start:end].")
+    start: int = Field(ge=0, description="Offset of the quote's first character in the article text.")
+    end: int = Field(ge=0, description="Offset just past the quote's last character.")
+    score: float = Field(description="How strongly the quote supports the answer (the answerer's score).")
+
+
+class Answer(BaseModel):
+    """The reply to one question: short text whose every sentence cites a quote, or a refusal."""
+
+    question: str = Field(description="The question as asked.")
+    answer: str = Field(description="Answer text with [n] markers, or the refusal phrase.")
+    refused: bool = Field(description="True when the articles did not support an answer.")
+    citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, description="Milliseconds spent per stage: retrieve, answer, total."
+    )

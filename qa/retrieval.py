@@ -1,0 +1,124 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from qa.ingest import embedding_text
+from qa.models import Chunk
+from qa.store import ArticleStore, day_number, where_filter
+
+# The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
+RRF_K = 60
+
+
+class LexicalIndex:
+    """BM25 over every stored chunk, rebuilt only when the store reports a write by any process."""
+
+    def __init__(self, store: ArticleStore) -> None:
+        self._store = store
+        self._stemmer = Stemmer.Stemmer("english")
+        self._lock = threading.Lock()
+        self._revision: str | None = None
+        self._chunks: list[Chunk] = []
+        self._bm25: bm25s.BM25 | None = None
+        self._days = np.zeros(0, dtype=np.int64)
+        self._sources = np.zeros(0, dtype=object)
+
+    def search(
+        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
+    ) -> list[Chunk]:
+        """The k best chunks by BM25 among those that pass the filters, with the BM25 score."""
+        with self._lock:
+            self._refresh()
+            if self._bm25 is None:
+                return []
+            tokens = self._tokenize([question], return_ids=False)[0]
+            scores = self._bm25.get_scores(tokens)
+            scores[~self._mask(since, until, source)] = 0.0
+            best = np.argsort(-scores)[:k]
+            return [self._chunks[i].model_copy(update={"score": float(scores[i])}) for i in best if scores[i] > 0]
+
+    def _refresh(self) -> None:
+        revision = self._store.revision()
+        if revision == self._revision:
+            return
+        chunks = list(self._store.iter_chunks())
+        bm25 = None
+        if chunks:
+            bm25 = bm25s.BM25()
+            bm25.index(self._tokenize([embedding_text(chunk) for chunk in chunks]), show_progress=False)
+        self._chunks, self._bm25, self._revision = chunks, bm25, revision
+        self._days = np.array([day_number(chunk.published) if chunk.published else 0 for chunk in chunks], dtype=np.int64)
+        self._sources = np.array([(chunk.source or "").lower() for chunk in chunks], dtype=object)
+
+    def _mask(self, since: date | None, until: date | None, source: str | None) -> np.ndarray:
+        mask = np.ones(len(self._chunks), dtype=bool)
+        if since:
+            mask &= self._days >= day_number(since)
+        if until:
+            mask &= (self._days <= day_number(until)) & (self._days > 0)
+        if source:
+            mask &= self._sources == source.strip().lower()
+        return mask
+
+    def _tokenize(self, texts: list[str], return_ids: bool = True) -> Any:
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=return_ids, show_progress=False)
+
+
+class HybridRetriever(BaseRetriever):
+    """A LangChain retriever over the store: invoke(question, k=, since=, until=, source=) -> Documents."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: ArticleStore
+    lexical: LexicalIndex
+    k: int = 5
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+    ) -> list[Document]:
+        k = k or self.k
+        candidates = max(4 * k, 20)
+        dense = self.store.dense_search(query, candidates, where_filter(since, until, source))
+        lexical = self.lexical.search(query, candidates, since, until, source)
+        return [chunk_to_document(chunk) for chunk in fuse_rankings([dense, lexical])[:k]]
+
+
+def fuse_rankings(rankings: list[list[Chunk]]) -> list[Chunk]:
+    """Reciprocal rank fusion: each chunk scores the sum of 1 / (60 + rank) over the rankings it appears in."""
+    fused: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    for ranking in rankings:
+        for rank, chunk in enumerate(ranking, start=1):
+            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
+            chunks.setdefault(chunk.id, chunk)
+    order = sorted(fused, key=fused.__getitem__, reverse=True)
+    return [chunks[id_].model_copy(update={"score": fused[id_]}) for id_ in order]
+
+
+def chunk_to_document(chunk: Chunk) -> Document:
+    """A chunk as a LangChain Document: its text, and every other field as metadata."""
+    return Document(page_content=chunk.text, metadata=chunk.model_dump(exclude={"text"}), id=chunk.id)
+
+
+def chunk_from_document(document: Document) -> Chunk:
+    """The chunk a retrieved Document came from."""
+    return Chunk(text=document.page_content, **document.metadata)
