@@ -175,9 +175,9 @@ def _article_from_html(raw: bytes, path: Path) -> Article:
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     document = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
-    if document is None or not (document.text or "").strip():
+    if document is None or isinstance(document, dict) or not (document.text or "").strip():
         raise ArticleError("no article text found in the HTML")
-    text = _clean_text(document.text)
+    text = _clean_text(document.text or "")
     url = document.url or None
     return Article(
         id=_hash_id(url) if url else article_id_for_path(path),

@@ -48,7 +48,9 @@ def build_chain(
         started = time.perf_counter()
         question = validate_question(query.question)
         filters = {"k": query.k, "since": query.since, "until": query.until, "source": query.source}
-        documents = retriever.invoke(question, **{key: value for key, value in filters.items() if value is not None})
+        documents = retriever.invoke(
+            question, config=None, **{key: value for key, value in filters.items() if value is not None}
+        )
         passages = [chunk_from_document(document) for document in documents]
         return {"question": question, "passages": passages, "started": started, "retrieved": time.perf_counter()}
 

@@ -26,7 +26,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         for match in BOUNDARY.finditer(line.group()):
             boundary = line_start + match.end()
             following = text[boundary : boundary + 1]
-            if not (following.isupper() or following.isdigit() or following in "\"“‘(["):
+            if not (following.isupper() or following.isdigit() or following in '"“‘(['):
                 continue
             before = WORD_BEFORE.search(text, sentence_start, boundary)
             word = before.group(1).lower() if before else ""
@@ -39,7 +39,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
 
 
 def chunk_article(article: Article, *, chunk_words: int, overlap_words: int) -> list[Chunk]:
-    """Pack whole sentences into chunks of about `chunk_words` words, repeating trailing sentences as overlap."""
+    """Pack whole sentences into chunks of at most `chunk_words` words, repeating trailing sentences as overlap."""
     pieces = _pieces(article.text, chunk_words)
     chunks: list[Chunk] = []
     first = 0
@@ -65,9 +65,12 @@ def chunk_article(article: Article, *, chunk_words: int, overlap_words: int) -> 
         )
         if last + 1 >= len(pieces):
             break
-        # Start the next chunk at the earliest trailing sentences that fit in the overlap, always moving forward.
+        # Repeat trailing sentences until the overlap reaches `overlap_words`, never more than half a chunk,
+        # and always move forward.
         following, overlap = last + 1, 0
-        while following - 1 > first and overlap + pieces[following - 1][2] <= overlap_words:
+        while (
+            following - 1 > first and overlap < overlap_words and overlap + pieces[following - 1][2] <= chunk_words // 2
+        ):
             following -= 1
             overlap += pieces[following][2]
         first = following

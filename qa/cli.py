@@ -19,8 +19,8 @@ from qa.ingest import IngestStatus
 from qa.models import Answer
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")]
 SinceOption = Annotated[str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD).")]
@@ -38,7 +38,7 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def open_engine():  # noqa: ANN201 - imported lazily: loading the model takes seconds that --help should not pay
+def open_engine():
     """Build the engine from settings."""
     from qa.engine import Engine
 
@@ -46,7 +46,9 @@ def open_engine():  # noqa: ANN201 - imported lazily: loading the model takes se
 
 
 @app.command()
-def ingest(paths: Annotated[list[Path], typer.Argument(help="Article files or folders (searched recursively).")]) -> None:
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Article files or folders (searched recursively).")],
+) -> None:
     """Add or update articles: txt, md, html, json, jsonl. Unchanged articles are skipped."""
     with user_errors():
         engine = open_engine()
@@ -97,9 +99,7 @@ def ask(
 
 
 @app.command()
-def chat(
-    k: KOption = None, since: SinceOption = None, until: UntilOption = None, source: SourceOption = None
-) -> None:
+def chat(k: KOption = None, since: SinceOption = None, until: UntilOption = None, source: SourceOption = None) -> None:
     """Ask questions in a terminal conversation (empty line or Ctrl-D to quit)."""
     with user_errors():
         window = _date_option("--since", since), _date_option("--until", until)
@@ -134,11 +134,15 @@ def list_articles() -> None:
     with user_errors():
         articles = open_engine().articles()
     for article in articles:
-        out.print(f"{article.id}  {article.published or '----------'}  {article.source or '-'}  {article.title}", markup=False)
+        out.print(
+            f"{article.id}  {article.published or '----------'}  {article.source or '-'}  {article.title}", markup=False
+        )
 
 
 @app.command()
-def remove(targets: Annotated[list[str], typer.Argument(help="Article ids, or files whose articles to remove.")]) -> None:
+def remove(
+    targets: Annotated[list[str], typer.Argument(help="Article ids, or files whose articles to remove.")],
+) -> None:
     """Delete articles and all their chunks."""
     with user_errors():
         engine = open_engine()

@@ -22,7 +22,9 @@ class Settings(BaseSettings):
         default="qa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$", description="Chroma collection prefix."
     )
     chunk_words: int = Field(default=120, ge=20, le=180, description="Target words per chunk (model limit ~180).")
-    chunk_overlap_words: int = Field(default=30, ge=0, description="Words of trailing sentences repeated in the next chunk.")
+    chunk_overlap_words: int = Field(
+        default=30, ge=0, description="Words of trailing sentences repeated in the next chunk."
+    )
     embedding_batch_size: int = Field(default=32, ge=1, description="Chunks embedded per model call.")
     k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
     refusal_threshold: float = Field(

@@ -40,7 +40,7 @@ class MiniLMEmbeddings(Embeddings):
         except OSError as error:
             raise EmbeddingModelError(f"cannot load the embedding model from {MODEL_PACKAGE}: {error}") from None
         self.batch_size = batch_size
-        self.dimension: int = self._model.get_embedding_dimension()
+        self.dimension: int = self._model.get_embedding_dimension() or 0
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages in batches of `batch_size`."""

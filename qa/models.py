@@ -26,6 +26,7 @@ class Article(BaseModel):
     @computed_field(description="sha256 of everything stored about the article; a change means re-ingest.")  # type: ignore[prop-decorator]
     @cached_property
     def content_hash(self) -> str:
+        """Hash of title, text and metadata."""
         fields = (self.title, self.text, self.source, self.url, self.published, self.author)
         return hashlib.sha256("\x1f".join(str(field or "") for field in fields).encode()).hexdigest()
 

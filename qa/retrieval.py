@@ -59,7 +59,9 @@ class LexicalIndex:
             bm25 = bm25s.BM25()
             bm25.index(self._tokenize([embedding_text(chunk) for chunk in chunks]), show_progress=False)
         self._chunks, self._bm25, self._revision = chunks, bm25, revision
-        self._days = np.array([day_number(chunk.published) if chunk.published else 0 for chunk in chunks], dtype=np.int64)
+        self._days = np.array(
+            [day_number(chunk.published) if chunk.published else 0 for chunk in chunks], dtype=np.int64
+        )
         self._sources = np.array([(chunk.source or "").lower() for chunk in chunks], dtype=object)
 
     def _mask(self, since: date | None, until: date | None, source: str | None) -> np.ndarray:

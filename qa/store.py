@@ -46,7 +46,9 @@ class ArticleSummary(BaseModel):
     content_hash: str
 
 
-def where_filter(since: date | None = None, until: date | None = None, source: str | None = None) -> dict[str, Any] | None:
+def where_filter(
+    since: date | None = None, until: date | None = None, source: str | None = None
+) -> dict[str, Any] | None:
     """Chroma `where` clause for a publication-date window and a publisher (case-insensitive)."""
     clauses: list[dict[str, Any]] = []
     if since:
@@ -75,7 +77,9 @@ class ArticleStore:
         names = (f"{settings.collection}-chunks", f"{settings.collection}-articles")
         try:
             self._chunks = self.client.get_or_create_collection(
-                names[0], metadata={**self._identity, "revision": _new_revision()}, configuration={"hnsw": {"space": "cosine"}}
+                names[0],
+                metadata={**self._identity, "revision": _new_revision()},
+                configuration={"hnsw": {"space": "cosine"}},
             )
             self._articles = self.client.get_or_create_collection(
                 names[1], metadata=self._identity, configuration={"hnsw": {"space": "cosine"}}
@@ -95,18 +99,20 @@ class ArticleStore:
         if not article_ids:
             return {}
         found = self._articles.get(ids=list(article_ids), include=["metadatas"])
-        return {id_: str(meta["content_hash"]) for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)}
+        return {
+            id_: str(meta["content_hash"]) for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+        }
 
     def get_article(self, article_id: str) -> Article | None:
         """The stored article with its full text, or None."""
         found = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not found["ids"]:
             return None
-        meta = found["metadatas"][0]  # type: ignore[index]
+        meta = found["metadatas"][0]
         return Article(
             id=article_id,
             title=str(meta["title"]),
-            text=found["documents"][0],  # type: ignore[index]
+            text=found["documents"][0],
             source=_opt(meta, "source"),
             url=_opt(meta, "url"),
             path=_opt(meta, "path"),
@@ -180,7 +186,7 @@ class ArticleStore:
                 url=_opt(meta, "url"),
                 path=_opt(meta, "path"),
                 published=_opt_date(meta),
-                chunks=int(meta["chunks"]),  # type: ignore[arg-type]
+                chunks=int(meta["chunks"]),
                 content_hash=str(meta["content_hash"]),
             )
             for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
@@ -317,4 +323,3 @@ def _opt_date(meta: dict[str, Any]) -> date | None:
 
 def _new_revision() -> str:
     return uuid.uuid4().hex
-

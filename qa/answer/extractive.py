@@ -42,15 +42,27 @@ class AnswerType(StrEnum):
 
 
 QUESTION_TYPES = [
-    (re.compile(r"\b(how (many|much|long|old|far|big|large)|what (number|percentage|share|amount)|how high)\b", re.I), AnswerType.NUMBER),
-    (re.compile(r"\b(who|whom|whose|which (person|man|woman|player|leader|president|official|company|team))\b", re.I), AnswerType.PERSON),
+    (
+        re.compile(
+            r"\b(how (many|much|long|old|far|big|large)|what (number|percentage|share|amount)|how high)\b", re.I
+        ),
+        AnswerType.NUMBER,
+    ),
+    (
+        re.compile(
+            r"\b(who|whom|whose|which (person|man|woman|player|leader|president|official|company|team))\b", re.I
+        ),
+        AnswerType.PERSON,
+    ),
     (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|day|month))\b", re.I), AnswerType.DATE),
     (re.compile(r"\b(where|which (country|city|state|nation|region|place|continent))\b", re.I), AnswerType.PLACE),
 ]
 TYPE_PATTERNS = {
     AnswerType.NUMBER: re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
     AnswerType.PERSON: re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’.-]+)+"),
-    AnswerType.DATE: re.compile(rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS}|yesterday|today|last (week|month|year))\b", re.I),
+    AnswerType.DATE: re.compile(
+        rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS}|yesterday|today|last (week|month|year))\b", re.I
+    ),
     AnswerType.PLACE: re.compile(r"\b(?:in|at|from|to|near) (?:the )?[A-Z][a-z]+"),
     AnswerType.OTHER: re.compile(r"."),
 }

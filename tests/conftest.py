@@ -1,0 +1,91 @@
+"""Fixtures: the real embedding model, and a store per test in both Chroma modes (embedded and server)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> MiniLMEmbeddings:
+    return MiniLMEmbeddings()
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on a free loopback port, for the whole test session."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("w")
+    server = subprocess.Popen(
+        [chroma, "run", "--path", str(path / "data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    client_settings = ChromaSettings(anonymized_telemetry=False)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port, settings=client_settings).heartbeat()
+            break
+        except Exception:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"chroma run did not start: {(path / 'server.log').read_text()[-2000:]}") from None
+            time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh, empty index: a temporary directory, or a unique collection on the server."""
+    collection = f"t{uuid.uuid4().hex[:12]}"
+    if request.param == "server":
+        url = request.getfixturevalue("chroma_server")
+        return Settings(data_dir=tmp_path / "data", chroma_url=url, collection=collection)
+    return Settings(data_dir=tmp_path / "data", chroma_url=None, collection=collection)
+
+
+@pytest.fixture
+def engine(settings: Settings, embeddings: MiniLMEmbeddings) -> Engine:
+    return Engine(settings, embeddings)
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    report = engine.ingest([SEEDS])
+    assert report.failed == []
+    return engine
+
+
+@pytest.fixture
+def seed_copy(tmp_path: Path) -> Path:
+    """The seed articles in a folder the test may change."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder

@@ -1,0 +1,128 @@
+"""Extractive answers: the seed gold set, refusals, verified citations, and the pure citation functions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, verify_citations
+from qa.answer.extractive import AnswerType, answer_type
+from qa.chain import validate_question
+from qa.engine import Engine
+from qa.errors import InvalidQuestionError
+from qa.models import Answer, Article, Chunk, Citation
+
+from .conftest import DATA
+
+GOLD = [json.loads(line) for line in (DATA / "seed_gold.jsonl").read_text().splitlines()]
+# Measured on this gold set (see README, "Answer engine"): answerable 20/20 correct, unanswerable 6/6 refused.
+MIN_CORRECT = 0.85
+MIN_REFUSED = 0.8
+
+
+def assert_citations_are_exact(engine: Engine, answer: Answer) -> None:
+    for citation in answer.citations:
+        article = engine.store.get_article(citation.article_id)
+        assert article is not None
+        assert article.text[citation.start : citation.end] == citation.quote
+        assert f"[{citation.n}]" in answer.answer
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+
+
+def test_seed_gold_set(seeded: Engine):
+    answerable = [g for g in GOLD if g["answer"]]
+    unanswerable = [g for g in GOLD if not g["answer"]]
+    correct = refused = 0
+    for gold in GOLD:
+        answer = seeded.ask(gold["question"])
+        assert_citations_are_exact(seeded, answer)
+        if gold["answer"]:
+            cited_paths = {c.path.rsplit("/", 1)[-1] for c in answer.citations if c.path}
+            correct += gold["answer"].lower() in answer.answer.lower() and gold["article"] in cited_paths
+        else:
+            refused += answer.refused and answer.answer == CANNOT_ANSWER and not answer.citations
+    assert correct / len(answerable) >= MIN_CORRECT
+    assert refused / len(unanswerable) >= MIN_REFUSED
+
+
+def test_every_answer_sentence_carries_a_citation(seeded: Engine):
+    answer = seeded.ask("What did NATO do to the Russian mission?")
+    assert not answer.refused
+    sentences = [s for s in answer.answer.split("] ") if s]
+    assert all("[" in sentence for sentence in sentences)
+    assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
+
+
+def test_an_empty_index_refuses(engine: Engine):
+    answer = engine.ask("How many Russians did NATO expel?")
+    assert (answer.refused, answer.answer, answer.citations) == (True, CANNOT_ANSWER, [])
+
+
+@pytest.mark.parametrize(
+    ("question", "error"),
+    [("", "the question is empty"), ("  \n\t ", "the question is empty"), ("x" * 4001, "the question is too long")],
+)
+def test_bad_questions_get_a_clear_error(question: str, error: str):
+    with pytest.raises(InvalidQuestionError, match=error):
+        validate_question(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many Russians did NATO expel?", AnswerType.NUMBER),
+        ("Who is the German defense minister?", AnswerType.PERSON),
+        ("When did NATO end combat operations?", AnswerType.DATE),
+        ("Where did the ministers meet?", AnswerType.PLACE),
+        ("What did Stoltenberg say?", AnswerType.OTHER),
+    ],
+)
+def test_question_types(question: str, kind: AnswerType):
+    assert answer_type(question) == kind
+
+
+TEXT = "Alpha one. Beta two. Gamma three."
+CHUNK = Chunk(article_id="a", ordinal=0, start=0, end=len(TEXT), text=TEXT, title="T")
+OTHER = Chunk(article_id="b", ordinal=0, start=0, end=len(TEXT), text=TEXT, title="U")
+
+
+def evidence(chunk: Chunk, start: int, end: int) -> Evidence:
+    return Evidence(chunk=chunk, start=start, end=end, text=TEXT[start:end], score=0.5)
+
+
+def test_cite_numbers_distinct_passages_and_merges_quotes_from_one_passage():
+    text, citations = cite([evidence(CHUNK, 21, 33), evidence(OTHER, 0, 10), evidence(CHUNK, 0, 10)])
+    assert text == "Gamma three. [1] Alpha one. [2] Alpha one. [1]"
+    assert [(c.n, c.article_id, c.quote, c.start, c.end) for c in citations] == [
+        (1, "a", TEXT, 0, 33),
+        (2, "b", "Alpha one.", 0, 10),
+    ]
+
+
+def citation(n: int, quote: str, start: int) -> Citation:
+    return Citation(n=n, article_id="a", title="T", quote=quote, start=start, end=start + len(quote), score=1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_text", "expected_quotes"),
+    [
+        ("Alpha. [1] Beta. [2]", "Alpha. [1] Beta. [2]", ["Alpha one.", "Beta two."]),
+        ("Beta. [2] Alpha. [1]", "Beta. [1] Alpha. [2]", ["Beta two.", "Alpha one."]),
+        ("Alpha. [1] Made up. [7]", "Alpha. [1]", ["Alpha one."]),  # a hallucinated marker and its claim go
+        ("Alpha. [1][7]", "Alpha. [1]", ["Alpha one."]),
+        ("No marker at all.", "", []),
+    ],
+)
+def test_keep_cited_sentences(answer: str, expected_text: str, expected_quotes: list[str]):
+    citations = [citation(1, "Alpha one.", 0), citation(2, "Beta two.", 11)]
+    text, kept = keep_cited_sentences(answer, citations)
+    assert (text, [c.quote for c in kept]) == (expected_text, expected_quotes)
+    assert [c.n for c in kept] == list(range(1, len(kept) + 1))
+
+
+def test_verify_drops_quotes_that_are_not_the_article_text():
+    article = Article(id="a", title="T", text=TEXT)
+    good, shifted, missing = citation(1, "Beta two.", 11), citation(2, "Beta two.", 12), citation(3, "x", 0)
+    missing = missing.model_copy(update={"article_id": "gone"})
+    assert verify_citations([good, shifted, missing], {"a": article}.get) == [good]

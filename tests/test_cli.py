@@ -1,0 +1,88 @@
+"""The `qa` command line: the JSON contract, summaries, and one-line errors with non-zero exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa import cli
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+
+from .conftest import SEEDS
+
+CITATION_KEYS = {"n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score"}
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embeddings: MiniLMEmbeddings):
+    """Invoke the CLI against a fresh data directory, sharing the loaded model between commands."""
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    monkeypatch.setattr(cli, "open_engine", lambda: Engine(embeddings=embeddings))
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli.app, list(args))
+
+    return invoke
+
+
+def test_ingest_ask_json_stats_remove(run):
+    ingested = run("ingest", str(SEEDS))
+    assert ingested.exit_code == 0, ingested.output
+    assert ingested.stdout.startswith("2 added, 0 updated, 0 skipped, 0 failed; ")
+
+    asked = run("ask", "How many Russians did NATO expel?", "--json")
+    assert asked.exit_code == 0, asked.output
+    answer = json.loads(asked.stdout)
+    assert set(answer) == {"question", "answer", "refused", "citations", "timings_ms"}
+    assert set(answer["timings_ms"]) == {"retrieve", "answer", "total"}
+    assert answer["refused"] is False and "eight" in answer["answer"]
+    for citation in answer["citations"]:
+        assert set(citation) == CITATION_KEYS
+        text = Path(citation["path"]).read_text().strip()
+        assert text[citation["start"] : citation["end"]] == citation["quote"]
+
+    stats = run("stats", "--json")
+    assert json.loads(stats.stdout)["articles"] == 2
+
+    removed = run("remove", str(SEEDS / "000_133c750ab31475f0.txt"))
+    assert removed.exit_code == 0 and removed.stdout.startswith("removed 1 article(s)")
+    assert json.loads(run("stats", "--json").stdout)["articles"] == 1
+
+
+def test_human_answer_shows_quotes(run):
+    run("ingest", str(SEEDS))
+    asked = run("ask", "How many Russians did NATO expel?")
+    assert asked.exit_code == 0
+    assert "[1]" in asked.stdout and "“Earlier this month, NATO expelled eight Russians" in asked.stdout
+
+
+def test_failed_files_are_listed_and_exit_non_zero(run, tmp_path: Path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ok.txt").write_text("Title\nSome news text.")
+    (folder / "empty.txt").write_text("")
+    result = run("ingest", str(folder))
+    assert result.exit_code == 1
+    assert f"skipped {folder / 'empty.txt'}: empty file" in result.stderr
+    assert result.stdout.startswith("1 added, 0 updated, 0 skipped, 1 failed; ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "Error: the question is empty"),
+        (["ask", "x" * 4001], "Error: the question is too long (4,001 characters > 4,000)"),
+        (["ask", "Who?", "--since", "yesterday-ish"], "Error: --since: not a date: 'yesterday-ish' (use YYYY-MM-DD)"),
+        (["remove", "no-such-article"], "Error: no stored article has the id or path 'no-such-article' (see qa list)"),
+    ],
+)
+def test_user_mistakes_are_one_line(run, args: list[str], message: str):
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == message

@@ -1,0 +1,112 @@
+"""Ingest is idempotent, replaces changed articles, removes cleanly and survives bad input (both Chroma modes)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.engine import Engine
+from qa.errors import NotFoundError, StoreError
+from qa.ingest import IngestStatus
+from qa.store import ArticleStore
+
+from .conftest import SEEDS
+
+
+def stored_chunks(engine: Engine, article_id: str) -> list:
+    return sorted((c for c in engine.store.iter_chunks() if c.article_id == article_id), key=lambda c: c.ordinal)
+
+
+def test_ingest_then_reingest_skips_unchanged(engine: Engine):
+    first = engine.ingest([SEEDS])
+    assert (first.count(IngestStatus.ADDED), first.failed) == (2, [])
+    chunks = engine.stats().chunks
+    assert chunks == first.chunks > 2
+    again = engine.ingest([SEEDS])
+    assert (again.count(IngestStatus.SKIPPED), again.count(IngestStatus.ADDED), again.chunks) == (2, 0, 0)
+    assert engine.stats().chunks == chunks
+    assert again.summary().startswith("0 added, 0 updated, 2 skipped, 0 failed; 0 chunks in ")
+
+
+def test_stored_chunks_are_exact_spans_of_the_stored_article(seeded: Engine):
+    for summary in seeded.articles():
+        article = seeded.store.get_article(summary.id)
+        assert article is not None
+        chunks = stored_chunks(seeded, summary.id)
+        assert [c.ordinal for c in chunks] == list(range(summary.chunks))
+        assert all(article.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_changed_article_replaces_its_old_chunks(engine: Engine, seed_copy: Path):
+    path = seed_copy / "004_ea751519490200ce.txt"
+    engine.ingest([seed_copy])
+    [article_id] = engine.store.article_ids_for_path(str(path.resolve()))
+    before = stored_chunks(engine, article_id)
+    path.write_text(path.read_text().split("\n", 6)[0] + "\nNATO expelled twelve diplomats on Friday.\n")
+    report = engine.ingest([seed_copy])
+    assert (report.count(IngestStatus.UPDATED), report.count(IngestStatus.SKIPPED)) == (1, 1)
+    after = stored_chunks(engine, article_id)
+    assert len(after) < len(before)
+    assert [c.ordinal for c in after] == list(range(len(after)))
+    assert "twelve diplomats" in after[-1].text
+    assert engine.stats().chunks == sum(a.chunks for a in engine.articles())
+    lexical = engine.retriever.lexical.search("Kramp-Karrenbauer intelligence activities", 10)
+    assert all(c.article_id != article_id for c in lexical)
+
+
+def test_remove_by_id_and_by_path(seeded: Engine):
+    first, second = sorted(seeded.articles(), key=lambda a: a.path or "")
+    assert seeded.retriever.lexical.search("Stoltenberg", 10)
+    ids, removed = seeded.remove(first.id)
+    assert (ids, removed) == ([first.id], first.chunks)
+    ids, removed = seeded.remove(str(Path(second.path or "")))
+    assert (ids, removed) == ([second.id], second.chunks)
+    assert seeded.stats().chunks == 0
+    assert seeded.retriever.lexical.search("Stoltenberg", 10) == []
+    with pytest.raises(NotFoundError, match="no stored article has the id or path 'nope'"):
+        seeded.remove("nope")
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(engine: Engine, tmp_path: Path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good title\nThe mayor opened a new bridge on Monday.")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    (folder / "latin1.txt").write_bytes("Caf\xe9".encode("latin-1"))
+    (folder / "fields.json").write_text(json.dumps({"title": "no body"}))
+    with (folder / "huge.md").open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    (tmp_path / "nothing").mkdir()
+    report = engine.ingest([folder, tmp_path / "nothing"])
+    assert report.count(IngestStatus.ADDED) == 1
+    reasons = {Path(item.location).name: item.reason for item in report.failed}
+    assert reasons == {
+        "binary.txt": "binary file, not text",
+        "empty.txt": "empty file",
+        "fields.json": "missing 'text' or 'body'",
+        "huge.md": "file too large (50.0 MB > 40 MB; raise QA_MAX_FILE_MB)",
+        "latin1.txt": "not UTF-8 text (invalid byte at offset 3)",
+        "nothing": reasons["nothing"],
+    }
+    assert reasons["nothing"].startswith("no article files found")
+    assert engine.stats().articles == 1
+
+
+def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
+    report = engine.ingest([Path(__file__).parent / "data" / "realtimeqa_slice" / "articles.jsonl"])
+    assert report.failed == []
+    stats = engine.stats()
+    assert stats.articles == report.count(IngestStatus.ADDED) > 20
+    assert stats.first_published is not None and stats.last_published is not None
+    assert "cnn.com" in stats.sources
+
+
+def test_an_index_built_with_another_model_is_refused(engine: Engine):
+    other = copy.copy(engine.embeddings)
+    other.model_name = "some/other-model"
+    with pytest.raises(StoreError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2 .* some/other-model"):
+        ArticleStore(engine.settings, other)

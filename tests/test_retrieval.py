@@ -1,0 +1,95 @@
+"""Hybrid retrieval: fusion, filters, and a lexical index that follows writes without rebuilding per query."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from qa.engine import Engine
+from qa.models import Chunk
+from qa.retrieval import chunk_from_document, fuse_rankings
+
+RECORDS = [
+    {
+        "id": "jan",
+        "title": "Floods in Lisbon",
+        "text": "Heavy floods hit Lisbon on Monday.",
+        "date": "2023-01-09",
+        "source": "Lusa",
+    },
+    {
+        "id": "feb",
+        "title": "Floods in Porto",
+        "text": "Heavy floods hit Porto on Tuesday.",
+        "date": "2023-02-14",
+        "source": "Reuters",
+    },
+    {
+        "id": "mar",
+        "title": "Floods in Faro",
+        "text": "Heavy floods hit Faro on Friday.",
+        "date": "2023-03-03",
+        "source": "Reuters",
+    },
+]
+
+
+def dated_engine(engine: Engine, tmp_path: Path) -> Engine:
+    path = tmp_path / "floods.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    assert engine.ingest([path]).failed == []
+    return engine
+
+
+def chunk(id_: str, ordinal: int = 0) -> Chunk:
+    return Chunk(article_id=id_, ordinal=ordinal, start=0, end=1, text="x", title="t")
+
+
+def test_rrf_rewards_agreement_between_rankings():
+    fused = fuse_rankings([[chunk("a"), chunk("b"), chunk("c")], [chunk("d"), chunk("b"), chunk("c")]])
+    assert [c.article_id for c in fused] == ["b", "c", "a", "d"]
+    assert [c.score for c in fused] == [2 / 62, 2 / 63, 1 / 61, 1 / 61]
+
+
+def test_hybrid_finds_the_passage_with_the_answer(seeded: Engine):
+    documents = seeded.retriever.invoke("How many Russians did NATO expel?", k=3)
+    assert len(documents) == 3
+    top = chunk_from_document(documents[0])
+    assert "expelled eight Russians" in top.text
+    assert top.source == "Radio Free Europe/Radio Liberty"
+    assert documents[0].metadata["score"] > documents[-1].metadata["score"]
+
+
+def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path: Path):
+    dated_engine(engine, tmp_path)
+
+    def ids(**filters) -> list[str]:
+        return sorted(d.metadata["article_id"] for d in engine.retriever.invoke("heavy floods", k=5, **filters))
+
+    assert ids() == ["feb", "jan", "mar"]
+    assert ids(since=date(2023, 2, 1)) == ["feb", "mar"]
+    assert ids(until=date(2023, 2, 14)) == ["feb", "jan"]
+    assert ids(since=date(2023, 2, 1), until=date(2023, 2, 28)) == ["feb"]
+    assert ids(source="reuters") == ["feb", "mar"]
+    assert ids(source="Unknown Wire") == []
+    assert engine.retriever.lexical.search("floods", 5, since=date(2023, 3, 1))[0].article_id == "mar"
+
+
+def test_lexical_index_is_reused_until_a_write(engine: Engine, tmp_path: Path):
+    dated_engine(engine, tmp_path)
+    lexical = engine.retriever.lexical
+    lexical.search("floods", 5)
+    index = lexical._bm25
+    lexical.search("Porto", 5)
+    assert lexical._bm25 is index
+    engine.remove("feb")
+    assert [c.article_id for c in lexical.search("Porto floods", 5)] in (["jan", "mar"], ["mar", "jan"])
+    assert lexical._bm25 is not index
+
+
+def test_a_second_engine_sees_writes_made_by_the_first(engine: Engine, tmp_path: Path):
+    reader = Engine(engine.settings, engine.embeddings)
+    assert reader.retriever.lexical.search("floods", 5) == []
+    dated_engine(engine, tmp_path)
+    assert len(reader.retriever.lexical.search("floods", 5)) == 3
