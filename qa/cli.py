@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from qa.articles import parse_date
 from qa.errors import ArticleError, QAError
 from qa.ingest import IngestStatus
 from qa.models import Answer
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -38,11 +41,11 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def open_engine():
-    """Build the engine from settings."""
-    from qa.engine import Engine
+def open_engine() -> Engine:
+    """Build the engine from settings (imported here: loading the model takes seconds that --help should not pay)."""
+    from qa import engine
 
-    return Engine()
+    return engine.Engine()
 
 
 @app.command()

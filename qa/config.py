@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=32, ge=1, description="Chunks embedded per model call.")
     k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
     refusal_threshold: float = Field(
-        default=0.35, ge=0, le=1, description="Evidence score below which the answer is a refusal."
+        default=0.47, ge=0, le=1, description="Evidence score below which the answer is a refusal."
     )
     max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")

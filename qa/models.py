@@ -51,12 +51,7 @@ class Chunk(BaseModel):
     @property
     def id(self) -> str:
         """Deterministic id, so re-ingesting an article overwrites its chunks instead of adding copies."""
-        return chunk_id(self.article_id, self.ordinal)
-
-
-def chunk_id(article_id: str, ordinal: int) -> str:
-    """Id of the chunk at `ordinal` in article `article_id`."""
-    return f"{article_id}:{ordinal}"
+        return f"{self.article_id}:{self.ordinal}"
 
 
 class Citation(BaseModel):
