@@ -111,13 +111,9 @@ class ArticleStore:
         meta = found["metadatas"][0]
         return Article(
             id=article_id,
-            title=str(meta["title"]),
             text=found["documents"][0],
-            source=_opt(meta, "source"),
-            url=_opt(meta, "url"),
-            path=_opt(meta, "path"),
-            published=_opt_date(meta),
             author=_opt(meta, "author"),
+            **_read_shared_metadata(meta),
         )
 
     def article_ids_for_path(self, path: str) -> list[str]:
@@ -181,12 +177,8 @@ class ArticleStore:
         summaries = [
             ArticleSummary(
                 id=id_,
-                title=str(meta["title"]),
-                source=_opt(meta, "source"),
-                url=_opt(meta, "url"),
-                path=_opt(meta, "path"),
-                published=_opt_date(meta),
                 chunks=int(meta["chunks"]),
+                **_read_shared_metadata(meta),
                 content_hash=str(meta["content_hash"]),
             )
             for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
@@ -226,11 +218,7 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
         start=int(meta["start"]),
         end=int(meta["end"]),
         text=text,
-        title=str(meta["title"]),
-        source=_opt(meta, "source"),
-        url=_opt(meta, "url"),
-        path=_opt(meta, "path"),
-        published=_opt_date(meta),
+        **_read_shared_metadata(meta),
     )
 
 
@@ -260,31 +248,30 @@ def _where(settings: Settings) -> str:
 
 
 def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    meta = {
+    return {
         "article_id": chunk.article_id,
         "ordinal": chunk.ordinal,
         "start": chunk.start,
         "end": chunk.end,
-        "title": chunk.title,
-        **_shared_metadata(chunk.source, chunk.url, chunk.path, chunk.published),
+        **_shared_metadata(chunk.title, chunk.source, chunk.url, chunk.path, chunk.published),
     }
-    return meta
 
 
 def _article_metadata(article: Article) -> dict[str, Any]:
     meta = {
-        "title": article.title,
         "content_hash": article.content_hash,
-        **_shared_metadata(article.source, article.url, article.path, article.published),
+        **_shared_metadata(article.title, article.source, article.url, article.path, article.published),
     }
     if article.author:
         meta["author"] = article.author
     return meta
 
 
-def _shared_metadata(source: str | None, url: str | None, path: str | None, published: date | None) -> dict[str, Any]:
-    # Chroma metadata cannot hold None: absent values are left out.
-    meta: dict[str, Any] = {}
+def _shared_metadata(
+    title: str, source: str | None, url: str | None, path: str | None, published: date | None
+) -> dict[str, Any]:
+    """Provenance stored on articles and chunks alike; absent values are left out (Chroma cannot store None)."""
+    meta: dict[str, Any] = {"title": title}
     if source:
         meta["source"] = source
         meta["source_key"] = source.lower()
@@ -296,6 +283,17 @@ def _shared_metadata(source: str | None, url: str | None, path: str | None, publ
         meta["published"] = published.isoformat()
         meta["published_day"] = day_number(published)
     return meta
+
+
+def _read_shared_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of _shared_metadata."""
+    return {
+        "title": str(meta["title"]),
+        "source": _opt(meta, "source"),
+        "url": _opt(meta, "url"),
+        "path": _opt(meta, "path"),
+        "published": _opt_date(meta),
+    }
 
 
 def day_number(day: date) -> int:
