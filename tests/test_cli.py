@@ -86,3 +86,11 @@ def test_user_mistakes_are_one_line(run, args: list[str], message: str):
     result = run(*args)
     assert result.exit_code == 1
     assert result.stderr.strip() == message
+
+
+def test_chat_answers_until_an_empty_line(run):
+    run("ingest", str(SEEDS))
+    result = CliRunner().invoke(cli.app, ["chat"], input="How many Russians did NATO expel?\n   \n")
+    assert result.exit_code == 0, result.output
+    assert "NATO expelled eight Russians" in result.stdout
+    assert result.stdout.count("> ") == 2
