@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -38,4 +40,9 @@ def get_settings(settings: Settings | dict[str, Any] | None = None) -> Settings:
     """Return `settings` as is, build them from a dict of overrides, or read them from the environment."""
     if isinstance(settings, Settings):
         return settings
-    return Settings(**(settings or {}))
+    try:
+        return Settings(**(settings or {}))
+    except ValidationError as error:
+        problem = error.errors()[0]
+        name = "QA_" + "_".join(str(part) for part in problem["loc"]).upper()
+        raise ConfigError(f"invalid setting {name}: {problem['msg']}") from None

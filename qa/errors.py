@@ -5,6 +5,10 @@ class QAError(Exception):
     """Base class for every error shown to a user as a single line."""
 
 
+class ConfigError(QAError):
+    """A setting from the environment or .env is invalid."""
+
+
 class InvalidQuestionError(QAError):
     """The question is empty, whitespace or too long."""
 

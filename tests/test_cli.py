@@ -94,3 +94,27 @@ def test_chat_answers_until_an_empty_line(run):
     assert result.exit_code == 0, result.output
     assert "NATO expelled eight Russians" in result.stdout
     assert result.stdout.count("> ") == 2
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "QA_K",
+            "many",
+            "Error: invalid setting QA_K: Input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            "QA_CHROMA_URL",
+            "localhost:8000",
+            "Error: QA_CHROMA_URL must look like http://127.0.0.1:8000, got 'localhost:8000'",
+        ),
+        ("QA_CHROMA_URL", "http://127.0.0.1:9", "Error: cannot open the Chroma index (server http://127.0.0.1:9): "),
+    ],
+)
+def test_bad_configuration_is_one_line(run, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str):
+    monkeypatch.setenv(variable, value)
+    result = run("stats")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
