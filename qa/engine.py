@@ -49,7 +49,7 @@ class Engine:
 
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
         """Remove the article with this id, or every article read from this file; return (ids, chunks removed)."""
-        if self.store.get_article(id_or_path) is not None:
+        if self.store.stored_hashes([id_or_path]):
             ids = [id_or_path]
         else:
             ids = self.store.article_ids_for_path(str(Path(id_or_path).expanduser().resolve()))
