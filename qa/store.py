@@ -163,8 +163,6 @@ class ArticleStore:
 
     def dense_search(self, question: str, k: int, where: dict[str, Any] | None) -> list[Chunk]:
         """The k chunks nearest to the question, with cosine similarity as score."""
-        if self._chunks.count() == 0:
-            return []
         found = self.vectorstore.similarity_search_with_score(question, k=k, filter=where)
         return [
             chunk_from_record(doc.page_content, doc.metadata).model_copy(update={"score": 1.0 - distance})
