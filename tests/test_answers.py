@@ -112,6 +112,8 @@ def citation(n: int, quote: str, start: int) -> Citation:
         ("Alpha. [1] Made up. [7]", "Alpha. [1]", ["Alpha one."]),  # a hallucinated marker and its claim go
         ("Alpha. [1][7]", "Alpha. [1]", ["Alpha one."]),
         ("No marker at all.", "", []),
+        # Brackets quoted from an article do not end a sentence: the whole sentence keeps its citation.
+        ("It said :red[urgent] and [click](x) ok. [1]", "It said :red[urgent] and [click](x) ok. [1]", ["Alpha one."]),
     ],
 )
 def test_keep_cited_sentences(answer: str, expected_text: str, expected_quotes: list[str]):

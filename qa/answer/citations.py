@@ -73,6 +73,13 @@ def verify_citations(citations: Sequence[Citation], get_article: Callable[[str],
 
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
+# A sentence of an answer ends with its markers; brackets inside quoted article text do not end one.
+_AFTER_MARKERS = re.compile(r"(?<=\[\d\])\s+|(?<=\[\d\d\])\s+")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The answer split after each sentence's [n] markers."""
+    return [sentence for sentence in _AFTER_MARKERS.split(answer.strip()) if sentence]
 
 
 def keep_cited_sentences(answer: str, citations: Sequence[Citation]) -> tuple[str, list[Citation]]:
@@ -83,7 +90,7 @@ def keep_cited_sentences(answer: str, citations: Sequence[Citation]) -> tuple[st
     by_number = {citation.n: citation for citation in citations}
     renumbered: dict[int, int] = {}
     kept_sentences = []
-    for sentence in re.split(r"(?<=\])\s+", answer.strip()):
+    for sentence in answer_sentences(answer):
         markers = [int(m) for m in MARKER.findall(sentence) if int(m) in by_number]
         if not markers:
             continue
@@ -97,3 +104,25 @@ def keep_cited_sentences(answer: str, citations: Sequence[Citation]) -> tuple[st
         kept_sentences.append(MARKER.sub(renumber, sentence))
     kept = [by_number[old].model_copy(update={"n": new}) for old, new in renumbered.items()]
     return " ".join(kept_sentences), kept
+
+
+class QuoteContext(BaseModel):
+    """A quote inside its paragraph, for showing where it came from."""
+
+    before: str = Field(description="Paragraph text before the quote (clipped, with an ellipsis).")
+    quote: str = Field(description="The quote, exactly article.text[start:end].")
+    after: str = Field(description="Paragraph text after the quote (clipped, with an ellipsis).")
+
+
+def quote_context(text: str, start: int, end: int, max_chars: int = 400) -> QuoteContext:
+    """The paragraph around text[start:end], at most `max_chars` on each side, cut at word boundaries."""
+    paragraph_start = text.rfind("\n", 0, start) + 1
+    paragraph_end = text.find("\n", end)
+    paragraph_end = len(text) if paragraph_end == -1 else paragraph_end
+    before = text[paragraph_start:start]
+    after = text[end:paragraph_end]
+    if len(before) > max_chars:
+        before = "…" + before[-max_chars:].split(" ", 1)[-1]
+    if len(after) > max_chars:
+        after = after[:max_chars].rsplit(" ", 1)[0] + "…"
+    return QuoteContext(before=before, quote=text[start:end], after=after)
