@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         default=0.47, ge=0, le=1, description="Evidence score below which the answer is a refusal."
     )
     max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
+    max_upload_mb: float = Field(default=20, gt=0, description="Uploads (chat, API) larger than this are refused.")
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
 
 

@@ -12,8 +12,9 @@ from qa.chain import Question, build_chain
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.errors import NotFoundError
-from qa.ingest import IngestReport, ProgressCallback, ingest_paths
-from qa.models import Answer
+from qa.feedback import Feedback, record_feedback
+from qa.ingest import IngestReport, ProgressCallback, ingest_paths, ingest_upload
+from qa.models import Answer, Article
 from qa.retrieval import HybridRetriever, LexicalIndex
 from qa.store import ArticleStore, ArticleSummary, StoreStats
 
@@ -34,6 +35,10 @@ class Engine:
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files and folders; see qa.ingest."""
         return ingest_paths(paths, self.store, self.settings, on_progress)
+
+    def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest one uploaded file by its name and bytes; see qa.ingest.ingest_upload."""
+        return ingest_upload(name, data, self.store, self.settings, on_progress)
 
     def ask(
         self,
@@ -56,6 +61,22 @@ class Engine:
         if not ids:
             raise NotFoundError(f"no stored article has the id or path {id_or_path!r} (see qa list)")
         return ids, sum(self.store.remove_article(article_id) for article_id in ids)
+
+    def get_article(self, article_id: str) -> Article:
+        """The stored article with this id."""
+        article = self.store.get_article(article_id)
+        if article is None:
+            raise NotFoundError(f"no stored article has the id {article_id!r} (see qa list)")
+        return article
+
+    def record_feedback(self, feedback: Feedback) -> None:
+        """Append feedback on an answer to <data_dir>/feedback.jsonl."""
+        record_feedback(self.feedback_path, feedback)
+
+    @property
+    def feedback_path(self) -> Path:
+        """Where feedback lines are appended."""
+        return self.settings.data_dir / "feedback.jsonl"
 
     def stats(self) -> StoreStats:
         """What the index holds."""

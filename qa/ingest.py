@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
@@ -9,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qa.articles import LoadFailure, discover_files, read_articles
+from qa.articles import SUPPORTED_SUFFIXES, LoadFailure, discover_files, read_articles
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.models import Article, Chunk
@@ -82,6 +85,43 @@ def ingest_paths(
     return ingest_articles(loaded, store, settings, on_progress)
 
 
+def ingest_upload(
+    name: str, data: bytes, store: ArticleStore, settings: Settings, on_progress: ProgressCallback | None = None
+) -> IngestReport:
+    """Ingest one uploaded file, kept as <data_dir>/uploads/<hash of its name><suffix>.
+
+    The name only picks the format and labels the results: it is never used as a path. Uploading the same
+    name again updates its articles. A file with no readable article replaces nothing.
+    """
+    display = upload_display_name(name)
+    suffix = os.path.splitext(display)[1].lower()
+    limit = settings.max_upload_mb * 1024 * 1024
+    if suffix not in SUPPORTED_SUFFIXES:
+        reason = f"unsupported file type (supported: {', '.join(sorted(SUPPORTED_SUFFIXES))})"
+        return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=reason)])
+    if len(data) > limit:
+        reason = f"file too large ({len(data) / 1024 / 1024:.1f} MB > {settings.max_upload_mb:g} MB)"
+        return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=reason)])
+    folder = settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(display.encode()).hexdigest()[:32]
+    final, partial = folder / f"{digest}{suffix}", folder / f"{digest}.part{suffix}"
+    partial.write_bytes(data)
+    checked = read_articles(partial, settings)
+    if not any(isinstance(item, Article) for item in checked):
+        partial.unlink()
+        report = ingest_articles(checked, store, settings)
+        return _relabel(report, partial, display)
+    os.replace(partial, final)
+    return _relabel(ingest_paths([final], store, settings, on_progress), final, display)
+
+
+def upload_display_name(name: str) -> str:
+    """The last part of an uploaded file's name, without control characters, at most 120 characters."""
+    base = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return base[-120:] or "upload"
+
+
 def ingest_articles(
     loaded: Sequence[Article | LoadFailure],
     store: ArticleStore,
@@ -134,6 +174,12 @@ def ingest_articles(
 def embedding_text(chunk: Chunk) -> str:
     """What is embedded for a chunk: the title gives context; offsets still refer to the article text alone."""
     return f"{chunk.title}\n{chunk.text}"
+
+
+def _relabel(report: IngestReport, path: Path, display: str) -> IngestReport:
+    for item in report.items:
+        item.location = item.location.replace(str(path.resolve()), display).replace(str(path), display)
+    return report
 
 
 def _item(article: Article, status: IngestStatus, *, reason: str | None = None, chunks: int = 0) -> IngestItem:

@@ -96,6 +96,39 @@ def test_bad_files_are_reported_and_the_rest_ingested(engine: Engine, tmp_path: 
     assert engine.stats().articles == 1
 
 
+def test_uploads_are_kept_under_hashed_names_and_a_bad_reupload_replaces_nothing(engine: Engine):
+    first = engine.ingest_upload("../../etc/notes.txt", b"Bridge opens\nThe mayor opened a new bridge on Monday.")
+    [item] = first.items
+    assert (item.location, item.status) == ("notes.txt", IngestStatus.ADDED)
+    [stored] = list((engine.settings.data_dir / "uploads").iterdir())
+    assert stored.parent == engine.settings.data_dir / "uploads" and stored.suffix == ".txt"
+    # The same name again with text that cannot be read: the stored article and file stay as they were.
+    bad = engine.ingest_upload("notes.txt", "Caf\xe9".encode("latin-1"))
+    assert [(i.location, i.status, i.reason) for i in bad.items] == [
+        ("notes.txt", IngestStatus.FAILED, "not UTF-8 text (invalid byte at offset 3)")
+    ]
+    assert list((engine.settings.data_dir / "uploads").iterdir()) == [stored]
+    assert engine.get_article(item.article_id or "").text.endswith("new bridge on Monday.")
+    # The same name with new text updates that article instead of adding another.
+    updated = engine.ingest_upload("notes.txt", b"Bridge opens\nThe mayor opened a new bridge on Tuesday.")
+    assert [(i.article_id, i.status) for i in updated.items] == [(item.article_id, IngestStatus.UPDATED)]
+    assert engine.stats().articles == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "reason"),
+    [
+        ("report.pdf", 10, "unsupported file type (supported: .htm, .html, .json, .jsonl, .markdown, .md, .txt)"),
+        ("big.txt", 21 * 1024 * 1024, "file too large (21.0 MB > 20 MB)"),
+    ],
+)
+def test_uploads_of_the_wrong_type_or_size_are_refused(engine: Engine, name: str, size: int, reason: str):
+    report = engine.ingest_upload(name, b"x" * size)
+    assert [(i.location, i.status, i.reason) for i in report.items] == [(name, IngestStatus.FAILED, reason)]
+    assert not (engine.settings.data_dir / "uploads").exists()
+    assert engine.stats().articles == 0
+
+
 def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
     report = engine.ingest([Path(__file__).parent / "data" / "realtimeqa_slice" / "articles.jsonl"])
     assert report.failed == []
