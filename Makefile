@@ -7,7 +7,10 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 BENCHMARK ?= ../shared/benchmarks/realtimeqa-2023q1
 
-.PHONY: install run test lint bench clean
+# apt-get needs root: through sudo when we are not.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run browser test lint bench clean
 
 install: $(STAMP)
 
@@ -18,16 +21,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -qq -e '.[dev]'
 	touch $(STAMP)
 
+# Ends in the chat on http://127.0.0.1:8501 (settings in .streamlit/config.toml); Ctrl-C stops it.
 run: install
 	$(BIN)/qa ingest seeds
-	$(BIN)/qa ask "How many Russians did NATO expel?"
+	$(BIN)/streamlit run ui/app.py
+
+# The browser tests drive Debian's chromium through playwright; playwright never downloads a browser here.
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: install
-	$(BIN)/ruff check qa tests benchmarks
-	$(BIN)/ruff format --check qa tests benchmarks
-	$(BIN)/mypy qa
+	$(BIN)/ruff check qa ui tests benchmarks
+	$(BIN)/ruff format --check qa ui tests benchmarks
+	$(BIN)/mypy qa ui
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
 
 bench: install

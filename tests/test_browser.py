@@ -1,0 +1,141 @@
+"""End to end in a real headless Chromium (Debian's, driven by playwright): the chat as a reader meets it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from .conftest import DATA, ROOT, SEEDS
+
+# Where the screenshots are left for people to look at (benchmarks/chat_latency.py measures the timings).
+ARTIFACTS = ROOT / "build" / "browser"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run ui/app.py` on a free port over the seeds and a hostile article, ingested by the real CLI."""
+    data = tmp_path_factory.mktemp("browser") / "data"
+    env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("QA_CHROMA_URL", None)
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [bin_dir / "qa", "ingest", SEEDS, DATA / "hostile_article.txt"], env=env, check=True, capture_output=True
+    )
+    port = free_port()
+    log_path = data.parent / "streamlit.log"
+    server = subprocess.Popen(
+        [bin_dir / "streamlit", "run", "ui/app.py", "--server.port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+        time.sleep(0.3)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise RuntimeError("Debian's chromium is not installed: run `make browser` (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, chat_url: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(chat_url)
+    page.get_by_test_id("stChatInputTextArea").wait_for(timeout=90_000)
+    yield page
+    context.close()
+
+
+def ask(page: Page, question: str) -> Locator:
+    """Type the question, press Enter, wait for the whole reply (its feedback thumbs come last); return the reply."""
+    replies = page.get_by_test_id("stChatMessage").filter(has=page.get_by_test_id("stChatMessageAvatarAssistant"))
+    count = replies.count()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    box.press("Enter")
+    reply = replies.nth(count)
+    reply.get_by_test_id("stFeedback").wait_for(timeout=60_000)
+    return reply
+
+
+def test_question_answer_citation_and_export(page: Page) -> None:
+    first = ask(page, "Which country established diplomatic ties with the Taliban government?")
+    expect(first).to_contain_text("Russia")
+    answer = ask(page, "How many Russians did NATO expel?")
+    expect(answer).to_contain_text("NATO expelled eight Russians accredited to the alliance")
+    expect(answer).to_contain_text("[1]")
+    answer.get_by_test_id("stExpander").filter(has_text="[1]").click()
+    highlighted = answer.locator(".stMarkdownColoredBackground")
+    expect(highlighted).to_have_text(
+        "Earlier this month, NATO expelled eight Russians accredited to the alliance, "
+        "saying they were intelligence agents."
+    )
+    expect(answer).to_contain_text("NATO also halved the number of accredited positions for Russia to 10.")
+    expect(page.get_by_test_id("stChatMessage")).to_have_count(4)  # the conversation so far, both turns
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(500)  # let the expander finish opening before the picture
+    page.screenshot(path=ARTIFACTS / "chat.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").get_by_role("button").click()
+    exported = Path(download.value.path()).read_text()
+    assert "## How many Russians did NATO expel?" in exported
+    assert "> Earlier this month, NATO expelled eight Russians" in exported
+
+
+def test_hostile_article_text_cannot_inject_markup(page: Page) -> None:
+    answer = ask(page, "How many passengers will the night ferry carry?")
+    expect(answer).to_contain_text("140 passengers")
+    source = answer.get_by_test_id("stExpander").filter(has_text="Harbor Council")
+    source.click()
+    expect(answer.locator(".stMarkdownColoredBackground")).to_contain_text("140 passengers")
+    # Shown as the text it is: tags, Markdown images and links, directives and math all come out literally.
+    for literal in ["<img src=x onerror=", "![tracker](http:", "[click here](", ":red[urgent]", "$x^2$"]:
+        expect(answer).to_contain_text(literal)
+    expect(source).to_contain_text("<img src=x onerror=")
+    time.sleep(1)  # give any injected handler the chance to run
+    assert page.evaluate("window.pwned") is None
+    assert page.evaluate("document.querySelectorAll('main img, main script').length") == 0
+    hrefs = page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
+    assert not [href for href in hrefs if "evil" in href or href.startswith("javascript")]
+    page.screenshot(path=ARTIFACTS / "hostile.png", full_page=True)

@@ -1,0 +1,211 @@
+"""The Streamlit chat, driven through Streamlit's AppTest: every flow a reader uses, over the real engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qa.answer import CANNOT_ANSWER
+from qa.config import Settings
+from qa.engine import Engine
+from qa.feedback import read_feedback
+from qa.markdown import escape
+
+from .conftest import DATA, ROOT
+
+APP = str(ROOT / "ui" / "app.py")
+NATO = "How many Russians did NATO expel?"
+
+
+def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the app (which reads QA_* from the environment) at the test's index."""
+    monkeypatch.setenv("QA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QA_COLLECTION", settings.collection)
+    if settings.chroma_url:
+        monkeypatch.setenv("QA_CHROMA_URL", settings.chroma_url)
+    else:
+        monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch, seeded: Engine) -> AppTest:
+    """The chat over the seed articles, after its first run."""
+    use_settings(monkeypatch, seeded.settings)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception
+    return at
+
+
+def replies(at: AppTest) -> list[str]:
+    """The answer text of each assistant message (its first Markdown element)."""
+    return [message.markdown[0].value if message.markdown else "" for message in assistant_messages(at)]
+
+
+def assistant_messages(at: AppTest) -> list:
+    return [message for message in at.main.chat_message if message.name == "assistant"]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.sidebar.metric if m.label == label)
+
+
+def sidebar_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.sidebar.markdown)
+
+
+def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: Engine) -> None:
+    expected = seeded.ask(NATO)
+    ask(app, NATO)
+    [reply] = assistant_messages(app)
+    assert "eight Russians" in reply.markdown[0].value
+    assert "\\[1\\]" in reply.markdown[0].value
+    assert reply.status[0].label.startswith("Searched 2 articles: 1 source")
+    [source] = reply.expander
+    citation = expected.citations[0]
+    assert source.label.startswith("\\[1\\] NATO Secretary")
+    assert "Radio Free Europe/Radio Liberty" in source.label
+    # The quote is highlighted inside its paragraph, and its offsets are shown.
+    passage = source.markdown[0].value
+    assert ":orange-background[Earlier this month, NATO expelled eight Russians" in passage
+    assert passage.endswith("NATO also halved the number of accredited positions for Russia to 10\\.")
+    assert f"characters {citation.start}–{citation.end}" in source.caption[0].value
+
+
+def test_follow_up_keeps_the_conversation_and_new_chat_clears_it(app: AppTest) -> None:
+    ask(app, NATO)
+    ask(app, "Which country established diplomatic ties with the Taliban government?")
+    assert [m.markdown[0].value for m in app.main.chat_message if m.name == "user"] == [
+        "How many Russians did NATO expel?",
+        "Which country established diplomatic ties with the Taliban government?",
+    ]
+    first, second = replies(app)
+    assert "eight Russians" in first
+    assert "Russia" in second and "eight Russians" not in second
+    next(b for b in app.sidebar.button if b.label == "New chat").click().run()
+    assert len(app.main.chat_message) == 0
+
+
+def test_refusal_is_shown_as_such_without_sources(app: AppTest) -> None:
+    ask(app, "Who won the 2022 FIFA World Cup final?")
+    [reply] = assistant_messages(app)
+    assert [info.value for info in reply.info] == [escape(CANNOT_ANSWER)]
+    assert len(reply.expander) == 0
+    assert reply.status[0].label.startswith("Searched 2 articles: no support")
+
+
+def test_source_filter_limits_which_articles_answer(app: AppTest) -> None:
+    question = "What did Stoltenberg call the biggest defeat of NATO?"
+    ask(app, question)
+    assert any("Stoltenberg Condemns" in source.label for source in assistant_messages(app)[0].expander)
+    app.sidebar.selectbox(key="source").select("Radio Free Europe/Radio Liberty").run()
+    ask(app, question)
+    filtered = assistant_messages(app)[1]
+    assert all("Radio Free Europe" in source.label for source in filtered.expander)
+    assert not any("Stoltenberg Condemns" in source.label for source in filtered.expander)
+
+
+def test_date_filter_and_k(app: AppTest) -> None:
+    record = {
+        "title": "Tram line opens",
+        "text": "The new tram line in Westbury opened on Monday. It has 11 stops and runs every six minutes.",
+        "published": "2024-03-01",
+        "source": "Westbury Gazette",
+        "url": "https://westbury.example/tram",
+    }
+    app.sidebar.file_uploader[0].upload("tram.json", json.dumps(record).encode(), "application/json").run()
+    app.sidebar.file_uploader[0].upload(
+        "bus.json",
+        json.dumps(
+            {**record, "title": "Bus depot", "text": "The depot closed.", "published": "2024-05-01", "url": None}
+        ).encode(),
+        "application/json",
+    ).run()
+    question = "How many stops does the Westbury tram line have?"
+    app.sidebar.toggle(key="by_date").set_value(True).run()
+    app.sidebar.date_input(key="dates").set_value((date(2024, 4, 1), date(2024, 5, 31))).run()
+    ask(app, question)
+    assert not any("Tram line opens" in source.label for source in assistant_messages(app)[0].expander)
+    app.sidebar.date_input(key="dates").set_value((date(2024, 2, 1), date(2024, 3, 31))).run()
+    app.sidebar.slider(key="k").set_value(2).run()
+    ask(app, question)
+    reply = assistant_messages(app)[1]
+    [source] = reply.expander
+    assert source.label == "\\[1\\] Tram line opens — Westbury Gazette, 2024\\-03\\-01"
+    assert [(link.label, link.url) for link in source.get("link_button")] == [
+        ("Open the article", "https://westbury.example/tram")
+    ]
+
+
+def test_upload_reports_each_file_and_grows_the_corpus(app: AppTest, seeded: Engine) -> None:
+    hostile_name = "![x](javascript:alert(1)) <img src=x onerror=alert(1)> notes.txt"
+    app.sidebar.file_uploader[0].set_value(
+        [
+            ("ferry.txt", (DATA / "hostile_article.txt").read_bytes(), "text/plain"),
+            (hostile_name, b"Council notes\n\nThe council met on Friday.", "text/plain"),
+            ("latin1.txt", "Caf\xe9 news".encode("latin-1"), "text/plain"),
+            ("big.txt", b"word " * (21 * 1024 * 1024 // 5), "text/plain"),
+        ]
+    ).run()
+    assert not app.exception
+    results = sidebar_text(app)
+    assert escape("ferry.txt: added (1 chunk)") in results
+    assert "\\!\\[x\\]\\(javascript\\:alert\\(1\\)\\) \\<img src\\=x onerror\\=alert\\(1\\)\\> notes\\.txt" in results
+    assert escape("latin1.txt: failed (not UTF-8 text") in results
+    assert escape("big.txt: failed (file too large (21.0 MB > 20 MB))") in results
+    assert metric(app, "Articles") == "4"
+    # Uploading the same names again updates nothing; file names never became paths.
+    ferry = ("ferry.txt", (DATA / "hostile_article.txt").read_bytes(), "text/plain")
+    app.sidebar.file_uploader[0].set_value([ferry]).run()
+    assert escape("ferry.txt: skipped (unchanged)") in sidebar_text(app)
+    stored = [Path(p).name for p in (seeded.settings.data_dir / "uploads").iterdir()]
+    assert len(stored) == 2 and all(re.fullmatch(r"[0-9a-f]{32}\.txt", name) for name in stored)
+
+
+def test_remove_article(app: AppTest, seeded: Engine) -> None:
+    choice = app.sidebar.selectbox(key="remove_choice")
+    target = next(option for option in choice.options if option.startswith("Stoltenberg Condemns"))
+    choice.select(target).run()
+    app.sidebar.button(key="remove").click().run()
+    assert not app.exception
+    assert metric(app, "Articles") == "1"
+    assert [a.title for a in seeded.articles()] == [a.title for a in seeded.articles() if "Condemns" not in a.title]
+    assert len(seeded.articles()) == 1
+    assert any("Removed Stoltenberg Condemns" in s.value for s in app.sidebar.success)
+
+
+def test_feedback_is_appended_with_question_answer_and_citations(app: AppTest, seeded: Engine) -> None:
+    ask(app, NATO)
+    assistant_messages(app)[0].feedback[0].set_value(1).run()
+    ask(app, "Who won the 2022 FIFA World Cup final?")
+    assistant_messages(app)[1].feedback[0].set_value(0).run()
+    assert not app.exception
+    up, down = read_feedback(seeded.feedback_path)
+    assert (up.rating, up.answer.question, down.rating, down.answer.refused) == ("up", NATO, "down", True)
+    article = seeded.get_article(up.answer.citations[0].article_id)
+    citation = up.answer.citations[0]
+    assert article.text[citation.start : citation.end] == citation.quote
+    assert up.filters["k"] == 5
+
+
+def test_engine_that_cannot_start_shows_one_readable_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("QA_CHROMA_URL", "http://127.0.0.1:9")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    [error] = at.error
+    assert error.value.startswith(escape("The engine could not start: cannot open the Chroma index (server"))
+    monkeypatch.setenv("QA_K", "0")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert at.error[0].value.startswith(escape("The engine could not start: invalid setting QA_K"))

@@ -1,0 +1,342 @@
+"""The chat: a thin Streamlit shell over qa.engine.Engine.
+
+Everything an article or an upload supplies (text, quotes, titles, sources, file names) is untrusted: it reaches
+the page only through qa.markdown.escape or widgets that show plain text, never as HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from qa.answer import QuoteContext, answer_sentences, quote_context
+from qa.config import Settings, get_settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+from qa.errors import QAError
+from qa.feedback import Feedback
+from qa.ingest import IngestReport, IngestStatus
+from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, source_line
+from qa.models import Answer
+from qa.store import ArticleSummary, StoreStats
+
+log = logging.getLogger("qa.ui")
+
+UPLOAD_TYPES = ["txt", "md", "markdown", "html", "htm", "json", "jsonl"]
+STATUS_ICONS = {
+    IngestStatus.ADDED: ":material/add_circle:",
+    IngestStatus.UPDATED: ":material/sync:",
+    IngestStatus.SKIPPED: ":material/skip_next:",
+    IngestStatus.FAILED: ":material/error:",
+}
+
+
+@dataclass
+class Turn:
+    """One question in the conversation, with what came back."""
+
+    question: str
+    filters: dict[str, str | int | None]
+    answer: Answer | None = None
+    contexts: dict[int, QuoteContext] = field(default_factory=dict)
+    error: str | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@st.cache_resource(show_spinner="Loading the embedding model…")
+def load_embeddings() -> MiniLMEmbeddings:
+    """The model, once per server process."""
+    return MiniLMEmbeddings()
+
+
+@st.cache_resource(show_spinner="Opening the index…")
+def load_engine(settings_json: str) -> Engine:
+    """One engine per configuration, shared by every session."""
+    return Engine(Settings.model_validate_json(settings_json), load_embeddings())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def load_corpus(_engine: Engine, settings_json: str, revision: str) -> tuple[StoreStats, list[ArticleSummary]]:
+    """Statistics and article list, recomputed only after a write to the index."""
+    return _engine.stats(), _engine.articles()
+
+
+def readable(error: Exception, action: str) -> str:
+    """One line for the reader; anything but a QAError is a bug, so its traceback goes to the server log."""
+    if isinstance(error, QAError):
+        return f"{action}: {error}"
+    log.exception("%s failed", action)
+    return f"{action}: {type(error).__name__}: {error} (details in the server log)"
+
+
+@contextmanager
+def shown_errors(action: str) -> Iterator[None]:
+    """Show a failure as one readable line instead of a traceback."""
+    try:
+        yield
+    except Exception as error:
+        st.error(escape(readable(error, action)), icon=":material/error:")
+
+
+def main() -> None:
+    """Draw the page; Streamlit reruns this on every interaction."""
+    st.set_page_config(page_title="qa · answers from your news articles", page_icon=":material/newspaper:")
+    st.session_state.setdefault("turns", [])
+    st.session_state.setdefault("uploads", {})
+    engine = open_engine()
+    settings_json = engine.settings.model_dump_json()
+    stats, articles = load_corpus(engine, settings_json, engine.store.revision())
+    filters, export_slot = sidebar(engine, stats, articles)
+
+    st.title("Ask the articles")
+    st.caption("Every answer quotes the articles; click a source to see the passage it came from.")
+    for turn in st.session_state.turns:
+        show_turn(engine, turn)
+    if prompt := st.chat_input("Ask a question about the articles"):
+        turn = Turn(question=prompt, filters=filters)
+        # Kept before answering: a question sent while this one runs stops this run, not the conversation.
+        st.session_state.turns.append(turn)
+        ask(engine, turn, stats.articles)
+    export_button(export_slot, st.session_state.turns)
+
+
+def open_engine() -> Engine:
+    """The shared engine, or a readable error that stops the page."""
+    with shown_errors("The engine could not start"):
+        return load_engine(get_settings().model_dump_json())
+    st.stop()
+
+
+def sidebar(
+    engine: Engine, stats: StoreStats, articles: list[ArticleSummary]
+) -> tuple[dict[str, str | int | None], DeltaGenerator]:
+    """Corpus, filters, uploads and article list; returns the filters and a slot for the export button."""
+    with st.sidebar:
+        if st.button("New chat", icon=":material/add_comment:", width="stretch"):
+            st.session_state.turns = []
+
+        st.subheader("Corpus")
+        left, right = st.columns(2)
+        left.metric("Articles", f"{stats.articles:,}")
+        right.metric("Chunks", f"{stats.chunks:,}")
+        span = f"{stats.first_published} to {stats.last_published}" if stats.first_published else "no dates"
+        st.caption(escape(f"{plural(len(stats.sources), 'source')} · {span}"))
+
+        st.subheader("Filters")
+        since = until = None
+        if stats.first_published and st.toggle("Only articles published between", key="by_date"):
+            chosen = st.date_input(
+                "Published between",
+                value=(stats.first_published, stats.last_published),
+                key="dates",
+                label_visibility="collapsed",
+            )
+            since, until = date_range(chosen)
+        source = st.selectbox("Source", ["All sources", *stats.sources], key="source")
+        k = st.slider("Passages to search (k)", 1, 20, engine.settings.k, key="k")
+        st.radio(
+            "Answer engine",
+            ["extractive"],
+            captions=["Quotes the best sentences; needs no LLM."],
+            key="answer_engine",
+        )
+
+        st.subheader("Add articles")
+        uploaded = st.file_uploader(
+            "Articles (txt, md, html, json, jsonl)", type=UPLOAD_TYPES, accept_multiple_files=True, key="upload"
+        )
+        ingest_uploads(engine, uploaded or [])
+
+        with st.expander(f"Articles ({stats.articles:,})"):
+            manage_articles(engine, articles)
+
+        export_slot = st.empty()
+    filters: dict[str, str | int | None] = {
+        "k": k,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "source": None if source == "All sources" else source,
+    }
+    return filters, export_slot
+
+
+def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
+    """Download the conversation so far, drawn last so that it includes the question just answered."""
+    answers = [turn.answer for turn in turns if turn.answer]
+    slot.download_button(
+        "Export chat (Markdown)",
+        conversation_markdown(answers),
+        file_name="qa-chat.md",
+        mime="text/markdown",
+        icon=":material/download:",
+        disabled=not answers,
+        width="stretch",
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 source', '2 sources'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def date_range(chosen: object) -> tuple[date | None, date | None]:
+    """A date_input range as (since, until); while only the first day is picked it is both."""
+    days = [day for day in (chosen if isinstance(chosen, tuple | list) else [chosen]) if isinstance(day, date)]
+    if not days:
+        return None, None
+    return days[0], days[-1]
+
+
+def ingest_uploads(engine: Engine, files: list) -> None:
+    """Ingest each newly uploaded file once; show every file's result for as long as it stays uploaded."""
+    results: dict[str, IngestReport] = st.session_state.uploads
+    new = [file for file in files if file.file_id not in results]
+    if new:
+        progress = st.progress(0.0, text="Reading articles…")
+        for i, file in enumerate(new):
+            text = f"Adding {i + 1} of {len(new)}: {file.name}"
+            progress.progress(i / len(new), text=escape(text))
+
+            def step(done: int, total: int, i: int = i, text: str = text) -> None:
+                share = done / total if total else 1.0
+                progress.progress(min(1.0, (i + share) / len(new)), text=escape(text))
+
+            with shown_errors(f"Adding {file.name}"):
+                results[file.file_id] = engine.ingest_upload(file.name, file.getvalue(), step)
+        load_corpus.clear()
+        st.rerun()  # so the corpus figures, filters and article list include what was just added
+    for file in files:
+        if report := results.get(file.file_id):
+            for item in report.items:
+                detail = item.reason or plural(item.chunks, "chunk")
+                st.markdown(f"{STATUS_ICONS[item.status]} " + escape(f"{item.location}: {item.status} ({detail})"))
+
+
+def manage_articles(engine: Engine, articles: list[ArticleSummary]) -> None:
+    """The stored articles, and removing one."""
+    if not articles:
+        st.caption("No articles yet: upload some above.")
+        return
+    st.dataframe(
+        [{"title": a.title, "source": a.source, "published": a.published, "chunks": a.chunks} for a in articles],
+        hide_index=True,
+        width="stretch",
+    )
+    chosen = st.selectbox(
+        "Article to remove",
+        articles,
+        index=None,
+        format_func=lambda a: f"{a.title} ({a.source or 'unknown source'}, {a.published or 'undated'})",
+        placeholder="Choose an article",
+        key="remove_choice",
+    )
+    if st.button("Remove article", icon=":material/delete:", disabled=chosen is None, key="remove") and chosen:
+        with shown_errors("Removing the article"):
+            engine.remove(chosen.id)
+            load_corpus.clear()
+            st.session_state.removed = chosen.title
+            st.rerun()
+    if removed := st.session_state.pop("removed", None):
+        st.success(escape(f"Removed {removed}"), icon=":material/check:")
+
+
+def ask(engine: Engine, turn: Turn, article_count: int) -> None:
+    """Answer a new question in the page as it arrives."""
+    with st.chat_message("user"):
+        st.markdown(escape(turn.question))
+    with st.chat_message("assistant"):
+        with st.status(f"Searching {plural(article_count, 'article')}…", expanded=False) as status:
+            try:
+                turn.answer = engine.ask(
+                    turn.question,
+                    k=int(turn.filters["k"] or engine.settings.k),
+                    since=date.fromisoformat(str(turn.filters["since"])) if turn.filters["since"] else None,
+                    until=date.fromisoformat(str(turn.filters["until"])) if turn.filters["until"] else None,
+                    source=str(turn.filters["source"]) if turn.filters["source"] else None,
+                )
+            except Exception as error:
+                turn.error = readable(error, "Could not answer")
+            if turn.answer is None:
+                status.update(label="Could not answer", state="error")
+            else:
+                turn.contexts = citation_contexts(engine, turn.answer)
+                seconds = turn.answer.timings_ms.get("total", 0) / 1000
+                found = plural(len(turn.answer.citations), "source") if not turn.answer.refused else "no support"
+                status.update(label=f"Searched {article_count:,} articles: {found} ({seconds:.1f} s)", state="complete")
+        if turn.answer and not turn.answer.refused:
+            st.write_stream(sentences(turn.answer))
+        show_result(turn)
+
+
+def citation_contexts(engine: Engine, answer: Answer) -> dict[int, QuoteContext]:
+    """Each citation's quote inside its paragraph, read once when the answer arrives."""
+    contexts = {}
+    for citation in answer.citations:
+        article = engine.store.get_article(citation.article_id)
+        if article is not None:
+            contexts[citation.n] = quote_context(article.text, citation.start, citation.end)
+    return contexts
+
+
+def sentences(answer: Answer) -> Iterator[str]:
+    """The answer as escaped Markdown, a sentence at a time, for st.write_stream."""
+    for i, sentence in enumerate(answer_sentences(answer.answer)):
+        yield (" " if i else "") + escape(sentence)
+
+
+def show_turn(engine: Engine, turn: Turn) -> None:
+    """A past question and its answer."""
+    with st.chat_message("user"):
+        st.markdown(escape(turn.question))
+    with st.chat_message("assistant"):
+        if turn.answer and not turn.answer.refused:
+            st.markdown(answer_markdown(turn.answer))
+        show_result(turn)
+
+
+def show_result(turn: Turn) -> None:
+    """Refusal or error, then the sources and the feedback thumbs."""
+    if turn.error:
+        st.error(escape(turn.error), icon=":material/error:")
+        return
+    answer = turn.answer
+    if answer is None:
+        st.warning("Stopped before the answer: a newer question was sent.", icon=":material/stop_circle:")
+        return
+    if answer.refused:
+        st.info(escape(answer.answer), icon=":material/help:")
+    for citation in answer.citations:
+        with st.expander(f"\\[{citation.n}\\] {source_line(citation, title_chars=90)}"):
+            context = turn.contexts.get(citation.n)
+            if context is None:
+                st.markdown(escape(citation.quote))
+            else:
+                st.markdown(
+                    escape(context.before) + f":orange-background[{escape(context.quote)}]" + escape(context.after)
+                )
+            st.caption(f"Quote at characters {citation.start}–{citation.end} · support {citation.score:.2f}")
+            if url := safe_url(citation.url):
+                st.link_button("Open the article", url, icon=":material/open_in_new:")
+    st.feedback("thumbs", key=f"feedback-{turn.id}", on_change=save_feedback, args=(turn,))
+
+
+def save_feedback(turn: Turn) -> None:
+    """Append the rating to the engine's feedback file (thumbs: 1 up, 0 down; cleared ratings are not stored)."""
+    value = st.session_state.get(f"feedback-{turn.id}")
+    if value is None or turn.answer is None:
+        return
+    engine = open_engine()
+    with shown_errors("Saving feedback"):
+        rating = "up" if value == 1 else "down"
+        engine.record_feedback(Feedback(rating=rating, answer=turn.answer, filters=turn.filters))
+        st.toast("Thanks: feedback saved.", icon=":material/thumb_up:")
+
+
+main()
