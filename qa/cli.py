@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,9 @@ from qa.ingest import IngestStatus
 from qa.models import Answer
 
 if TYPE_CHECKING:
+    from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
+    from qa.evaluation.runner import QuestionResult
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -41,11 +44,18 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def load_embeddings() -> MiniLMEmbeddings:
+    """The embedding model (imported here: loading it takes seconds that --help should not pay)."""
+    from qa.embeddings import MiniLMEmbeddings
+
+    return MiniLMEmbeddings()
+
+
 def open_engine() -> Engine:
-    """Build the engine from settings (imported here: loading the model takes seconds that --help should not pay)."""
+    """Build the engine from settings."""
     from qa import engine
 
-    return engine.Engine()
+    return engine.Engine(embeddings=load_embeddings())
 
 
 @app.command()
@@ -55,23 +65,8 @@ def ingest(
     """Add or update articles: txt, md, html, json, jsonl. Unchanged articles are skipped."""
     with user_errors():
         engine = open_engine()
-        with Progress(
-            TextColumn("Embedding"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks · {task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("ingest", total=None, rate="")
-
-            def on_progress(done: int, total: int) -> None:
-                progress.update(task, advance=done, total=total)
-                speed = progress.tasks[0].speed
-                progress.update(task, rate=f"{speed:.0f} chunks/s" if speed else "")
-
-            report = engine.ingest(paths, on_progress)
+        with progress_bar("Embedding", "chunks") as advance:
+            report = engine.ingest(paths, advance)
     for item in report.failed:
         err.print(f"skipped {item.location}: {item.reason}", markup=False)
     out.print(report.summary(), markup=False)
@@ -152,6 +147,90 @@ def remove(
         for target in targets:
             ids, chunks = engine.remove(target)
             out.print(f"removed {len(ids)} article(s), {chunks} chunks: {target}", markup=False)
+
+
+class AnswerEngine(StrEnum):
+    """Which engine answers: the extractive one needs no LLM."""
+
+    EXTRACTIVE = "extractive"
+
+
+@app.command("eval")
+def evaluate(
+    target: Annotated[
+        list[str], typer.Argument(help="DATASET_DIR (articles.jsonl, questions.jsonl), or: diff REPORT_A REPORT_B")
+    ],
+    engine: Annotated[AnswerEngine, typer.Option(help="Answer engine.")] = AnswerEngine.EXTRACTIVE,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
+    k: KOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write report.md, plots and results.jsonl to this folder.")
+    ] = None,
+) -> None:
+    """Score retrieval, answers, citations and latency on a benchmark; or compare two reports (diff A B)."""
+    from qa.evaluation import report as reporting
+
+    with user_errors():
+        if target[0] == "diff":
+            if len(target) != 3:
+                raise QAError("usage: qa eval diff REPORT_A REPORT_B")
+            out.print(reporting.diff_runs(Path(target[1]), Path(target[2])), markup=False)
+            return
+        if len(target) != 1:
+            raise QAError("give one dataset directory (or: qa eval diff REPORT_A REPORT_B)")
+        from qa.config import get_settings
+        from qa.evaluation import datasets, runner
+
+        dataset = datasets.load_dataset(Path(target[0]))
+        questions = dataset.questions[:limit]
+        with progress_bar("Indexing", "chunks") as advance:
+            index, ingest = runner.open_engine(dataset, get_settings(), load_embeddings(), advance)
+        results: list[QuestionResult] = []
+        interrupted = False
+        with progress_bar("Asking", "questions") as advance:
+            try:
+                for result in runner.evaluate(index, questions, k):
+                    results.append(result)
+                    advance(1, len(questions))
+            except KeyboardInterrupt:
+                interrupted = True
+        if not results:
+            raise QAError("interrupted before the first question was scored")
+        summary = runner.summarize(results, dataset=dataset.name, engine=engine.value, ingest=ingest)
+        if report:
+            written = reporting.write_report(report, summary, results, dataset.baselines)
+            err.print(f"report: {written[0]}", markup=False)
+    if interrupted:
+        err.print(f"interrupted: metrics over the first {len(results)} of {len(questions)} questions", markup=False)
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        out.print(reporting.summary_table(summary, dataset.baselines), markup=False)
+    if interrupted:
+        raise typer.Exit(130)
+
+
+@contextmanager
+def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr with the rate in `unit`/s, gone when done; yields advance(done, total)."""
+    with Progress(
+        TextColumn(verb),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(f"{unit} · {{task.fields[rate]}}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(verb, total=None, rate="")
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, advance=done, total=total)
+            speed = progress.tasks[0].speed
+            progress.update(task, rate=f"{speed:.1f} {unit}/s" if speed else "")
+
+        yield advance
 
 
 def print_answer(answer: Answer) -> None:

@@ -1,0 +1,210 @@
+"""Run a dataset through the engine: its own index (built once, then reused), every question, every metric."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+from qa.evaluation import metrics
+from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
+from qa.models import Citation
+from qa.retrieval import chunk_from_document
+from qa.store import SCHEMA_VERSION
+
+RETRIEVAL_DEPTH = 10
+"""Passages retrieved to score recall@1/5/10 and MRR (a separate retrieval from the answer's own)."""
+ANSWER_WEIGHT, PASSAGE_WEIGHT = 1.0, 0.5
+"""Multiple choice: a choice stated in the answer counts twice as much as one stated in a cited passage."""
+
+
+class IngestFigures(BaseModel):
+    """How the dataset's index was built."""
+
+    chunks: int = Field(description="Chunks in the index.")
+    chunks_per_s: float | None = Field(description="Ingest speed when the index was built (None if unknown).")
+    reused: bool = Field(description="True when this run found the index already built.")
+
+
+class QuestionResult(BaseModel):
+    """One question's answer, citations and scores: a line of results.jsonl."""
+
+    id: str
+    question: str
+    date: dt.date | None
+    source: str | None
+    gold_answer: str
+    gold_article_ids: list[str]
+    choices: list[str]
+    answer_index: int | None
+    answer: str = Field(description="The engine's answer text, or its refusal.")
+    refused: bool
+    citations: list[Citation]
+    retrieved: list[str] = Field(description=f"Article ids of the top {RETRIEVAL_DEPTH} retrieved passages.")
+    rank: int | None = Field(description="Rank of the first gold passage among them.")
+    em: float | None = Field(description="Exact match; None without a gold answer.")
+    f1: float | None = Field(description="Token F1; None without a gold answer.")
+    contains: float | None = Field(description="Gold answer inside the answer; None without a gold answer.")
+    mc_choice: int | None = Field(description="The choice the answer supports best; None without choices.")
+    mc_correct: float | None = Field(description="1.0 when that is the gold choice.")
+    verbatim: list[bool] = Field(description="Per citation: is the quote exactly the article text at its offsets.")
+    timings_ms: dict[str, float]
+
+    @property
+    def answerable(self) -> bool:
+        """Whether a gold article is known."""
+        return bool(self.gold_article_ids)
+
+
+def eval_settings(dataset: EvalDataset, settings: Settings, model_name: str) -> Settings:
+    """The dataset's own collection, named by what its index depends on: articles, chunking, model, schema."""
+    key = json.dumps(
+        [dataset.fingerprint(), settings.chunk_words, settings.chunk_overlap_words, model_name, SCHEMA_VERSION]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return settings.model_copy(update={"collection": f"eval-{slug(dataset.name)}-{digest}"})
+
+
+def open_engine(
+    dataset: EvalDataset,
+    settings: Settings,
+    embeddings: MiniLMEmbeddings,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[Engine, IngestFigures]:
+    """The engine over the dataset's index, ingesting what is missing or changed (nothing, on a rerun)."""
+    engine = Engine(eval_settings(dataset, settings, embeddings.model_name), embeddings)
+    record = engine.settings.data_dir / "eval" / f"{engine.settings.collection}.json"
+    report = engine.ingest([dataset.articles_path], on_progress)
+    if report.failed:
+        first = report.failed[0]
+        raise DatasetError(f"{len(report.failed)} articles could not be read; first {first.location}: {first.reason}")
+    chunks = engine.stats().chunks
+    if report.chunks:
+        figures = IngestFigures(chunks=chunks, chunks_per_s=round(report.chunks / report.seconds, 1), reused=False)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(figures.model_dump_json())
+    elif record.is_file():
+        figures = IngestFigures.model_validate_json(record.read_text()).model_copy(update={"reused": True})
+    else:
+        figures = IngestFigures(chunks=chunks, chunks_per_s=None, reused=True)
+    return engine, figures
+
+
+def evaluate(engine: Engine, questions: Sequence[EvalQuestion], k: int | None = None) -> Iterator[QuestionResult]:
+    """Ask each question (never with its choices) in its date window; yield its scored result."""
+    for question in questions:
+        yield evaluate_one(engine, question, k)
+
+
+def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -> QuestionResult:
+    """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
+    since, until = question.window()
+    documents = engine.retriever.invoke(
+        question.question, None, k=max(RETRIEVAL_DEPTH, k or 0), since=since, until=until
+    )
+    passages = [chunk_from_document(document) for document in documents]
+    retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
+    answer = engine.ask(question.question, k=k, since=since, until=until)
+    gold = question.answer
+    mc_choice = None
+    if question.choices:
+        cited = [p.text for p in passages if any(_covers(p, c) for c in answer.citations)]
+        support_texts = cited if not answer.refused else [p.text for p in passages[: k or engine.settings.k]]
+        evidence = [(answer.answer, ANSWER_WEIGHT)] if not answer.refused else []
+        evidence += [(text, PASSAGE_WEIGHT) for text in support_texts]
+        context = answer.answer if not answer.refused else " ".join(support_texts[:1]) or question.question
+        mc_choice = metrics.choose_choice(question.choices, evidence, _similarity(engine, context))
+    return QuestionResult(
+        id=question.id,
+        question=question.question,
+        date=question.date,
+        source=question.source,
+        gold_answer=gold,
+        gold_article_ids=question.gold_article_ids,
+        choices=question.choices,
+        answer_index=question.answer_index,
+        answer=answer.answer,
+        refused=answer.refused,
+        citations=answer.citations,
+        retrieved=retrieved,
+        rank=metrics.gold_rank(retrieved, question.gold_article_ids),
+        em=metrics.exact_match(answer.answer, gold) if gold else None,
+        f1=metrics.token_f1(answer.answer, gold) if gold else None,
+        contains=metrics.contains(answer.answer, gold) if gold else None,
+        mc_choice=mc_choice,
+        mc_correct=None if mc_choice is None else float(mc_choice == question.answer_index),
+        verbatim=[_verbatim(engine, citation) for citation in answer.citations],
+        timings_ms=answer.timings_ms,
+    )
+
+
+def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, ingest: IngestFigures) -> dict[str, Any]:
+    """The stable JSON object of `qa eval --json` (keys documented in the README)."""
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    with_gold = [r for r in results if r.gold_answer]
+    citations = [v for r in results for v in r.verbatim]
+    gold_citations = [c.article_id in r.gold_article_ids for r in answerable for c in r.citations]
+    totals = [r.timings_ms["total"] for r in results if "total" in r.timings_ms]
+    return {
+        "dataset": dataset,
+        "engine": engine,
+        "questions": len(results),
+        "answerable": len(answerable),
+        "retrieval": {
+            "recall@1": _round(metrics.mean([metrics.recall_at(r.rank, 1) for r in answerable])),
+            "recall@5": _round(metrics.mean([metrics.recall_at(r.rank, 5) for r in answerable])),
+            "recall@10": _round(metrics.mean([metrics.recall_at(r.rank, 10) for r in answerable])),
+            "mrr": _round(metrics.mean([metrics.reciprocal_rank(r.rank) for r in answerable])),
+        },
+        "answer": {
+            "em": _round(metrics.mean([r.em for r in with_gold if r.em is not None])),
+            "f1": _round(metrics.mean([r.f1 for r in with_gold if r.f1 is not None])),
+            "contains": _round(metrics.mean([r.contains for r in with_gold if r.contains is not None])),
+            "mc_accuracy": _round(metrics.mean([r.mc_correct for r in results if r.mc_correct is not None])),
+        },
+        "citations": {
+            "verbatim": _round(metrics.mean([float(v) for v in citations])),
+            "precision": _round(metrics.mean([float(g) for g in gold_citations])),
+            "with_citation": _round(metrics.mean([float(bool(r.citations)) for r in results])),
+        },
+        "refusal": {
+            "rate": _round(metrics.mean([float(r.refused) for r in results])),
+            "rate_answerable": _round(metrics.mean([float(r.refused) for r in answerable])),
+            "rate_unanswerable": _round(metrics.mean([float(r.refused) for r in unanswerable])),
+        },
+        "latency_ms": {
+            "p50": _round(metrics.percentile(totals, 50), 1),
+            "p95": _round(metrics.percentile(totals, 95), 1),
+        },
+        "ingest": {"chunks": ingest.chunks, "chunks_per_s": ingest.chunks_per_s},
+    }
+
+
+def _covers(passage: Any, citation: Citation) -> bool:
+    return passage.article_id == citation.article_id and passage.start <= citation.start and citation.end <= passage.end
+
+
+def _verbatim(engine: Engine, citation: Citation) -> bool:
+    article = engine.store.get_article(citation.article_id)
+    return article is not None and article.text[citation.start : citation.end] == citation.quote
+
+
+def _similarity(engine: Engine, context: str) -> Callable[[Sequence[str]], Sequence[float]]:
+    def similarity(choices: Sequence[str]) -> Sequence[float]:
+        vectors = np.array(engine.embeddings.embed_documents(list(choices)))
+        return list(vectors @ np.array(engine.embeddings.embed_query(context)))
+
+    return similarity
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
