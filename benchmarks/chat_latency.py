@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times each seed question is asked")
     args = parser.parse_args()
-    gold = [json.loads(line) for line in (ROOT / "tests/data/seed_gold.jsonl").read_text().splitlines()]
+    gold = [json.loads(line) for line in (ROOT / "tests/data/seed_eval/questions.jsonl").read_text().splitlines()]
     questions = [item["question"] for item in gold if item["answer"]]
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as data, socket.socket() as probe:

@@ -1,0 +1,112 @@
+"""`qa eval` end to end: a 20-question RealTime QA subset and the seed gold set, the JSON contract, the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa import cli
+from qa.embeddings import MiniLMEmbeddings
+from qa.evaluation.report import load_run
+
+from .conftest import DATA
+
+KEYS = {
+    "dataset": None,
+    "engine": None,
+    "questions": None,
+    "answerable": None,
+    "retrieval": {"recall@1", "recall@5", "recall@10", "mrr"},
+    "answer": {"em", "f1", "contains", "mc_accuracy"},
+    "citations": {"verbatim", "precision", "with_citation"},
+    "refusal": {"rate", "rate_answerable", "rate_unanswerable"},
+    "latency_ms": {"p50", "p95"},
+    "ingest": {"chunks", "chunks_per_s"},
+}
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embeddings: MiniLMEmbeddings):
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("QA_CHROMA_URL", raising=False)
+    monkeypatch.setattr(cli, "load_embeddings", lambda: embeddings)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli.app, list(args))
+
+    return invoke
+
+
+def test_benchmark_subset_json_contract_report_and_reuse(run, tmp_path: Path) -> None:
+    dataset = DATA / "realtimeqa_eval20"
+    first = run("eval", str(dataset), "--json", "--report", str(tmp_path / "a"))
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert set(summary) == set(KEYS)
+    assert {key: set(value) for key, value in summary.items() if isinstance(value, dict)} == {
+        key: keys for key, keys in KEYS.items() if keys
+    }
+    assert (summary["dataset"], summary["engine"], summary["questions"], summary["answerable"]) == (
+        "realtimeqa_eval20",
+        "extractive",
+        20,
+        10,
+    )
+    # Measured on this subset: recall@5 1.0, verbatim 1.0, mc 0.6, unanswerable refused 0.9, contains 0.2.
+    assert summary["retrieval"]["recall@5"] >= 0.9
+    assert summary["retrieval"]["recall@1"] <= summary["retrieval"]["recall@5"] <= summary["retrieval"]["recall@10"]
+    assert summary["citations"]["verbatim"] == 1.0
+    assert summary["answer"]["mc_accuracy"] >= 0.5
+    assert summary["refusal"]["rate_unanswerable"] >= 0.8
+    assert summary["answer"]["contains"] >= 0.15
+    assert summary["ingest"]["chunks"] > 0 and summary["ingest"]["chunks_per_s"] > 0
+    assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
+
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "| gpt3_gcs | 0.328 | 0.409 | 0.590 |" in report  # published baselines side by side
+    assert "## By question source" in report and "| CNN | 10 |" in report
+    assert "## The 10 worst misses" in report
+    for plot in ("recall_at_k.png", "latency.png", "accuracy_by_source.png"):
+        assert (tmp_path / "a" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved, results = load_run(tmp_path / "a")
+    assert saved == summary and len(results) == 20
+    assert all(0 <= (r.rank or 1) <= 10 and len(r.verbatim) == len(r.citations) for r in results)
+
+    # A second run reuses the index (same chunk figures, no re-embedding) and gives the same answers.
+    second = run("eval", str(dataset), "--limit", "5", "--json", "--report", str(tmp_path / "b"))
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["ingest"] == summary["ingest"]
+    assert json.loads(second.stdout)["questions"] == 5
+    diff = run("eval", "diff", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert diff.exit_code == 0, diff.output
+    assert "5 questions in both runs." in diff.stdout
+    assert "0 answers changed text." in diff.stdout
+
+
+def test_seed_gold_set_runs_with_the_same_command(run) -> None:
+    result = run("eval", str(DATA / "seed_eval"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # Measured: contains 0.85, recall@5 1.0, every unanswerable question refused, no answerable one refused.
+    assert (summary["questions"], summary["answerable"]) == (26, 20)
+    assert summary["answer"]["contains"] >= 0.8
+    assert summary["retrieval"]["recall@5"] >= 0.95
+    assert summary["refusal"]["rate_unanswerable"] == 1.0
+    assert summary["answer"]["mc_accuracy"] is None  # the seed set has no choices
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "no/such/dir"], "Error: no such dataset directory: no/such/dir"),
+        (["eval", "diff", "a"], "Error: usage: qa eval diff REPORT_A REPORT_B"),
+        (["eval", str(DATA)], "has no articles.jsonl"),
+    ],
+)
+def test_bad_eval_input_is_one_line(run, args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 1
+    assert message in result.output and len(result.output.strip().splitlines()) == 1
