@@ -101,7 +101,7 @@ class HybridRetriever(BaseRetriever):
         candidates = max(4 * k, 20)
         dense = self.store.dense_search(query, candidates, where_filter(since, until, source))
         lexical = self.lexical.search(query, candidates, since, until, source)
-        return [chunk_to_document(chunk) for chunk in fuse_rankings([dense, lexical])[:k]]
+        return [chunk_to_document(chunk) for chunk in diversify(fuse_rankings([dense, lexical]))[:k]]
 
 
 def fuse_rankings(rankings: list[list[Chunk]]) -> list[Chunk]:
@@ -114,6 +114,22 @@ def fuse_rankings(rankings: list[list[Chunk]]) -> list[Chunk]:
             chunks.setdefault(chunk.id, chunk)
     order = sorted(fused, key=fused.__getitem__, reverse=True)
     return [chunks[id_].model_copy(update={"score": fused[id_]}) for id_ in order]
+
+
+def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:
+    """At most `per_article` chunks of each article first, in rank order, then the other chunks in rank order.
+
+    Several chunks of one article otherwise fill the top k. On RealTime QA (README, "Evaluation results") one
+    chunk per article moved recall@5 from 0.830 to 0.874 and recall@10 from 0.874 to 0.956, at a cost of 0.02 in
+    answers that contain the gold answer; two per article lands in between.
+    """
+    seen: dict[str, int] = {}
+    first: list[Chunk] = []
+    rest: list[Chunk] = []
+    for chunk in ranking:
+        seen[chunk.article_id] = seen.get(chunk.article_id, 0) + 1
+        (first if seen[chunk.article_id] <= per_article else rest).append(chunk)
+    return first + rest
 
 
 def chunk_to_document(chunk: Chunk) -> Document:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.engine import Engine
 from qa.models import Chunk
-from qa.retrieval import chunk_from_document, fuse_rankings
+from qa.retrieval import chunk_from_document, diversify, fuse_rankings
 
 RECORDS = [
     {
@@ -50,6 +50,12 @@ def test_rrf_rewards_agreement_between_rankings():
     fused = fuse_rankings([[chunk("a"), chunk("b"), chunk("c")], [chunk("d"), chunk("b"), chunk("c")]])
     assert [c.article_id for c in fused] == ["b", "c", "a", "d"]
     assert [c.score for c in fused] == [2 / 62, 2 / 63, 1 / 61, 1 / 61]
+
+
+def test_diversify_lets_other_articles_in_before_a_second_chunk_of_one():
+    ranking = [chunk("a", 0), chunk("a", 1), chunk("a", 2), chunk("b", 0), chunk("a", 3), chunk("c", 0)]
+    assert [c.id for c in diversify(ranking)] == ["a:0", "b:0", "c:0", "a:1", "a:2", "a:3"]
+    assert [c.id for c in diversify(ranking, per_article=2)] == ["a:0", "a:1", "b:0", "c:0", "a:2", "a:3"]
 
 
 def test_hybrid_finds_the_passage_with_the_answer(seeded: Engine):
