@@ -158,7 +158,11 @@ class AnswerEngine(StrEnum):
 @app.command("eval")
 def evaluate(
     target: Annotated[
-        list[str], typer.Argument(help="DATASET_DIR (articles.jsonl, questions.jsonl), or: diff REPORT_A REPORT_B")
+        list[str],
+        typer.Argument(
+            metavar="DATASET_DIR | diff REPORT_A REPORT_B",
+            help="A folder with articles.jsonl and questions.jsonl; or diff and two --report folders.",
+        ),
     ],
     engine: Annotated[AnswerEngine, typer.Option(help="Answer engine.")] = AnswerEngine.EXTRACTIVE,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
