@@ -23,6 +23,8 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES
+_SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_SUFFIXES))
+UNSUPPORTED_TYPE = f"unsupported file type (supported: {_SUPPORTED_LIST})"
 
 MAX_TITLE_CHARS = 200
 # "This article was originally published by Radio Free Europe/Radio Liberty and is reprinted with permission."
@@ -46,13 +48,13 @@ def discover_files(paths: Iterable[Path]) -> Iterator[Path | LoadFailure]:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
             if not files:
-                yield LoadFailure(location=str(path), reason=f"no article files found (supported: {_suffix_list()})")
+                yield LoadFailure(location=str(path), reason=f"no article files found (supported: {_SUPPORTED_LIST})")
             yield from files
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 yield path
             else:
-                yield LoadFailure(location=str(path), reason=f"unsupported file type (supported: {_suffix_list()})")
+                yield LoadFailure(location=str(path), reason=UNSUPPORTED_TYPE)
         else:
             yield LoadFailure(location=str(path), reason="no such file or folder")
 
@@ -263,7 +265,3 @@ def _lenient_date(value: str | None) -> date | None:
 
 def _hash_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _suffix_list() -> str:
-    return ", ".join(sorted(SUPPORTED_SUFFIXES))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from qa.articles import SUPPORTED_SUFFIXES, LoadFailure, discover_files, read_articles
+from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.models import Article, Chunk
@@ -97,8 +97,7 @@ def ingest_upload(
     suffix = os.path.splitext(display)[1].lower()
     limit = settings.max_upload_mb * 1024 * 1024
     if suffix not in SUPPORTED_SUFFIXES:
-        reason = f"unsupported file type (supported: {', '.join(sorted(SUPPORTED_SUFFIXES))})"
-        return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=reason)])
+        return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=UNSUPPORTED_TYPE)])
     if len(data) > limit:
         reason = f"file too large ({len(data) / 1024 / 1024:.1f} MB > {settings.max_upload_mb:g} MB)"
         return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=reason)])

@@ -85,14 +85,11 @@ def by_source(results: Sequence[QuestionResult]) -> dict[str, dict[str, float | 
 
 def stage_latency(results: Sequence[QuestionResult]) -> dict[str, tuple[float | None, float | None]]:
     """p50 and p95 milliseconds of each stage the engine timed."""
-    stages = sorted({stage for r in results for stage in r.timings_ms})
-    return {
-        stage: (
-            metrics.percentile([r.timings_ms[stage] for r in results if stage in r.timings_ms], 50),
-            metrics.percentile([r.timings_ms[stage] for r in results if stage in r.timings_ms], 95),
-        )
-        for stage in stages
-    }
+    timings: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        for stage, ms in result.timings_ms.items():
+            timings[stage].append(ms)
+    return {stage: (metrics.percentile(ms, 50), metrics.percentile(ms, 95)) for stage, ms in sorted(timings.items())}
 
 
 def load_run(path: Path) -> tuple[dict[str, Any], list[QuestionResult]]:

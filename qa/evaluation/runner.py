@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from qa.answer import verify_citations
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
@@ -142,7 +143,7 @@ def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -
         contains=metrics.contains(answer.answer, gold) if gold else None,
         mc_choice=mc_choice,
         mc_correct=None if mc_choice is None else float(mc_choice == question.answer_index),
-        verbatim=[_verbatim(engine, citation) for citation in answer.citations],
+        verbatim=_verbatim(engine, answer.citations),
         timings_ms=answer.timings_ms,
     )
 
@@ -194,9 +195,10 @@ def _covers(passage: Any, citation: Citation) -> bool:
     return passage.article_id == citation.article_id and passage.start <= citation.start and citation.end <= passage.end
 
 
-def _verbatim(engine: Engine, citation: Citation) -> bool:
-    article = engine.store.get_article(citation.article_id)
-    return article is not None and article.text[citation.start : citation.end] == citation.quote
+def _verbatim(engine: Engine, citations: Sequence[Citation]) -> list[bool]:
+    """Per citation, whether the stored article holds its quote at its offsets (checked anew, as the chain does)."""
+    verified = verify_citations(citations, engine.store.get_article)
+    return [citation in verified for citation in citations]
 
 
 def _similarity(engine: Engine, context: str) -> Callable[[Sequence[str]], Sequence[float]]:
