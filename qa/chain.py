@@ -11,9 +11,9 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
-from qa.answer import CANNOT_ANSWER, ExtractiveAnswerer, cite, keep_cited_sentences, verify_citations
+from qa.answer import CANNOT_ANSWER, Evidence, ExtractiveAnswerer, cite, keep_cited_sentences, verify_citations
 from qa.errors import InvalidQuestionError
-from qa.models import Answer, Article
+from qa.models import Answer, Article, Citation
 from qa.retrieval import chunk_from_document
 
 MAX_QUESTION_CHARS = 4000
@@ -55,9 +55,12 @@ def build_chain(
         return {"question": question, "passages": passages, "started": started, "retrieved": time.perf_counter()}
 
     def answer(state: dict[str, Any]) -> Answer:
-        evidence = answerer.select(state["question"], state["passages"])
-        text, citations = cite(evidence)
+        selection = answerer.select(state["question"], state["passages"])
+        text, citations = cite(selection.evidence)
         text, citations = keep_cited_sentences(text, verify_citations(citations, get_article))
+        short = selection.short_answer
+        # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
+        short_text = short.text if short and citations and _quotes(citations[0], short.evidence) else None
         finished = time.perf_counter()
         timings = {
             "retrieve": (state["retrieved"] - state["started"]) * 1000,
@@ -67,8 +70,23 @@ def build_chain(
         timings = {stage: round(ms, 1) for stage, ms in timings.items()}
         if not citations:
             return Answer(question=state["question"], answer=CANNOT_ANSWER, refused=True, timings_ms=timings)
-        return Answer(question=state["question"], answer=text, refused=False, citations=citations, timings_ms=timings)
+        return Answer(
+            question=state["question"],
+            answer=text,
+            short_answer=short_text,
+            refused=False,
+            citations=citations,
+            timings_ms=timings,
+        )
 
     return RunnableLambda(retrieve).with_config(run_name="retrieve") | RunnableLambda(answer).with_config(
         run_name="answer"
+    )
+
+
+def _quotes(citation: Citation, evidence: Evidence) -> bool:
+    return (
+        citation.article_id == evidence.chunk.article_id
+        and citation.start <= evidence.start
+        and evidence.end <= citation.end
     )

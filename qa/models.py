@@ -75,6 +75,11 @@ class Answer(BaseModel):
 
     question: str = Field(description="The question as asked.")
     answer: str = Field(description="Answer text with [n] markers, or the refusal phrase.")
+    short_answer: str | None = Field(
+        default=None,
+        description="The answer in a few words (a name, number or date), exactly as it stands in citation [1]'s "
+        "quote; None when no phrase stands out or the answer is a refusal.",
+    )
     refused: bool = Field(description="True when the articles did not support an answer.")
     citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")
     timings_ms: dict[str, float] = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, verify_citations
-from qa.answer.extractive import AnswerType, answer_type
+from qa.answer.answer_types import AnswerType, answer_type
 from qa.chain import validate_question
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError

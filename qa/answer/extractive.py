@@ -5,67 +5,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from enum import StrEnum
 
 import numpy as np
 import Stemmer
 from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, Field
 
+from qa.answer.answer_types import STOPWORDS, TYPE_PATTERNS, AnswerType, answer_type
 from qa.answer.citations import Evidence
+from qa.answer.short_answer import ShortAnswer, short_answer
 from qa.chunking import split_sentences
 from qa.models import Chunk
-
-STOPWORDS = frozenset(
-    "a an the of in on at to for from by with about as into over after before between during and or but if "
-    "is are was were be been being has have had do does did will would can could should may might must "
-    "this that these those it its it's he she they them their his her him we our you your i me my "
-    "what which who whom whose when where why how whats much many week weeks year month day "
-    "not no yes so than then there here also just only said says say according".split()
-)
-NUMBER_WORDS = (
-    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
-    "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|"
-    "thousand|thousands|million|millions|billion|billions|trillion|dozen|dozens|half|percent"
-)
-MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-
-
-class AnswerType(StrEnum):
-    """What kind of thing the question asks for."""
-
-    NUMBER = "number"
-    PERSON = "person"
-    DATE = "date"
-    PLACE = "place"
-    OTHER = "other"
-
-
-QUESTION_TYPES = [
-    (
-        re.compile(
-            r"\b(how (many|much|long|old|far|big|large)|what (number|percentage|share|amount)|how high)\b", re.I
-        ),
-        AnswerType.NUMBER,
-    ),
-    (
-        re.compile(
-            r"\b(who|whom|whose|which (person|man|woman|player|leader|president|official|company|team))\b", re.I
-        ),
-        AnswerType.PERSON,
-    ),
-    (re.compile(r"\b(when|what (year|date|day|month|time)|which (year|day|month))\b", re.I), AnswerType.DATE),
-    (re.compile(r"\b(where|which (country|city|state|nation|region|place|continent))\b", re.I), AnswerType.PLACE),
-]
-TYPE_PATTERNS = {
-    AnswerType.NUMBER: re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
-    AnswerType.PERSON: re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z'’.-]+)+"),
-    AnswerType.DATE: re.compile(
-        rf"\b(1[89]\d\d|20\d\d|{MONTHS}|{WEEKDAYS}|yesterday|today|last (week|month|year))\b", re.I
-    ),
-    AnswerType.PLACE: re.compile(r"\b(?:in|at|from|to|near) (?:the )?[A-Z][a-z]+"),
-    AnswerType.OTHER: re.compile(r"."),
-}
 
 # Weights of the sentence score, set by hand (not yet tuned); the refusal threshold on this score was
 # calibrated on RealTime QA (README, "Measured choices").
@@ -79,12 +29,11 @@ MAX_SENTENCES = 3
 MAX_PASSAGES = 5
 
 
-def answer_type(question: str) -> AnswerType:
-    """Classify the question by its wh-phrase."""
-    for pattern, kind in QUESTION_TYPES:
-        if pattern.search(question):
-            return kind
-    return AnswerType.OTHER
+class Selection(BaseModel):
+    """What the answerer chose: sentences to cite, best first, and a phrase of the first that answers briefly."""
+
+    evidence: list[Evidence] = Field(description="Sentences to cite, best first; empty means refuse.")
+    short_answer: ShortAnswer | None = Field(description="A few words of evidence[0] that answer, if any.")
 
 
 class ExtractiveAnswerer:
@@ -95,18 +44,25 @@ class ExtractiveAnswerer:
         self.refusal_threshold = refusal_threshold
         self._stemmer = Stemmer.Stemmer("english")
 
-    def select(self, question: str, passages: Sequence[Chunk]) -> list[Evidence]:
-        """The one to three best sentences, best first; empty when the best is below the refusal threshold."""
+    def select(self, question: str, passages: Sequence[Chunk]) -> Selection:
+        """The one to three best sentences, and the phrase that answers in a few words, if one stands out.
+
+        The short answer's sentence comes first, so citation [1] always holds it. Nothing is selected when the
+        best sentence scores below the refusal threshold.
+        """
         scored = self.score_sentences(question, passages)
         if not scored or scored[0].score < self.refusal_threshold:
-            return []
+            return Selection(evidence=[], short_answer=None)
         chosen = [scored[0]]
         for candidate in scored[1:]:
             if len(chosen) == MAX_SENTENCES or candidate.score < FOLLOW_UP_RATIO * scored[0].score:
                 break
             if not any(_overlaps(candidate, other) for other in chosen):
                 chosen.append(candidate)
-        return chosen
+        short = short_answer(question, scored, self.embeddings)
+        if short is not None:
+            chosen = [short.evidence] + [other for other in chosen if not _overlaps(other, short.evidence)]
+        return Selection(evidence=chosen[:MAX_SENTENCES], short_answer=short)
 
     def score_sentences(self, question: str, passages: Sequence[Chunk]) -> list[Evidence]:
         """Every distinct sentence of the top passages with its score, best first."""
