@@ -238,7 +238,9 @@ def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def print_answer(answer: Answer) -> None:
-    """The answer, then each citation with its quote."""
+    """The short answer if any, the answer, then each citation with its quote."""
+    if answer.short_answer:
+        out.print(f"{answer.short_answer} [1]\n", markup=False, style="bold")
     out.print(answer.answer, markup=False)
     for citation in answer.citations:
         where = citation.url or citation.path or citation.article_id

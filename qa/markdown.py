@@ -41,8 +41,14 @@ def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The answer text, escaped; its [n] markers stay readable as [n]."""
-    return escape(answer.answer)
+    """The short answer in bold on its own line, if there is one, then the answer text; all escaped."""
+    text = escape(answer.answer)
+    return f"{short_answer_markdown(answer)}\n\n{text}" if answer.short_answer else text
+
+
+def short_answer_markdown(answer: Answer) -> str:
+    """The answer in a few words, bold, with the citation it comes from."""
+    return f"**{escape(answer.short_answer or '')}** [1]"
 
 
 def conversation_markdown(answers: Sequence[Answer], *, title: str = "qa chat") -> str:

@@ -39,9 +39,10 @@ def test_ingest_ask_json_stats_remove(run):
     asked = run("ask", "How many Russians did NATO expel?", "--json")
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.stdout)
-    assert set(answer) == {"question", "answer", "refused", "citations", "timings_ms"}
+    assert set(answer) == {"question", "answer", "short_answer", "refused", "citations", "timings_ms"}
     assert set(answer["timings_ms"]) == {"retrieve", "answer", "total"}
     assert answer["refused"] is False and "eight" in answer["answer"]
+    assert answer["short_answer"] == "eight" and "eight" in answer["citations"][0]["quote"]
     for citation in answer["citations"]:
         assert set(citation) == CITATION_KEYS
         text = Path(citation["path"]).read_text().strip()
@@ -59,7 +60,8 @@ def test_human_answer_shows_quotes(run):
     run("ingest", str(SEEDS))
     asked = run("ask", "How many Russians did NATO expel?")
     assert asked.exit_code == 0
-    assert "[1]" in asked.stdout and "“Earlier this month, NATO expelled eight Russians" in asked.stdout
+    assert asked.stdout.startswith("eight [1]\n")
+    assert "“Earlier this month, NATO expelled eight Russians" in asked.stdout
 
 
 def test_failed_files_are_listed_and_exit_non_zero(run, tmp_path: Path):

@@ -8,7 +8,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from qa.answer import quote_context
-from qa.markdown import WORD_JOINER, conversation_markdown, escape, safe_url, source_line
+from qa.markdown import WORD_JOINER, answer_markdown, conversation_markdown, escape, safe_url, source_line
 from qa.models import Answer, Citation
 
 # CommonMark plus GFM-style tables and strikethrough: what an escaped string must survive.
@@ -87,12 +87,18 @@ def test_conversation_export_has_questions_answers_and_quotes_with_offsets() -> 
         score=0.8,
     )
     answers = [
-        Answer(question="How many?", answer="NATO expelled eight Russians. [1]", refused=False, citations=[citation]),
+        Answer(
+            question="How many?",
+            answer="NATO expelled eight Russians. [1]",
+            short_answer="eight",
+            refused=False,
+            citations=[citation],
+        ),
         Answer(question="Who won?", answer="I couldn't find this in the articles.", refused=True),
     ]
     exported = conversation_markdown(answers)
     assert "## How many?" in exported and "## Who won?" in exported
-    assert "NATO expelled eight Russians\\. \\[1\\]" in exported
+    assert "**eight** [1]\n\nNATO expelled eight Russians\\. \\[1\\]" in exported
     assert "1. " + source_line(citation) in exported
     assert "NATO \\*expels\\* diplomats — RFE/RL, 2021\\-10\\-18" in exported
     assert "   <https://www.rferl.org/a/nato.html>" in exported
@@ -100,3 +106,10 @@ def test_conversation_export_has_questions_answers_and_quotes_with_offsets() -> 
     assert "(characters 500–529)" in exported
     html = MARKDOWN.render(exported)
     assert html.count("<h2>") == 2 and "<em>" not in html
+    assert html.count("<strong>") == 1 and "<p><strong>eight</strong> [1]</p>" in html
+
+
+def test_a_hostile_short_answer_stays_literal() -> None:
+    answer = Answer(question="q", answer="x [1]", short_answer="*<b>x</b>*", refused=False)
+    html = MARKDOWN.render(answer_markdown(answer))
+    assert html.startswith("<p><strong>*&lt;b&gt;x&lt;/b&gt;*</strong> [1]</p>")

@@ -69,6 +69,7 @@ def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: En
     expected = seeded.ask(NATO)
     ask(app, NATO)
     [reply] = assistant_messages(app)
+    assert reply.markdown[0].value.startswith("**eight** [1]\n\n")  # the short answer, then the sentences
     assert "eight Russians" in reply.markdown[0].value
     assert "\\[1\\]" in reply.markdown[0].value
     assert reply.status[0].label.startswith("Searched 2 articles: 1 source")

@@ -23,7 +23,7 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.feedback import Feedback
 from qa.ingest import IngestReport, IngestStatus
-from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, source_line
+from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
 from qa.models import Answer
 from qa.store import ArticleSummary, StoreStats
 
@@ -286,7 +286,9 @@ def citation_contexts(engine: Engine, answer: Answer) -> dict[int, QuoteContext]
 
 
 def sentences(answer: Answer) -> Iterator[str]:
-    """The answer as escaped Markdown, a sentence at a time, for st.write_stream."""
+    """The answer as escaped Markdown, the short answer then a sentence at a time, for st.write_stream."""
+    if answer.short_answer:
+        yield short_answer_markdown(answer) + "\n\n"
     for i, sentence in enumerate(answer_sentences(answer.answer)):
         yield (" " if i else "") + escape(sentence)
 
