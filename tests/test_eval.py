@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from qa import cli
 from qa.embeddings import MiniLMEmbeddings
+from qa.evaluation import metrics
 from qa.evaluation.report import load_run
 
 from .conftest import DATA
@@ -55,13 +56,14 @@ def test_benchmark_subset_json_contract_report_and_reuse(run, tmp_path: Path) ->
         20,
         10,
     )
-    # Measured on this subset: recall@5 1.0, verbatim 1.0, mc 0.6, unanswerable refused 0.8, contains 0.25.
+    # Measured on this subset: recall@5 1.0, verbatim 1.0, mc 0.65, unanswerable refused 0.8, contains 0.35, F1 0.27.
     assert summary["retrieval"]["recall@5"] >= 0.9
     assert summary["retrieval"]["recall@1"] <= summary["retrieval"]["recall@5"] <= summary["retrieval"]["recall@10"]
     assert summary["citations"]["verbatim"] == 1.0
     assert summary["answer"]["mc_accuracy"] >= 0.5
     assert summary["refusal"]["rate_unanswerable"] >= 0.7
     assert summary["answer"]["contains"] >= 0.2
+    assert summary["answer"]["f1"] >= 0.2
     assert summary["ingest"]["chunks"] > 0 and summary["ingest"]["chunks_per_s"] > 0
     assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
 
@@ -74,6 +76,11 @@ def test_benchmark_subset_json_contract_report_and_reuse(run, tmp_path: Path) ->
     saved, results = load_run(tmp_path / "a")
     assert saved == summary and len(results) == 20
     assert all(0 <= (r.rank or 1) <= 10 and len(r.verbatim) == len(r.citations) for r in results)
+    # EM and F1 score the short answer where there is one, and it is quoted by citation [1].
+    assert any(r.short_answer for r in results)
+    for r in results:
+        assert r.f1 == metrics.token_f1(r.short_answer or r.answer, r.gold_answer)
+        assert not r.short_answer or r.short_answer in r.citations[0].quote
 
     # A second run reuses the index (same chunk figures, no re-embedding) and gives the same answers.
     second = run("eval", str(dataset), "--limit", "5", "--json", "--report", str(tmp_path / "b"))
@@ -90,9 +97,10 @@ def test_seed_gold_set_runs_with_the_same_command(run) -> None:
     result = run("eval", str(DATA / "seed_eval"), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    # Measured: contains 0.85, recall@5 1.0, every unanswerable question refused, no answerable one refused.
+    # Measured: contains 0.85, F1 0.60, recall@5 1.0, every unanswerable question refused, no answerable one refused.
     assert (summary["questions"], summary["answerable"]) == (26, 20)
     assert summary["answer"]["contains"] >= 0.8
+    assert summary["answer"]["f1"] >= 0.55
     assert summary["retrieval"]["recall@5"] >= 0.95
     assert summary["refusal"]["rate_unanswerable"] == 1.0
     assert summary["answer"]["mc_accuracy"] is None  # the seed set has no choices

@@ -48,12 +48,13 @@ class QuestionResult(BaseModel):
     choices: list[str]
     answer_index: int | None
     answer: str = Field(description="The engine's answer text, or its refusal.")
+    short_answer: str | None = Field(default=None, description="The engine's answer in a few words, if any.")
     refused: bool
     citations: list[Citation]
     retrieved: list[str] = Field(description=f"Article ids of the top {RETRIEVAL_DEPTH} retrieved passages.")
     rank: int | None = Field(description="Rank of the first gold passage among them.")
-    em: float | None = Field(description="Exact match; None without a gold answer.")
-    f1: float | None = Field(description="Token F1; None without a gold answer.")
+    em: float | None = Field(description="Exact match of the short answer (else the answer); None without gold.")
+    f1: float | None = Field(description="Token F1 of the short answer (else the answer); None without gold.")
     contains: float | None = Field(description="Gold answer inside the answer; None without a gold answer.")
     mc_choice: int | None = Field(description="The choice the answer supports best; None without choices.")
     mc_correct: float | None = Field(description="1.0 when that is the gold choice.")
@@ -116,6 +117,9 @@ def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -
     retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
     answer = engine.ask(question.question, k=k, since=since, until=until)
     gold = question.answer
+    # EM and F1 score the answer in a few words when the engine gives one (as the benchmark's baselines do),
+    # "contains" the whole answer.
+    brief = answer.short_answer or answer.answer
     mc_choice = None
     if question.choices:
         cited = [p.text for p in passages if any(_covers(p, c) for c in answer.citations)]
@@ -134,12 +138,13 @@ def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -
         choices=question.choices,
         answer_index=question.answer_index,
         answer=answer.answer,
+        short_answer=answer.short_answer,
         refused=answer.refused,
         citations=answer.citations,
         retrieved=retrieved,
         rank=metrics.gold_rank(retrieved, question.gold_article_ids),
-        em=metrics.exact_match(answer.answer, gold) if gold else None,
-        f1=metrics.token_f1(answer.answer, gold) if gold else None,
+        em=metrics.exact_match(brief, gold) if gold else None,
+        f1=metrics.token_f1(brief, gold) if gold else None,
         contains=metrics.contains(answer.answer, gold) if gold else None,
         mc_choice=mc_choice,
         mc_correct=None if mc_choice is None else float(mc_choice == question.answer_index),
