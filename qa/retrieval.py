@@ -20,6 +20,9 @@ from qa.store import ArticleStore, day_number, where_filter
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
 RRF_K = 60
+# Each ranking contributes this many candidates (or k, if larger). A pool that does not grow with k keeps the
+# top 5 a prefix of the top 10, so evaluation at depth 10 scores the very passages a k = 5 answer reads.
+CANDIDATES = 20
 
 
 class LexicalIndex:
@@ -98,7 +101,7 @@ class HybridRetriever(BaseRetriever):
         source: str | None = None,
     ) -> list[Document]:
         k = k or self.k
-        candidates = max(4 * k, 20)
+        candidates = max(CANDIDATES, k)
         dense = self.store.dense_search(query, candidates, where_filter(since, until, source))
         lexical = self.lexical.search(query, candidates, since, until, source)
         return [chunk_to_document(chunk) for chunk in diversify(fuse_rankings([dense, lexical]))[:k]]

@@ -7,8 +7,11 @@ from datetime import date
 from pathlib import Path
 
 from qa.engine import Engine
+from qa.evaluation.datasets import load_dataset
 from qa.models import Chunk
 from qa.retrieval import chunk_from_document, diversify, fuse_rankings
+
+from .conftest import DATA
 
 RECORDS = [
     {
@@ -65,6 +68,18 @@ def test_hybrid_finds_the_passage_with_the_answer(seeded: Engine):
     assert "expelled eight Russians" in top.text
     assert top.source == "Radio Free Europe/Radio Liberty"
     assert documents[0].metadata["score"] > documents[-1].metadata["score"]
+
+
+def test_more_passages_only_add_to_the_end(engine: Engine):
+    """Asking for more passages must not reorder the first ones (evaluation at depth 10 scores a k = 5 answer).
+
+    On these 253 news chunks a candidate pool growing with k reordered the top 5 for 18 of the 20 questions.
+    """
+    dataset = load_dataset(DATA / "realtimeqa_eval20")
+    engine.ingest([dataset.articles_path])
+    for question in dataset.questions:
+        ids = {k: [d.id for d in engine.retriever.invoke(question.question, k=k)] for k in (5, 10)}
+        assert ids[5] == ids[10][:5], question.question
 
 
 def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path: Path):
