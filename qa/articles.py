@@ -90,8 +90,10 @@ def article_from_record(record: Any, *, path: Path | None, index: int, settings:
         article_id = str(record["id"])
     elif url:
         article_id = _hash_id(url)
-    else:
-        article_id = _hash_id(f"{path.resolve() if path else ''}#{index}")
+    elif path:
+        article_id = _hash_id(f"{path.resolve()}#{index}")
+    else:  # a record sent on its own (HTTP API): the same text is the same article
+        article_id = _hash_id(f"text:{text}")
     published = next((record[key] for key in ("published", "date", "week") if record.get(key)), None)
     return Article(
         id=article_id,

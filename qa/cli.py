@@ -215,6 +215,23 @@ def evaluate(
         raise typer.Exit(130)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; beyond loopback needs QA_API_TOKEN.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the HTTP API (docs at /docs): ask, stream, OpenAI-compatible chat, articles."""
+    import uvicorn
+
+    from qa.api import check_exposure, create_app
+    from qa.config import get_settings
+
+    with user_errors():
+        settings = get_settings()
+        check_exposure(host, settings)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 @contextmanager
 def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr with the rate in `unit`/s, gone when done; yields advance(done, total)."""

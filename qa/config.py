@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import ConfigError
@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
     max_upload_mb: float = Field(default=20, gt=0, description="Uploads (chat, API) larger than this are refused.")
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token every /v1 route of the HTTP API requires; required off loopback."
+    )
+    api_url: str | None = Field(
+        default=None, description="The chat uses this HTTP API (e.g. http://127.0.0.1:8000) instead of its own engine."
+    )
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from qa.answer import ExtractiveAnswerer
+from qa.articles import LoadFailure, article_from_record
 from qa.chain import Question, build_chain
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
-from qa.errors import NotFoundError
+from qa.errors import ArticleError, NotFoundError
 from qa.feedback import Feedback, record_feedback
-from qa.ingest import IngestReport, ProgressCallback, ingest_paths, ingest_upload
+from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
 from qa.models import Answer, Article
 from qa.retrieval import HybridRetriever, LexicalIndex
 from qa.store import ArticleStore, ArticleSummary, StoreStats
@@ -35,6 +36,16 @@ class Engine:
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files and folders; see qa.ingest."""
         return ingest_paths(paths, self.store, self.settings, on_progress)
+
+    def ingest_records(self, records: Sequence[Any]) -> IngestReport:
+        """Ingest articles given as JSON records (see qa.articles.article_from_record); bad ones are reported."""
+        loaded: list[Article | LoadFailure] = []
+        for index, record in enumerate(records):
+            try:
+                loaded.append(article_from_record(record, path=None, index=index, settings=self.settings))
+            except ArticleError as error:
+                loaded.append(LoadFailure(location=f"articles[{index}]", reason=str(error)))
+        return ingest_articles(loaded, self.store, self.settings)
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file by its name and bytes; see qa.ingest.ingest_upload."""

@@ -1,0 +1,440 @@
+"""The HTTP API: the engine behind FastAPI, an OpenAI-compatible chat endpoint, bearer-token auth, limits.
+
+Run it with `qa serve`. The process keeps no state besides caches (the model, the BM25 index, which follows the
+store's revision), so several replicas can share one Chroma server (`QA_CHROMA_URL`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from qa.answer import answer_sentences
+from qa.chain import MAX_QUESTION_CHARS
+from qa.config import Settings, get_settings
+from qa.engine import Engine
+from qa.errors import ArticleError, InvalidQuestionError, NotFoundError, QAError
+from qa.feedback import Feedback
+from qa.ingest import IngestReport
+from qa.models import Answer, Article, Citation
+from qa.store import ArticleSummary, StoreStats
+
+log = logging.getLogger("qa.api")
+
+MODEL_ID = "qa-extractive"
+"""The one model /v1/models lists: the extractive engine (no LLM)."""
+
+
+# ---- request and response bodies ----
+
+
+class HistoryMessage(BaseModel):
+    """An earlier turn of the conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=MAX_QUESTION_CHARS * 4)
+
+
+class AskRequest(BaseModel):
+    """A question with the filters that narrow which articles may answer it."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="The question.")
+    k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve; the configured k if unset.")
+    since: date | None = Field(default=None, description="Only articles published on or after this date.")
+    until: date | None = Field(default=None, description="Only articles published on or before this date.")
+    source: str | None = Field(default=None, max_length=200, description="Only articles from this publisher.")
+    history: list[HistoryMessage] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Earlier turns. The extractive engine answers each question on its own and ignores them.",
+    )
+    engine: Literal["extractive"] = Field(default="extractive", description="The answer engine.")
+
+
+class ChatMessage(BaseModel):
+    """An OpenAI chat message (content as text, or as a list of text parts)."""
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text, joining text parts."""
+        if isinstance(self.content, list):
+            return " ".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored."""
+
+    model: str = Field(default=MODEL_ID, description="Accepted for compatibility; the service has one engine.")
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    k: int | None = Field(default=None, ge=1, le=50, description="Extension: passages to retrieve.")
+    since: date | None = Field(default=None, description="Extension: only articles published on or after this.")
+    until: date | None = Field(default=None, description="Extension: only articles published on or before this.")
+    source: str | None = Field(default=None, max_length=200, description="Extension: only this publisher.")
+
+
+class RecordsRequest(BaseModel):
+    """Articles as JSON records: title, text (or body), and optional url, date, source, author, id."""
+
+    articles: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class ArticlePage(BaseModel):
+    """One page of stored articles, newest first."""
+
+    total: int
+    offset: int
+    limit: int
+    articles: list[ArticleSummary]
+
+
+class RemovedArticle(BaseModel):
+    """What a delete removed."""
+
+    id: str
+    chunks: int
+
+
+class ErrorBody(BaseModel):
+    """Every error: `{"error": {"type", "message"}}`, as OpenAI clients expect."""
+
+    error: dict[str, str]
+
+
+# ---- dependencies ----
+
+_bearer = HTTPBearer(auto_error=False, description="QA_API_TOKEN, when the server has one.")
+
+
+def _authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    expected = request.app.state.settings.api_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        message = "missing or wrong bearer token (send Authorization: Bearer <QA_API_TOKEN>)"
+        raise HTTPException(401, message, {"WWW-Authenticate": "Bearer"})
+
+
+def _ready_engine(request: Request) -> Engine:
+    state: _EngineState = request.app.state.engine_state
+    return state.require()
+
+
+EngineDep = Annotated[Engine, Depends(_ready_engine)]
+
+
+# ---- the application ----
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The API over `engine`, or over an engine built from `settings` in the background at startup."""
+    settings = get_settings(settings)
+    state = _EngineState(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.engine is None:
+            threading.Thread(target=state.load, args=(settings,), daemon=True, name="qa-engine-load").start()
+        yield
+
+    app = FastAPI(
+        title="qa",
+        summary="Question answering over news articles, with quoted citations.",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses={422: {"model": ErrorBody}},
+    )
+    _add_error_handlers(app)
+    app.state.settings, app.state.engine_state = settings, state
+    app.state.ingest_lock = threading.Lock()  # one ingest at a time per process; questions run alongside
+    ingest_lock = app.state.ingest_lock
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"model": ErrorBody}})
+    def readyz() -> dict[str, Any]:
+        """The model and the index are loaded."""
+        engine = state.require()
+        return {"status": "ready", "articles": engine.stats().articles}
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(_authorize)], responses={401: {"model": ErrorBody}})
+
+    @v1.post("/ask", tags=["questions"])
+    def ask(request: AskRequest, engine: EngineDep) -> Answer:
+        """Answer one question: the same JSON as `qa ask --json`."""
+        return _ask(engine, request)
+
+    @v1.post("/ask/stream", tags=["questions"], response_class=EventSourceResponse)
+    def ask_stream(request: AskRequest, engine: EngineDep) -> Iterator[ServerSentEvent]:
+        """Server-sent events: `delta` events carry the answer text as it is produced, then `answer` the whole
+        Answer with its citations."""
+        answer = _ask(engine, request)
+        for piece in _answer_pieces(answer):
+            yield ServerSentEvent(event="delta", data={"text": piece})
+        yield ServerSentEvent(event="answer", data=answer.model_dump(mode="json"))
+
+    @v1.get("/models", tags=["openai"])
+    def models() -> dict[str, Any]:
+        """OpenAI-compatible model list: the one engine."""
+        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
+
+    @v1.post("/chat/completions", tags=["openai"], response_model=None)
+    def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[str, Any] | StreamingResponse:
+        """OpenAI-compatible chat: the last user message is the question. The reply's text carries [n] markers
+        and a sources list; `citations` and `short_answer` carry the structured citations."""
+        question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
+        if not question.strip():
+            raise HTTPException(422, "messages: no user message with text")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise HTTPException(422, f"messages: the question is longer than {MAX_QUESTION_CHARS:,} characters")
+        filters = request.model_dump(include={"k", "since", "until", "source"})
+        answer = _ask(engine, AskRequest.model_validate({**filters, "question": question}))
+        completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        extras = {"citations": jsonable_encoder(answer.citations), "short_answer": answer.short_answer}
+        if not request.stream:
+            message = {"role": "assistant", "content": chat_text(answer)}
+            return {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": request.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+                **extras,
+            }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **more: Any) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+            body = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                    "model": request.model, "choices": [choice], **more}  # fmt: skip
+            return format_sse_event(data_str=json.dumps(body))
+
+        def events() -> Iterator[bytes]:
+            yield chunk({"role": "assistant", "content": ""})
+            for i, piece in enumerate(_answer_pieces(answer)):
+                yield chunk({"content": piece if i == 0 else " " + piece})
+            if answer.citations:
+                yield chunk({"content": _sources_text(answer.citations)})
+            yield chunk({}, "stop", **extras)
+            yield format_sse_event(data_str="[DONE]")
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @v1.get("/articles", tags=["articles"])
+    def list_articles(
+        engine: EngineDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> ArticlePage:
+        """Stored articles, newest first, a page at a time."""
+        articles = engine.articles()
+        return ArticlePage(total=len(articles), offset=offset, limit=limit, articles=articles[offset : offset + limit])
+
+    @v1.get("/articles/{article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
+    def get_article(article_id: str, engine: EngineDep) -> Article:
+        """One stored article with its full text (every citation's offsets refer to it)."""
+        return engine.get_article(article_id)
+
+    @v1.post(
+        "/articles",
+        tags=["articles"],
+        responses={413: {"model": ErrorBody}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": RecordsRequest.model_json_schema()},
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                            "required": ["file"],
+                        }
+                    },
+                },
+            }
+        },
+    )
+    async def add_articles(request: Request, engine: EngineDep) -> IngestReport:
+        """Add or update articles: JSON `{"articles": [records]}` (title, text, and optional url, date, source,
+        author, id), or one multipart `file` (txt, md, html, json, jsonl; at most QA_MAX_UPLOAD_MB).
+        Unchanged articles are skipped; unreadable ones are reported, and replace nothing."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            name, data = await _uploaded_file(request, settings)
+            return await run_in_threadpool(_locked, ingest_lock, engine.ingest_upload, name, data)
+        try:
+            records = RecordsRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise RequestValidationError(error.errors()) from None
+        return await run_in_threadpool(_locked, ingest_lock, engine.ingest_records, records.articles)
+
+    @v1.delete("/articles/{article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
+    def remove_article(article_id: str, engine: EngineDep) -> RemovedArticle:
+        """Remove one article and its chunks."""
+        engine.get_article(article_id)  # 404 for an unknown id, never a path
+        with ingest_lock:
+            _, chunks = engine.remove(article_id)
+        return RemovedArticle(id=article_id, chunks=chunks)
+
+    @v1.get("/stats", tags=["articles"])
+    def stats(engine: EngineDep) -> StoreStats:
+        """What the index holds."""
+        return engine.stats()
+
+    @v1.post("/feedback", tags=["questions"], status_code=204)
+    def feedback(body: Feedback, engine: EngineDep) -> Response:
+        """Append a thumbs up or down on an answer to <QA_DATA_DIR>/feedback.jsonl."""
+        engine.record_feedback(body)
+        return Response(status_code=204)
+
+    app.include_router(v1)
+    app.middleware("http")(_body_limit(settings))
+    return app
+
+
+def chat_text(answer: Answer) -> str:
+    """The answer as one chat message: short answer, sentences with [n], then the numbered sources."""
+    text = " ".join(_answer_pieces(answer))
+    return text + _sources_text(answer.citations) if answer.citations else text
+
+
+def check_exposure(host: str, settings: Settings) -> None:
+    """Refuse to listen beyond this machine without a token: raise QAError for a non-loopback host."""
+    if settings.api_token is not None or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise QAError(f"refusing to listen on {host} without a token: set QA_API_TOKEN, or use --host 127.0.0.1")
+
+
+class _EngineState:
+    """The engine once loaded, or why it could not be."""
+
+    def __init__(self, engine: Engine | None) -> None:
+        self.engine = engine
+        self.error: str | None = None
+
+    def load(self, settings: Settings) -> None:
+        try:
+            self.engine = Engine(settings)
+            self.engine.stats()
+        except Exception as error:  # reported by /readyz and every /v1 call, and logged
+            log.exception("the engine could not start")
+            self.error = str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
+
+    def require(self) -> Engine:
+        if self.engine is not None:
+            return self.engine
+        if self.error:
+            raise HTTPException(503, f"the engine could not start: {self.error}")
+        raise HTTPException(503, "starting: loading the model and the index")
+
+
+async def _uploaded_file(request: Request, settings: Settings) -> tuple[str, bytes]:
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    form = await request.form(max_files=1)
+    file = form.get("file")
+    if not isinstance(file, StarletteUploadFile):
+        raise HTTPException(422, "file: a multipart field named 'file' is required")
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, f"file too large (> {settings.max_upload_mb:g} MB)")
+    return file.filename or "upload", data
+
+
+def _locked(lock: threading.Lock, function: Callable[..., IngestReport], *args: Any) -> IngestReport:
+    with lock:
+        return function(*args)
+
+
+def _ask(engine: Engine, request: AskRequest) -> Answer:
+    return engine.ask(request.question, k=request.k, since=request.since, until=request.until, source=request.source)
+
+
+def _answer_pieces(answer: Answer) -> Iterator[str]:
+    if answer.short_answer:
+        yield f"{answer.short_answer} [1]."
+    yield from answer_sentences(answer.answer)
+
+
+def _sources_text(citations: list[Citation]) -> str:
+    lines = ["", "", "Sources:"]
+    for citation in citations:
+        meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
+        where = f" <{citation.url}>" if citation.url else ""
+        lines.append(f"[{citation.n}] {citation.title}" + (f" — {meta}" if meta else "") + where)
+        lines.append(f"    “{citation.quote}”")
+    return "\n".join(lines)
+
+
+_STATUS = {InvalidQuestionError: 422, ArticleError: 422, NotFoundError: 404}
+_KINDS = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large", 503: "unavailable"}
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    kind = _KINDS.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return JSONResponse({"error": {"type": kind, "message": message}}, status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
+        return _error(422, f"{where}: {problem.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(QAError)
+    async def qa_error(_: Request, error: QAError) -> JSONResponse:
+        # What is left (the store or the model failing) is the service's trouble, not the request's.
+        return _error(next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 503), str(error))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return _error(500, "internal error (logged on the server)")
+
+
+def _body_limit(settings: Settings) -> Callable[..., Any]:
+    """Refuse bodies over the upload limit from their Content-Length, before reading them."""
+    limit = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024  # room for multipart framing
+
+    async def middleware(request: Request, call_next: Callable[..., Any]) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            return _error(413, f"request body too large (> {settings.max_upload_mb:g} MB)")
+        return await call_next(request)
+
+    return middleware
