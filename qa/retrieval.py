@@ -47,6 +47,8 @@ class LexicalIndex:
             if self._bm25 is None:
                 return []
             tokens = self._tokenize([question], return_ids=False)[0]
+            if not tokens:  # only stopwords or punctuation: nothing to match
+                return []
             scores = self._bm25.get_scores(tokens)
             scores[~self._mask(since, until, source)] = 0.0
             best = np.argsort(-scores)[:k]

@@ -82,6 +82,12 @@ def test_more_passages_only_add_to_the_end(engine: Engine):
         assert ids[5] == ids[10][:5], question.question
 
 
+def test_a_question_of_stopwords_only_is_answered_from_dense_search_alone(seeded: Engine):
+    for question in ("?!", "and the of ..."):
+        assert seeded.retriever.lexical.search(question, 5) == []
+        assert len(seeded.retriever.invoke(question, k=3)) == 3
+
+
 def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path: Path):
     dated_engine(engine, tmp_path)
 
