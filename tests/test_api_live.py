@@ -1,0 +1,131 @@
+"""The API as deployed: `qa serve` processes on loopback, the official openai client, two replicas on one Chroma."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from typer.testing import CliRunner
+
+from qa import cli
+
+from .conftest import SEEDS
+
+TOKEN = "live-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NATO = "How many Russians did NATO expel?"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    qa = str(Path(sys.executable).parent / "qa")
+    process = subprocess.Popen(
+        [qa, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(process: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"qa serve did not become ready: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def replicas(chroma_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Two `qa serve` processes sharing one Chroma server and collection, the seeds ingested through the first."""
+    folder = tmp_path_factory.mktemp("replicas")
+    env = {
+        **os.environ,
+        "QA_CHROMA_URL": chroma_server,
+        "QA_COLLECTION": f"live{uuid.uuid4().hex[:10]}",
+        "QA_API_TOKEN": TOKEN,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    started = []
+    for name in ("a", "b"):
+        log = folder / f"{name}.log"
+        started.append((*start_server({**env, "QA_DATA_DIR": str(folder / name)}, log), log))
+    try:
+        for process, url, log in started:
+            wait_ready(process, url, log)
+        urls = [url for _, url, _ in started]
+        for path in sorted(SEEDS.glob("*.txt")):
+            response = httpx.post(
+                f"{urls[0]}/v1/articles", files={"file": (path.name, path.read_bytes())}, headers=AUTH, timeout=120
+            )
+            assert response.status_code == 200, response.text
+        yield urls
+    finally:
+        for process, _, _ in started:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_the_official_openai_client_works_unchanged(replicas: list[str]) -> None:
+    client = openai.OpenAI(base_url=f"{replicas[0]}/v1", api_key=TOKEN)
+    assert [model.id for model in client.models.list()] == ["qa-extractive"]
+    completion = client.chat.completions.create(model="qa-extractive", messages=[{"role": "user", "content": NATO}])
+    content = completion.choices[0].message.content or ""
+    assert content.startswith("eight [1].") and "Sources:" in content
+    assert completion.model_extra and completion.model_extra["citations"][0]["quote"] in content
+
+    stream = client.chat.completions.create(
+        model="qa-extractive", messages=[{"role": "user", "content": NATO}], stream=True
+    )
+    chunks = list(stream)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert streamed == content
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{replicas[0]}/v1", api_key="wrong").models.list()
+
+
+def test_an_article_ingested_through_one_replica_is_answerable_through_the_other(replicas: list[str]) -> None:
+    first, second = replicas
+    assert httpx.post(f"{second}/v1/ask", json={"question": NATO}, headers=AUTH, timeout=60).json()["citations"]
+    record = {"id": "lighthouse", "title": "Lighthouse sold", "text": "The old Faro lighthouse was sold for 42 euros."}
+    added = httpx.post(f"{first}/v1/articles", json={"articles": [record]}, headers=AUTH, timeout=60).json()
+    assert added["items"][0]["status"] == "added"
+    question = {"question": "For how much was the Faro lighthouse sold?"}
+    answer = httpx.post(f"{second}/v1/ask", json=question, headers=AUTH, timeout=60).json()
+    assert answer["citations"][0]["article_id"] == "lighthouse" and "42 euros" in answer["answer"]
+
+    assert httpx.delete(f"{second}/v1/articles/lighthouse", headers=AUTH, timeout=60).status_code == 200
+    after = httpx.post(f"{first}/v1/ask", json=question, headers=AUTH, timeout=60).json()
+    assert all(citation["article_id"] != "lighthouse" for citation in after["citations"])
+
+
+def test_serve_refuses_a_public_address_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_API_TOKEN", raising=False)
+    result = CliRunner().invoke(cli.app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "refusing to listen on 0.0.0.0 without a token" in result.output
