@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from qa.answer import ExtractiveAnswerer
 from qa.articles import LoadFailure, article_from_record
@@ -18,6 +18,44 @@ from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_pa
 from qa.models import Answer, Article
 from qa.retrieval import HybridRetriever, LexicalIndex
 from qa.store import ArticleStore, ArticleSummary, StoreStats
+
+
+class QAService(Protocol):
+    """What the shells call: Engine in process, or qa.client.ApiClient over HTTP."""
+
+    settings: Settings
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+    ) -> Answer:
+        """Answer one question."""
+
+    def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest one uploaded file."""
+
+    def remove(self, id_or_path: str) -> tuple[list[str], int]:
+        """Remove articles; return (ids, chunks removed)."""
+
+    def get_article(self, article_id: str) -> Article:
+        """One stored article."""
+
+    def record_feedback(self, feedback: Feedback) -> None:
+        """Keep a verdict on an answer."""
+
+    def stats(self) -> StoreStats:
+        """What the index holds."""
+
+    def articles(self) -> list[ArticleSummary]:
+        """Stored articles, newest first."""
+
+    def revision(self) -> str:
+        """A token that changes when the index may have changed."""
 
 
 class Engine:
@@ -92,6 +130,10 @@ class Engine:
     def stats(self) -> StoreStats:
         """What the index holds."""
         return self.store.stats()
+
+    def revision(self) -> str:
+        """A token that changes whenever any process writes to the index."""
+        return self.store.revision()
 
     def articles(self) -> list[ArticleSummary]:
         """Stored articles, newest first."""

@@ -129,3 +129,15 @@ def test_serve_refuses_a_public_address_without_a_token(monkeypatch: pytest.Monk
     result = CliRunner().invoke(cli.app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 1
     assert "refusing to listen on 0.0.0.0 without a token" in result.output
+
+
+def test_the_load_script_reports_zero_errors() -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "load.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--clients", "4", "--questions", "12", "--deadline-s", "240"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 questions from 4 clients" in result.stdout and "errors 0; unfinished 0" in result.stdout

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+import uvicorn
+from pydantic import SecretStr
 from streamlit.testing.v1 import AppTest
 
 from qa.answer import CANNOT_ANSWER
+from qa.api import create_app
 from qa.config import Settings
 from qa.engine import Engine
 from qa.feedback import read_feedback
@@ -20,6 +27,7 @@ from .conftest import DATA, ROOT
 
 APP = str(ROOT / "ui" / "app.py")
 NATO = "How many Russians did NATO expel?"
+API_TOKEN = "ui-token-0123456789"
 
 
 def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -210,3 +218,51 @@ def test_engine_that_cannot_start_shows_one_readable_error(monkeypatch: pytest.M
     monkeypatch.setenv("QA_K", "0")
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert at.error[0].value.startswith(escape("The engine could not start: invalid setting QA_K"))
+
+
+@pytest.fixture
+def api_url(seeded: Engine) -> Iterator[str]:
+    """A live uvicorn serving the API over the seeded engine, in a thread."""
+    settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN)})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(settings, seeded), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_the_chat_can_use_the_http_api(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> None:
+    monkeypatch.setenv("QA_API_URL", api_url)
+    monkeypatch.setenv("QA_API_TOKEN", API_TOKEN)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "unused"))  # the chat keeps nothing of its own
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert not app.exception and not app.error
+    assert metric(app, "Articles") == "2"
+    ask(app, NATO)
+    [reply] = assistant_messages(app)
+    assert reply.markdown[0].value.startswith("**eight** [1]")
+    assert ":orange-background[Earlier this month, NATO expelled eight Russians" in reply.expander[0].markdown[0].value
+    faro = ("faro.txt", b"Lighthouse sold\nThe Faro lighthouse sold for 42 euros.", "text/plain")
+    app.sidebar.file_uploader[0].set_value([faro]).run()
+    assert not app.exception
+    assert escape("faro.txt: added (1 chunk)") in sidebar_text(app)
+    assert metric(app, "Articles") == "3"
+    assert not (tmp_path / "unused").exists()
+
+
+def test_an_unreachable_api_is_one_readable_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QA_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.error[0].value.startswith(
+        escape("The articles could not be read: cannot reach the API at http://127.0.0.1:9")
+    )

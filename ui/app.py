@@ -1,4 +1,4 @@
-"""The chat: a thin Streamlit shell over qa.engine.Engine.
+"""The chat: a thin Streamlit shell over qa.engine.Engine, or over the HTTP API when QA_API_URL is set.
 
 Everything an article or an upload supplies (text, quotes, titles, sources, file names) is untrusted: it reaches
 the page only through qa.markdown.escape or widgets that show plain text, never as HTML.
@@ -17,10 +17,11 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from qa.answer import QuoteContext, answer_sentences, quote_context
+from qa.client import ApiClient
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
-from qa.engine import Engine
-from qa.errors import QAError
+from qa.engine import Engine, QAService
+from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
 from qa.ingest import IngestReport, IngestStatus
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
@@ -57,13 +58,16 @@ def load_embeddings() -> MiniLMEmbeddings:
 
 
 @st.cache_resource(show_spinner="Opening the index…")
-def load_engine(settings_json: str) -> Engine:
-    """One engine per configuration, shared by every session."""
-    return Engine(Settings.model_validate_json(settings_json), load_embeddings())
+def load_engine(settings_json: str, _settings: Settings) -> QAService:
+    """One engine per configuration (the JSON is the cache key; the token in it is masked), shared by every
+    session: the API at QA_API_URL, else an engine in process."""
+    if _settings.api_url:
+        return ApiClient(_settings)
+    return Engine(_settings, load_embeddings())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def load_corpus(_engine: Engine, settings_json: str, revision: str) -> tuple[StoreStats, list[ArticleSummary]]:
+def load_corpus(_engine: QAService, settings_json: str, revision: str) -> tuple[StoreStats, list[ArticleSummary]]:
     """Statistics and article list, recomputed only after a write to the index."""
     return _engine.stats(), _engine.articles()
 
@@ -91,8 +95,7 @@ def main() -> None:
     st.session_state.setdefault("turns", [])
     st.session_state.setdefault("uploads", {})
     engine = open_engine()
-    settings_json = engine.settings.model_dump_json()
-    stats, articles = load_corpus(engine, settings_json, engine.store.revision())
+    stats, articles = read_corpus(engine)
     filters, export_slot = sidebar(engine, stats, articles)
 
     st.title("Ask the articles")
@@ -107,15 +110,23 @@ def main() -> None:
     export_button(export_slot, st.session_state.turns)
 
 
-def open_engine() -> Engine:
+def read_corpus(engine: QAService) -> tuple[StoreStats, list[ArticleSummary]]:
+    """Corpus figures and articles, or a readable error that stops the page (e.g. the API is unreachable)."""
+    with shown_errors("The articles could not be read"):
+        return load_corpus(engine, engine.settings.model_dump_json(), engine.revision())
+    st.stop()
+
+
+def open_engine() -> QAService:
     """The shared engine, or a readable error that stops the page."""
     with shown_errors("The engine could not start"):
-        return load_engine(get_settings().model_dump_json())
+        settings = get_settings()
+        return load_engine(settings.model_dump_json(), settings)
     st.stop()
 
 
 def sidebar(
-    engine: Engine, stats: StoreStats, articles: list[ArticleSummary]
+    engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
 ) -> tuple[dict[str, str | int | None], DeltaGenerator]:
     """Corpus, filters, uploads and article list; returns the filters and a slot for the export button."""
     with st.sidebar:
@@ -194,7 +205,7 @@ def date_range(chosen: object) -> tuple[date | None, date | None]:
     return days[0], days[-1]
 
 
-def ingest_uploads(engine: Engine, files: list) -> None:
+def ingest_uploads(engine: QAService, files: list) -> None:
     """Ingest each newly uploaded file once; show every file's result for as long as it stays uploaded."""
     results: dict[str, IngestReport] = st.session_state.uploads
     new = [file for file in files if file.file_id not in results]
@@ -219,7 +230,7 @@ def ingest_uploads(engine: Engine, files: list) -> None:
                 st.markdown(f"{STATUS_ICONS[item.status]} " + escape(f"{item.location}: {item.status} ({detail})"))
 
 
-def manage_articles(engine: Engine, articles: list[ArticleSummary]) -> None:
+def manage_articles(engine: QAService, articles: list[ArticleSummary]) -> None:
     """The stored articles, and removing one."""
     if not articles:
         st.caption("No articles yet: upload some above.")
@@ -247,7 +258,7 @@ def manage_articles(engine: Engine, articles: list[ArticleSummary]) -> None:
         st.success(escape(f"Removed {removed}"), icon=":material/check:")
 
 
-def ask(engine: Engine, turn: Turn, article_count: int) -> None:
+def ask(engine: QAService, turn: Turn, article_count: int) -> None:
     """Answer a new question in the page as it arrives."""
     with st.chat_message("user"):
         st.markdown(escape(turn.question))
@@ -275,13 +286,15 @@ def ask(engine: Engine, turn: Turn, article_count: int) -> None:
         show_result(turn)
 
 
-def citation_contexts(engine: Engine, answer: Answer) -> dict[int, QuoteContext]:
+def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteContext]:
     """Each citation's quote inside its paragraph, read once when the answer arrives."""
     contexts = {}
     for citation in answer.citations:
-        article = engine.store.get_article(citation.article_id)
-        if article is not None:
-            contexts[citation.n] = quote_context(article.text, citation.start, citation.end)
+        try:
+            article = engine.get_article(citation.article_id)
+        except NotFoundError:  # removed since the answer was given
+            continue
+        contexts[citation.n] = quote_context(article.text, citation.start, citation.end)
     return contexts
 
 
@@ -293,7 +306,7 @@ def sentences(answer: Answer) -> Iterator[str]:
         yield (" " if i else "") + escape(sentence)
 
 
-def show_turn(engine: Engine, turn: Turn) -> None:
+def show_turn(engine: QAService, turn: Turn) -> None:
     """A past question and its answer."""
     with st.chat_message("user"):
         st.markdown(escape(turn.question))

@@ -1,0 +1,104 @@
+"""The engine over HTTP: the same calls as qa.engine.Engine, answered by a `qa serve` elsewhere (QA_API_URL).
+
+The chat uses it when it is deployed apart from the engine; errors come back as one-line QAErrors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import httpx
+
+from qa.config import Settings
+from qa.errors import NotFoundError, QAError
+from qa.feedback import Feedback
+from qa.ingest import IngestReport, ProgressCallback
+from qa.models import Answer, Article
+from qa.store import ArticleSummary, StoreStats
+
+PAGE = 500
+
+
+class ApiClient:
+    """Ask, ingest, remove and inspect through the HTTP API at `settings.api_url`."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.api_url:
+            raise QAError("QA_API_URL is not set")
+        self.settings = settings
+        token = settings.api_token.get_secret_value() if settings.api_token else None
+        self._http = httpx.Client(
+            base_url=settings.api_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=httpx.Timeout(120, connect=5),
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+    ) -> Answer:
+        """Answer one question (POST /v1/ask)."""
+        body = {"question": question, "k": k, "since": since, "until": until, "source": source}
+        sent = {key: str(value) if isinstance(value, date) else value for key, value in body.items() if value}
+        return Answer.model_validate(self._call("POST", "/v1/ask", json=sent))
+
+    def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
+        """Ingest one uploaded file (POST /v1/articles, multipart); progress is reported once, at the end."""
+        report = IngestReport.model_validate(self._call("POST", "/v1/articles", files={"file": (name, data)}))
+        if on_progress:
+            on_progress(report.chunks, report.chunks)
+        return report
+
+    def remove(self, id_or_path: str) -> tuple[list[str], int]:
+        """Remove one article by id (DELETE /v1/articles/{id}; a path means nothing to the server)."""
+        removed = self._call("DELETE", f"/v1/articles/{id_or_path}")
+        return [removed["id"]], int(removed["chunks"])
+
+    def get_article(self, article_id: str) -> Article:
+        """The stored article with this id (GET /v1/articles/{id})."""
+        return Article.model_validate(self._call("GET", f"/v1/articles/{article_id}"))
+
+    def record_feedback(self, feedback: Feedback) -> None:
+        """Send a thumbs up or down (POST /v1/feedback)."""
+        self._call("POST", "/v1/feedback", json=feedback.model_dump(mode="json"))
+
+    def stats(self) -> StoreStats:
+        """What the index holds (GET /v1/stats)."""
+        return StoreStats.model_validate(self._call("GET", "/v1/stats"))
+
+    def articles(self) -> list[ArticleSummary]:
+        """Every stored article, newest first (GET /v1/articles, page by page)."""
+        found: list[ArticleSummary] = []
+        while True:
+            page = self._call("GET", "/v1/articles", params={"offset": len(found), "limit": PAGE})
+            found += [ArticleSummary.model_validate(article) for article in page["articles"]]
+            if not page["articles"] or len(found) >= page["total"]:
+                return found
+
+    def revision(self) -> str:
+        """Another process may write at any time, and the API does not say when: always a new token."""
+        return uuid.uuid4().hex
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise QAError(f"cannot reach the API at {self.settings.api_url}: {error}") from None
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.is_success:
+            return body
+        message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
+        error_type = NotFoundError if response.status_code == 404 else QAError
+        raise error_type(f"the API answered {response.status_code}: {message or 'no details'}")
