@@ -23,9 +23,9 @@ from qa.store import SCHEMA_VERSION
 
 RETRIEVAL_DEPTH = 10
 """Passages retrieved to score recall@1/5/10 and MRR (a separate retrieval from the answer's own)."""
-ANSWER_WEIGHT, CITED_WEIGHT, RETRIEVED_WEIGHT = 1.0, 0.5, 0.45
-"""Multiple choice: a choice stated in the answer counts most, then in a cited passage, then in another of the
-top 10 retrieved passages (measured on RealTime QA with benchmarks/tune_eval.py)."""
+SHORT_ANSWER_WEIGHT, ANSWER_WEIGHT, CITED_WEIGHT, RETRIEVED_WEIGHT = 1.2, 1.0, 0.5, 0.45
+"""Multiple choice: a choice that is the short answer counts most, then one stated in the answer, then in a cited
+passage, then in another of the top 10 retrieved passages (measured on RealTime QA; README, "Evaluation")."""
 
 
 class IngestFigures(BaseModel):
@@ -124,6 +124,7 @@ def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -
     if question.choices:
         cited = [p.text for p in passages if any(_covers(p, c) for c in answer.citations)]
         evidence = [(answer.answer, ANSWER_WEIGHT)] if not answer.refused else []
+        evidence += [(answer.short_answer, SHORT_ANSWER_WEIGHT)] if answer.short_answer else []
         evidence += [(text, CITED_WEIGHT) for text in cited]
         evidence += [(p.text, RETRIEVED_WEIGHT) for p in passages[:RETRIEVAL_DEPTH]]
         context = answer.answer if not answer.refused else (passages[0].text if passages else question.question)
