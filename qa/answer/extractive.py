@@ -50,7 +50,7 @@ class ExtractiveAnswerer:
         The short answer's sentence comes first, so citation [1] always holds it. Nothing is selected when the
         best sentence scores below the refusal threshold.
         """
-        scored = self.score_sentences(question, passages)
+        scored, known = self._score_sentences(question, passages)
         if not scored or scored[0].score < self.refusal_threshold:
             return Selection(evidence=[], short_answer=None)
         chosen = [scored[0]]
@@ -59,13 +59,20 @@ class ExtractiveAnswerer:
                 break
             if not any(_overlaps(candidate, other) for other in chosen):
                 chosen.append(candidate)
-        short = short_answer(question, scored, self.embeddings)
+        # The sentences are embedded already: only the phrases and statements are new to the model.
+        short = short_answer(question, scored, KnownVectors(self.embeddings, known))
         if short is not None:
             chosen = [short.evidence] + [other for other in chosen if not _overlaps(other, short.evidence)]
         return Selection(evidence=chosen[:MAX_SENTENCES], short_answer=short)
 
     def score_sentences(self, question: str, passages: Sequence[Chunk]) -> list[Evidence]:
         """Every distinct sentence of the top passages with its score, best first."""
+        return self._score_sentences(question, passages)[0]
+
+    def _score_sentences(
+        self, question: str, passages: Sequence[Chunk]
+    ) -> tuple[list[Evidence], dict[str, list[float]]]:
+        """The scored sentences, best first, and each sentence's embedding by its text."""
         sentences: list[Evidence] = []
         seen: set[tuple[str, int]] = set()
         for chunk in passages[:MAX_PASSAGES]:
@@ -80,7 +87,7 @@ class ExtractiveAnswerer:
                         Evidence(chunk=chunk, start=chunk.start + start, end=chunk.start + end, text=text, score=0.0)
                     )
         if not sentences:
-            return []
+            return [], {}
         vectors = np.array(self.embeddings.embed_documents([question] + [s.text for s in sentences]))
         dense = vectors[1:] @ vectors[0]
         terms = self._terms(question)
@@ -94,11 +101,30 @@ class ExtractiveAnswerer:
             typed = float(_has_new_answer(sentence.text, kind, question_lower))
             score = DENSE_WEIGHT * float(similarity) + LEXICAL_WEIGHT * lexical + TYPE_WEIGHT * typed
             scored.append(sentence.model_copy(update={"score": score}))
-        return sorted(scored, key=lambda s: s.score, reverse=True)
+        known = {sentence.text: list(vector) for sentence, vector in zip(sentences, vectors[1:], strict=True)}
+        return sorted(scored, key=lambda s: s.score, reverse=True), known
 
     def _terms(self, text: str) -> set[str]:
         words = [w for w in re.findall(r"[\w’']+", text.lower()) if w not in STOPWORDS and len(w) > 1]
         return set(self._stemmer.stemWords(words))
+
+
+class KnownVectors(Embeddings):
+    """Embeddings that reuse vectors already computed for some texts and embed only the others, in one batch."""
+
+    def __init__(self, embeddings: Embeddings, known: dict[str, list[float]]) -> None:
+        self.embeddings = embeddings
+        self.known = known
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Vectors for texts, embedding only those not known."""
+        missing = list(dict.fromkeys(text for text in texts if text not in self.known))
+        new = dict(zip(missing, self.embeddings.embed_documents(missing), strict=True)) if missing else {}
+        return [self.known[text] if text in self.known else new[text] for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        """The query's vector."""
+        return self.embeddings.embed_query(text)
 
 
 def _idf(terms: set[str], documents: list[set[str]]) -> dict[str, float]:

@@ -33,6 +33,8 @@ from qa.answer.citations import Evidence
 
 SENTENCES = 5
 """Phrases come from the best five sentences."""
+MAX_CANDIDATES = 8
+"""Only the best-supported phrases are embedded for the fits: on RealTime QA, beyond 5 nothing changed."""
 PROXIMITY_WEIGHT = 0.5
 HEAD_WEIGHT = 4.0
 STATEMENT_WEIGHT = 3.0
@@ -93,14 +95,16 @@ def short_answer(question: str, sentences: Sequence[Evidence], embeddings: Embed
         key: support[key] + sum(support[other] for other in keys if other != key and f" {other} " in f" {key} ")
         for key in keys
     }
+    keys = sorted(keys, key=support.__getitem__, reverse=True)[:MAX_CANDIDATES]
     texts = [first[key][0] for key in keys]
     statements = [_WH_PHRASE.sub(text, question, count=1) for text in texts]
     head = _head_noun(question) if kind in (AnswerType.PERSON, AnswerType.PLACE, AnswerType.OTHER) else None
-    vectors = np.array(
-        embeddings.embed_documents(texts + statements + [first[key][1].text for key in keys] + ([head] if head else []))
-    )
+    sentence_texts = list(dict.fromkeys(first[key][1].text for key in keys))  # many phrases share a sentence
+    vectors = np.array(embeddings.embed_documents(texts + statements + sentence_texts + ([head] if head else [])))
     n = len(keys)
-    fit = np.einsum("ij,ij->i", vectors[n : 2 * n], vectors[2 * n : 3 * n])
+    sentence_vectors = vectors[2 * n : 2 * n + len(sentence_texts)]
+    of_phrase = [sentence_texts.index(first[key][1].text) for key in keys]
+    fit = np.einsum("ij,ij->i", vectors[n : 2 * n], sentence_vectors[of_phrase])
     scores = np.array([support[key] for key in keys]) * (1 + STATEMENT_WEIGHT * fit)
     if head:
         scores *= 1 + HEAD_WEIGHT * (vectors[:n] @ vectors[-1])
