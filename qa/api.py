@@ -23,7 +23,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
+from fastapi.sse import format_sse_event
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
@@ -41,6 +41,9 @@ from qa.store import ArticleSummary, StoreStats
 
 log = logging.getLogger("qa.api")
 
+_EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (or JSON, for a plain chat)."}
+}
 MODEL_ID = "qa-extractive"
 """The one model /v1/models lists: the extractive engine (no LLM)."""
 
@@ -191,21 +194,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """Answer one question: the same JSON as `qa ask --json`."""
         return _ask(engine, request)
 
-    @v1.post("/ask/stream", tags=["questions"], response_class=EventSourceResponse)
-    def ask_stream(request: AskRequest, engine: EngineDep) -> Iterator[ServerSentEvent]:
-        """Server-sent events: `delta` events carry the answer text as it is produced, then `answer` the whole
-        Answer with its citations."""
-        answer = _ask(engine, request)
-        for piece in _answer_pieces(answer):
-            yield ServerSentEvent(event="delta", data={"text": piece})
-        yield ServerSentEvent(event="answer", data=answer.model_dump(mode="json"))
+    @v1.post("/ask/stream", tags=["questions"], response_model=None, responses=_EVENT_STREAM)
+    def ask_stream(request: AskRequest, engine: EngineDep) -> StreamingResponse:
+        """Server-sent events: `delta` events carry the answer text a piece at a time (the short answer, then each
+        sentence), then one `answer` event the whole Answer with its citations."""
+        answer = _ask(engine, request)  # before the stream starts, so a bad question is still a plain 4xx
+
+        def events() -> Iterator[bytes]:
+            for piece in _answer_pieces(answer):
+                yield format_sse_event(event="delta", data_str=json.dumps({"text": piece}))
+            yield format_sse_event(event="answer", data_str=answer.model_dump_json())
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     @v1.get("/models", tags=["openai"])
     def models() -> dict[str, Any]:
         """OpenAI-compatible model list: the one engine."""
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
 
-    @v1.post("/chat/completions", tags=["openai"], response_model=None)
+    @v1.post("/chat/completions", tags=["openai"], response_model=None, responses=_EVENT_STREAM)
     def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[str, Any] | StreamingResponse:
         """OpenAI-compatible chat: the last user message is the question. The reply's text carries [n] markers
         and a sources list; `citations` and `short_answer` carry the structured citations."""

@@ -98,6 +98,12 @@ def test_ask_stream_sends_the_text_then_the_citations(client: TestClient) -> Non
     assert streamed.startswith("eight [1].") and final["answer"] in streamed
 
 
+def test_a_bad_question_to_the_stream_is_a_plain_error(client: TestClient) -> None:
+    response = client.post("/v1/ask/stream", json={"question": "   "}, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "the question is empty"
+
+
 def test_chat_completions_speaks_openai(client: TestClient) -> None:
     messages = [
         {"role": "system", "content": "Be brief."},
