@@ -25,6 +25,13 @@ SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def embeddings() -> MiniLMEmbeddings:
     return MiniLMEmbeddings()
@@ -33,9 +40,7 @@ def embeddings() -> MiniLMEmbeddings:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free loopback port, for the whole test session."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
     path = tmp_path_factory.mktemp("chroma-server")
     log = (path / "server.log").open("w")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,11 @@ from typer.testing import CliRunner
 
 from qa import cli
 
-from .conftest import SEEDS
+from .conftest import SEEDS, free_port
 
 TOKEN = "live-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NATO = "How many Russians did NATO expel?"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:

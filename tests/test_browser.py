@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from .conftest import DATA, ROOT, SEEDS
+from .conftest import DATA, ROOT, SEEDS, free_port
 
 # Where the screenshots are left for people to look at (benchmarks/chat_latency.py measures the timings).
 ARTIFACTS = ROOT / "build" / "browser"
@@ -27,12 +27,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

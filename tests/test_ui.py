@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from qa.engine import Engine
 from qa.feedback import read_feedback
 from qa.markdown import escape
 
-from .conftest import DATA, ROOT
+from .conftest import DATA, ROOT, free_port
 
 APP = str(ROOT / "ui" / "app.py")
 NATO = "How many Russians did NATO expel?"
@@ -224,9 +223,7 @@ def test_engine_that_cannot_start_shows_one_readable_error(monkeypatch: pytest.M
 def api_url(seeded: Engine) -> Iterator[str]:
     """A live uvicorn serving the API over the seeded engine, in a thread."""
     settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN)})
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(create_app(settings, seeded), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
