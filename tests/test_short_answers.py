@@ -65,6 +65,11 @@ def test_question_types_for_short_answers(question: str, kind: AnswerType):
             ["On Monday the White House said the public health emergency will end in May, ahead of 2024."],
             "May",
         ),
+        (
+            "Which airbase did the Trump administration want to keep?",
+            ["The administration wanted to keep Bagram’s (the largest base) runway open."],
+            "Bagram",
+        ),
         (  # seen in several of the best sentences, a phrase beats one seen once in the best
             "Which team does Damar Hamlin play for?",
             [

@@ -143,7 +143,7 @@ def _trim_name(phrase: str, question_stems: set[str]) -> str:
         bare = word.lower().strip('\u201c".,')
         return bare in _NOT_NAME or all(_said_in(token, question_stems) for token in _tokens(bare))
 
-    words = phrase.split()
+    words = re.sub(r"(?<=\w)[’']s$", "", phrase.strip()).split()  # "Afghanistan’s" -> "Afghanistan"
     while words and outside(words[0]):
         words.pop(0)
     while words and outside(words[-1]):
