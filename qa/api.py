@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.answer import answer_sentences
+from qa.answer import answer_sentences, citation_heading
 from qa.chain import MAX_QUESTION_CHARS
 from qa.config import Settings, get_settings
 from qa.engine import Engine
@@ -40,6 +40,7 @@ from qa.models import Answer, Article, Citation
 from qa.store import ArticleSummary, StoreStats
 
 log = logging.getLogger("qa.api")
+_Body = TypeVar("_Body", bound=BaseModel)
 
 _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (or JSON, for a plain chat)."}
@@ -172,9 +173,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         responses={422: {"model": ErrorBody}},
     )
     _add_error_handlers(app)
-    app.state.settings, app.state.engine_state = settings, state
-    app.state.ingest_lock = threading.Lock()  # one ingest at a time per process; questions run alongside
-    ingest_lock = app.state.ingest_lock
+    app.state.settings, app.state.engine_state = settings, state  # read by _authorize and _ready_engine
+    ingest_lock = threading.Lock()  # one ingest at a time per process; questions run alongside
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -219,10 +219,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
         if not question.strip():
             raise HTTPException(422, "messages: no user message with text")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise HTTPException(422, f"messages: the question is longer than {MAX_QUESTION_CHARS:,} characters")
         filters = request.model_dump(include={"k", "since", "until", "source"})
-        answer = _ask(engine, AskRequest.model_validate({**filters, "question": question}))
+        answer = _ask(engine, _validated(AskRequest, {**filters, "question": question}))
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         extras = {"citations": jsonable_encoder(answer.citations), "short_answer": answer.short_answer}
         if not request.stream:
@@ -295,10 +293,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             name, data = await _uploaded_file(request, settings)
             return await run_in_threadpool(_locked, ingest_lock, engine.ingest_upload, name, data)
-        try:
-            records = RecordsRequest.model_validate_json(await request.body())
-        except ValidationError as error:
-            raise RequestValidationError(error.errors()) from None
+        records = _validated(RecordsRequest, await request.body())
         return await run_in_threadpool(_locked, ingest_lock, engine.ingest_records, records.articles)
 
     @v1.delete("/articles/{article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
@@ -366,6 +361,14 @@ class _EngineState:
         raise HTTPException(503, "starting: loading the model and the index")
 
 
+def _validated(model: type[_Body], data: bytes | dict[str, Any]) -> _Body:
+    """`data` (JSON bytes or a dict) as `model`; invalid data is the same 422 as a route's own body."""
+    try:
+        return model.model_validate_json(data) if isinstance(data, bytes) else model.model_validate(data)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+
+
 async def _uploaded_file(request: Request, settings: Settings) -> tuple[str, bytes]:
     limit = int(settings.max_upload_mb * 1024 * 1024)
     form = await request.form(max_files=1)
@@ -396,9 +399,7 @@ def _answer_pieces(answer: Answer) -> Iterator[str]:
 def _sources_text(citations: list[Citation]) -> str:
     lines = ["", "", "Sources:"]
     for citation in citations:
-        meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
-        where = f" <{citation.url}>" if citation.url else ""
-        lines.append(f"[{citation.n}] {citation.title}" + (f" — {meta}" if meta else "") + where)
+        lines.append(citation_heading(citation) + (f" <{citation.url}>" if citation.url else ""))
         lines.append(f"    “{citation.quote}”")
     return "\n".join(lines)
 

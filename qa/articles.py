@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,17 @@ def read_articles(path: Path, settings: Settings) -> list[Article | LoadFailure]
         return [_article_from_text(text, path, settings)]
     except ArticleError as error:
         return [LoadFailure(location=str(path), reason=str(error))]
+
+
+def articles_from_records(
+    records: Sequence[Any], settings: Settings, *, path: Path | None, label: str | None
+) -> Iterator[Article | LoadFailure]:
+    """Each record as an Article, or a LoadFailure at `label[index]` (at the path alone when `label` is None)."""
+    for index, record in enumerate(records):
+        try:
+            yield article_from_record(record, path=path, index=index, settings=settings)
+        except ArticleError as error:
+            yield LoadFailure(location=f"{label}[{index}]" if label is not None else str(path), reason=str(error))
 
 
 def article_from_record(record: Any, *, path: Path | None, index: int, settings: Settings) -> Article:
@@ -203,12 +214,8 @@ def _articles_from_json(text: str, path: Path, settings: Settings) -> Iterator[A
     records = data if isinstance(data, list) else [data]
     if not records:
         raise ArticleError("no records in the JSON list")
-    for index, record in enumerate(records):
-        try:
-            yield article_from_record(record, path=path, index=index, settings=settings)
-        except ArticleError as error:
-            where = f"{path}[{index}]" if isinstance(data, list) else str(path)
-            yield LoadFailure(location=where, reason=str(error))
+    label = f"{path}" if isinstance(data, list) else None
+    yield from articles_from_records(records, settings, path=path, label=label)
 
 
 def _articles_from_jsonl(text: str, path: Path, settings: Settings) -> Iterator[Article | LoadFailure]:

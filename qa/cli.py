@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from qa.answer.citations import citation_heading
 from qa.articles import parse_date
 from qa.errors import ArticleError, QAError
 from qa.ingest import IngestStatus
@@ -261,8 +262,7 @@ def print_answer(answer: Answer) -> None:
     out.print(answer.answer, markup=False)
     for citation in answer.citations:
         where = citation.url or citation.path or citation.article_id
-        meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
-        out.print(f"\n[{citation.n}] {citation.title}" + (f" — {meta}" if meta else ""), markup=False, style="bold")
+        out.print(f"\n{citation_heading(citation)}", markup=False, style="bold")
         out.print(f"    “{citation.quote}”", markup=False)
         out.print(f"    {where} (characters {citation.start}–{citation.end})", markup=False, style="dim")
 

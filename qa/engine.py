@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qa.answer import ExtractiveAnswerer
-from qa.articles import LoadFailure, article_from_record
+from qa.articles import articles_from_records
 from qa.chain import Question, build_chain
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
-from qa.errors import ArticleError, NotFoundError
+from qa.errors import NotFoundError
 from qa.feedback import Feedback, record_feedback
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
 from qa.models import Answer, Article
@@ -77,12 +77,7 @@ class Engine:
 
     def ingest_records(self, records: Sequence[Any]) -> IngestReport:
         """Ingest articles given as JSON records (see qa.articles.article_from_record); bad ones are reported."""
-        loaded: list[Article | LoadFailure] = []
-        for index, record in enumerate(records):
-            try:
-                loaded.append(article_from_record(record, path=None, index=index, settings=self.settings))
-            except ArticleError as error:
-                loaded.append(LoadFailure(location=f"articles[{index}]", reason=str(error)))
+        loaded = list(articles_from_records(records, self.settings, path=None, label="articles"))
         return ingest_articles(loaded, self.store, self.settings)
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:

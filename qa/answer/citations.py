@@ -59,6 +59,12 @@ def cite(evidence: Sequence[Evidence]) -> tuple[str, list[Citation]]:
     return " ".join(parts), citations
 
 
+def citation_heading(citation: Citation) -> str:
+    """'[n] Title — Source · 2024-01-31', as plain text."""
+    meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
+    return f"[{citation.n}] {citation.title}" + (f" — {meta}" if meta else "")
+
+
 def verify_citations(citations: Sequence[Citation], get_article: Callable[[str], Article | None]) -> list[Citation]:
     """Keep only citations whose quote is exactly the stored article's text at their offsets."""
     articles: dict[str, Article | None] = {}
