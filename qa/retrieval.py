@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import bm25s
+import htmldate
 import numpy as np
 import Stemmer
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -23,6 +25,12 @@ RRF_K = 60
 # Each ranking contributes this many candidates (or k, if larger). A pool that does not grow with k keeps the
 # top 5 a prefix of the top 10, so evaluation at depth 10 scores the very passages a k = 5 answer reads.
 CANDIDATES = 20
+# Within a date window, an article whose own date is more than a month older than the window's end loses this
+# share of its score per year of age. Feeds file old articles under the week they were found in: RealTime QA files
+# 2015 stories under 2023 weeks, and its URLs date them. On that benchmark this moved recall@1 from 0.636 to 0.684
+# and recall@5 from 0.884 to 0.898 (README, "Evaluation results"); 0.1-0.3 per year all measured within 0.01.
+RECENCY_DECAY = 0.2
+RECENCY_GRACE = timedelta(days=30)
 
 
 class LexicalIndex:
@@ -106,7 +114,8 @@ class HybridRetriever(BaseRetriever):
         candidates = max(CANDIDATES, k)
         dense = self.store.dense_search(query, candidates, where_filter(since, until, source))
         lexical = self.lexical.search(query, candidates, since, until, source)
-        return [chunk_to_document(chunk) for chunk in diversify(fuse_rankings([dense, lexical]))[:k]]
+        ranking = prefer_recent(fuse_rankings([dense, lexical]), until)
+        return [chunk_to_document(chunk) for chunk in diversify(ranking)[:k]]
 
 
 def fuse_rankings(rankings: list[list[Chunk]]) -> list[Chunk]:
@@ -119,6 +128,31 @@ def fuse_rankings(rankings: list[list[Chunk]]) -> list[Chunk]:
             chunks.setdefault(chunk.id, chunk)
     order = sorted(fused, key=fused.__getitem__, reverse=True)
     return [chunks[id_].model_copy(update={"score": fused[id_]}) for id_ in order]
+
+
+def prefer_recent(ranking: list[Chunk], until: date | None) -> list[Chunk]:
+    """Re-rank with each chunk's score discounted by RECENCY_DECAY per year its article predates `until`.
+
+    An article's own date is the one in its URL (htmldate), else its published date. Without an end date there
+    is no "now" to be recent to, and the ranking is returned as it is.
+    """
+    if until is None:
+        return ranking
+    weighted = []
+    for chunk in ranking:
+        own_date = date_in_url(chunk.url) or chunk.published
+        years = max(0, (until - own_date - RECENCY_GRACE).days) / 365 if own_date else 0.0
+        weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * (1 - RECENCY_DECAY) ** years}))
+    return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
+
+
+@lru_cache(maxsize=65536)
+def date_in_url(url: str | None) -> date | None:
+    """The publication date written in a URL (".../2023/01/04/..."), if any."""
+    if not url:
+        return None
+    found = htmldate.find_date("<html></html>", url=url, extensive_search=False)
+    return date.fromisoformat(found) if found else None
 
 
 def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:

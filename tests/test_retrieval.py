@@ -9,7 +9,7 @@ from pathlib import Path
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.models import Chunk
-from qa.retrieval import chunk_from_document, diversify, fuse_rankings
+from qa.retrieval import RECENCY_DECAY, chunk_from_document, date_in_url, diversify, fuse_rankings, prefer_recent
 
 from .conftest import DATA
 
@@ -59,6 +59,25 @@ def test_diversify_lets_other_articles_in_before_a_second_chunk_of_one():
     ranking = [chunk("a", 0), chunk("a", 1), chunk("a", 2), chunk("b", 0), chunk("a", 3), chunk("c", 0)]
     assert [c.id for c in diversify(ranking)] == ["a:0", "b:0", "c:0", "a:1", "a:2", "a:3"]
     assert [c.id for c in diversify(ranking, per_article=2)] == ["a:0", "a:1", "b:0", "c:0", "a:2", "a:3"]
+
+
+def test_an_article_dated_years_before_the_window_falls_behind_a_recent_one():
+    old = chunk("old").model_copy(update={"score": 0.03, "url": "https://example.com/2015/01/22/story.html"})
+    recent = chunk("new").model_copy(update={"score": 0.025, "published": date(2023, 1, 20)})
+    undated = chunk("undated").model_copy(update={"score": 0.02})
+    ranking = prefer_recent([old, recent, undated], until=date(2023, 1, 27))
+    assert [c.article_id for c in ranking] == ["new", "undated", "old"]
+    # Eight years beyond the month of grace: the score keeps (1 - decay) ** 8.
+    assert ranking[2].score < 0.03 * (1 - RECENCY_DECAY) ** 7.9
+    # A recent article and one without a date keep their scores; without an end date nothing moves.
+    assert [c.score for c in ranking[:2]] == [0.025, 0.02]
+    assert prefer_recent([old, recent, undated], until=None) == [old, recent, undated]
+
+
+def test_dates_are_read_from_urls_only_where_a_url_holds_one():
+    assert date_in_url("https://www.cnn.com/2023/01/04/us/story/index.html") == date(2023, 1, 4)
+    assert date_in_url("https://example.com/news/story-123") is None
+    assert date_in_url(None) is None
 
 
 def test_hybrid_finds_the_passage_with_the_answer(seeded: Engine):
