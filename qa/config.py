@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,22 @@ class Settings(BaseSettings):
         default=None, description="The chat uses this HTTP API (e.g. http://127.0.0.1:8000) instead of its own engine."
     )
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
+    engine: Literal["extractive", "llm", "local"] = Field(
+        default="extractive",
+        description="Who writes answers: extractive (no LLM), llm (the QA_LLM_* endpoint) or local (offline model).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1.",
+    )
+    llm_model: str | None = Field(default=None, description="Model name the endpoint serves, e.g. llama3.1:8b.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the endpoint, if it needs one.")
+    llm_timeout: float = Field(
+        default=60, gt=0, description="Seconds to wait for the LLM before answering extractively."
+    )
+    local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
+        default="qwen2.5-coder-1.5b", description="The offline model the local engine runs (make local-llm)."
+    )
 
 
 def get_settings(settings: Settings | dict[str, Any] | None = None) -> Settings:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from qa.answer import ExtractiveAnswerer
+from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer
 from qa.articles import articles_from_records
-from qa.chain import Question, build_chain
+from qa.chain import AnswerEvent, Question, build_chain
 from qa.config import Settings, get_settings
+from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
 from qa.errors import NotFoundError
 from qa.feedback import Feedback, record_feedback
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
-from qa.models import Answer, Article
+from qa.llm import chat_model, engine_label
+from qa.models import Answer, Article, EngineName
 from qa.retrieval import HybridRetriever, LexicalIndex
 from qa.store import ArticleStore, ArticleSummary, StoreStats
 
@@ -33,8 +36,23 @@ class QAService(Protocol):
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
+        engine: EngineName | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question."""
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        engine: EngineName | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[AnswerEvent]:
+        """Answer one question as events: generated text as it arrives, then the verified answer."""
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file."""
@@ -69,7 +87,15 @@ class Engine:
         self.store = ArticleStore(self.settings, self.embeddings)
         self.retriever = HybridRetriever(store=self.store, lexical=LexicalIndex(self.store), k=self.settings.k)
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
-        self.chain = build_chain(self.retriever, self.answerer, self.store.get_article)
+        self._llm_answerers: dict[EngineName, LLMAnswerer] = {}
+        self._llm_lock = threading.Lock()
+        self.chain = build_chain(
+            self.retriever,
+            self.answerer,
+            self.llm_answerer,
+            self.store.get_article,
+            lambda engine: engine_label(self.settings, engine),
+        )
 
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files and folders; see qa.ingest."""
@@ -92,9 +118,45 @@ class Engine:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
+        engine: EngineName | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question from the stored articles."""
-        return self.chain.invoke(Question(question=question, k=k, since=since, until=until, source=source))
+        events = self.stream(question, k=k, since=since, until=until, source=source, engine=engine, history=history)
+        *_, last = events
+        assert last.answer is not None  # the chain always ends with the answer
+        return last.answer
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        engine: EngineName | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[AnswerEvent]:
+        """Answer one question as events: an LLM's text as it arrives, then the verified answer, always last."""
+        query = Question(
+            question=question,
+            k=k,
+            since=since,
+            until=until,
+            source=source,
+            engine=engine or self.settings.engine,
+            history=list(history),
+        )
+        return self.chain.stream(query)
+
+    def llm_answerer(self, engine: EngineName) -> LLMAnswerer:
+        """The answerer of an LLM engine, made on first use (the local engine starts its model server then)."""
+        with self._llm_lock:
+            if engine not in self._llm_answerers:
+                checker = GroundingChecker(self.embeddings)
+                self._llm_answerers[engine] = LLMAnswerer(chat_model(self.settings, engine), checker)
+            return self._llm_answerers[engine]
 
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
         """Remove the article with this id, or every article read from this file; return (ids, chunks removed)."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from functools import cached_property
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+# Who writes answers: sentences picked from the passages (no LLM), the configured endpoint, or the offline model.
+EngineName = Literal["extractive", "llm", "local"]
 
 
 class Article(BaseModel):
@@ -82,6 +86,15 @@ class Answer(BaseModel):
     )
     refused: bool = Field(description="True when the articles did not support an answer.")
     citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")
+    engine: EngineName = Field(default="extractive", description="The engine that wrote this answer.")
+    standalone_question: str | None = Field(
+        default=None, description="The follow-up as it was searched for, when the conversation changed it."
+    )
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What the reader should know: an LLM that failed (this is then the extractive answer), or "
+        "sentences left out because their passages did not support them.",
+    )
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds spent per stage: retrieve, answer, total."
     )

@@ -38,25 +38,25 @@ def cite(evidence: Sequence[Evidence]) -> tuple[str, list[Citation]]:
             spans[key] = (min(start, item.start), max(end, item.end), max(score, item.score))
         parts.append(f"{item.text} [{numbers[key]}]")
     chunks = {item.chunk.id: item.chunk for item in evidence}
-    citations = []
-    for key, n in numbers.items():
-        chunk, (start, end, score) = chunks[key], spans[key]
-        citations.append(
-            Citation(
-                n=n,
-                article_id=chunk.article_id,
-                title=chunk.title,
-                source=chunk.source,
-                url=chunk.url,
-                path=chunk.path,
-                published=chunk.published,
-                quote=chunk.text[start - chunk.start : end - chunk.start],
-                start=start,
-                end=end,
-                score=round(score, 4),
-            )
-        )
+    citations = [quote_citation(n, chunks[key], *spans[key]) for key, n in numbers.items()]
     return " ".join(parts), citations
+
+
+def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
+    """Citation [n]: the passage's article text at [start, end) (article offsets), with the article's details."""
+    return Citation(
+        n=n,
+        article_id=chunk.article_id,
+        title=chunk.title,
+        source=chunk.source,
+        url=chunk.url,
+        path=chunk.path,
+        published=chunk.published,
+        quote=chunk.text[start - chunk.start : end - chunk.start],
+        start=start,
+        end=end,
+        score=round(score, 4),
+    )
 
 
 def citation_heading(citation: Citation) -> str:

