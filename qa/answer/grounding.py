@@ -77,6 +77,9 @@ def missing_facts(claim: str, passage: str) -> list[str]:
     passage_numbers = {n.replace(",", "") for n in _NUMBER.findall(passage)}
     passage_numbers |= {digits for word, digits in _NUMBER_WORDS.items() if re.search(rf"\b{word}\b", passage, re.I)}
     missing = [n for n in _NUMBER.findall(claim) if n.replace(",", "").rstrip(".") not in passage_numbers]
+    for word in re.findall(r"[a-z]+", claim.lower()):
+        if word in _NUMBER_WORDS and _NUMBER_WORDS[word] not in passage_numbers:
+            missing.append(word)
     undotted = passage.replace(".", "")
     for match in _CAPITALISED.finditer(claim):
         name = re.sub(r"[’']s$", "", match.group(0))
