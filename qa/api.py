@@ -30,13 +30,15 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import answer_sentences, citation_heading
-from qa.chain import MAX_QUESTION_CHARS
+from qa.chain import MAX_QUESTION_CHARS, AnswerEvent, validate_question
 from qa.config import Settings, get_settings
+from qa.conversation import MAX_TURNS, Turn
 from qa.engine import Engine
-from qa.errors import ArticleError, InvalidQuestionError, NotFoundError, QAError
+from qa.errors import ArticleError, ConfigError, InvalidQuestionError, NotFoundError, QAError
 from qa.feedback import Feedback
 from qa.ingest import IngestReport
-from qa.models import Answer, Article, Citation
+from qa.llm import MODEL_IDS, engine_available
+from qa.models import Answer, Article, Citation, EngineName
 from qa.store import ArticleSummary, StoreStats
 
 log = logging.getLogger("qa.api")
@@ -45,8 +47,6 @@ _Body = TypeVar("_Body", bound=BaseModel)
 _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (or JSON, for a plain chat)."}
 }
-MODEL_ID = "qa-extractive"
-"""The one model /v1/models lists: the extractive engine (no LLM)."""
 
 
 # ---- request and response bodies ----
@@ -70,9 +70,11 @@ class AskRequest(BaseModel):
     history: list[HistoryMessage] = Field(
         default_factory=list,
         max_length=100,
-        description="Earlier turns. The extractive engine answers each question on its own and ignores them.",
+        description="Earlier turns, oldest first: a follow-up is made standalone from them before retrieval.",
     )
-    engine: Literal["extractive"] = Field(default="extractive", description="The answer engine.")
+    engine: EngineName | None = Field(
+        default=None, description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset."
+    )
 
 
 class ChatMessage(BaseModel):
@@ -91,7 +93,9 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored."""
 
-    model: str = Field(default=MODEL_ID, description="Accepted for compatibility; the service has one engine.")
+    model: str = Field(
+        default="qa-extractive", description="qa-extractive, qa-llm or qa-local (see /v1/models); others: QA_ENGINE."
+    )
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool = False
     k: int | None = Field(default=None, ge=1, le=50, description="Extension: passages to retrieve.")
@@ -196,31 +200,62 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @v1.post("/ask/stream", tags=["questions"], response_model=None, responses=_EVENT_STREAM)
     def ask_stream(request: AskRequest, engine: EngineDep) -> StreamingResponse:
-        """Server-sent events: `delta` events carry the answer text a piece at a time (the short answer, then each
-        sentence), then one `answer` event the whole Answer with its citations."""
-        answer = _ask(engine, request)  # before the stream starts, so a bad question is still a plain 4xx
+        """Server-sent events: `delta` events carry the answer text as it comes (an LLM's tokens, unverified; or
+        the extractive short answer, then each sentence), then one `answer` event the verified Answer with its
+        citations, which replaces the deltas."""
+        # Checked before the stream starts, so that a bad question or an engine not set up is a plain 4xx.
+        validate_question(request.question)
+        name = request.engine or settings.engine
+        if name != "extractive":
+            engine.llm_answerer(name)
 
         def events() -> Iterator[bytes]:
-            for piece in _answer_pieces(answer):
-                yield format_sse_event(event="delta", data_str=json.dumps({"text": piece}))
-            yield format_sse_event(event="answer", data_str=answer.model_dump_json())
+            streamed = False
+            for event in _stream(engine, request):
+                if event.delta:
+                    streamed = True
+                    yield format_sse_event(event="delta", data_str=json.dumps({"text": event.delta}))
+                if event.answer is not None:
+                    for piece in [] if streamed else _answer_pieces(event.answer):
+                        yield format_sse_event(event="delta", data_str=json.dumps({"text": piece}))
+                    yield format_sse_event(event="answer", data_str=event.answer.model_dump_json())
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
     @v1.get("/models", tags=["openai"])
     def models() -> dict[str, Any]:
-        """OpenAI-compatible model list: the one engine."""
-        return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
+        """OpenAI-compatible model list: the engines this server can run."""
+        return {
+            "object": "list",
+            "data": [
+                {"id": model, "object": "model", "created": 0, "owned_by": "qa"}
+                for model, name in MODEL_IDS.items()
+                if engine_available(settings, name)
+            ],
+        }
 
     @v1.post("/chat/completions", tags=["openai"], response_model=None, responses=_EVENT_STREAM)
     def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[str, Any] | StreamingResponse:
         """OpenAI-compatible chat: the last user message is the question. The reply's text carries [n] markers
         and a sources list; `citations` and `short_answer` carry the structured citations."""
-        question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
-        if not question.strip():
+        last_user = max(
+            (i for i, m in enumerate(request.messages) if m.role == "user" and m.text().strip()), default=-1
+        )
+        if last_user < 0:
             raise HTTPException(422, "messages: no user message with text")
-        filters = request.model_dump(include={"k", "since", "until", "source"})
-        answer = _ask(engine, _validated(AskRequest, {**filters, "question": question}))
+        history = [
+            {"role": m.role, "content": m.text()}
+            for m in request.messages[:last_user]
+            if m.role in ("user", "assistant") and m.text().strip()
+        ]
+        fields = {
+            **request.model_dump(include={"k", "since", "until", "source"}),
+            "question": request.messages[last_user].text(),
+            "history": history[-MAX_TURNS:],
+            "engine": MODEL_IDS.get(request.model),
+        }
+        # Clients show streamed text as final, so they get the verified answer only, never unchecked tokens.
+        answer = _ask(engine, _validated(AskRequest, fields))
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         extras = {"citations": jsonable_encoder(answer.citations), "short_answer": answer.short_answer}
         if not request.stream:
@@ -387,7 +422,21 @@ def _locked(lock: threading.Lock, function: Callable[..., IngestReport], *args: 
 
 
 def _ask(engine: Engine, request: AskRequest) -> Answer:
-    return engine.ask(request.question, k=request.k, since=request.since, until=request.until, source=request.source)
+    *_, last = _stream(engine, request)
+    assert last.answer is not None  # the chain always ends with the answer
+    return last.answer
+
+
+def _stream(engine: Engine, request: AskRequest) -> Iterator[AnswerEvent]:
+    return engine.stream(
+        request.question,
+        k=request.k,
+        since=request.since,
+        until=request.until,
+        source=request.source,
+        engine=request.engine,
+        history=[Turn(role=m.role, content=m.content) for m in request.history],
+    )
 
 
 def _answer_pieces(answer: Answer) -> Iterator[str]:
@@ -404,7 +453,7 @@ def _sources_text(citations: list[Citation]) -> str:
     return "\n".join(lines)
 
 
-_STATUS = {InvalidQuestionError: 422, ArticleError: 422, NotFoundError: 404}
+_STATUS = {InvalidQuestionError: 422, ArticleError: 422, NotFoundError: 404, ConfigError: 400}
 _KINDS = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large", 503: "unavailable"}
 
 

@@ -186,12 +186,6 @@ def remove(
             out.print(f"removed {len(ids)} article(s), {chunks} chunks: {target}", markup=False)
 
 
-class AnswerEngine(StrEnum):
-    """Which engine answers: the extractive one needs no LLM."""
-
-    EXTRACTIVE = "extractive"
-
-
 @app.command("eval")
 def evaluate(
     target: Annotated[
@@ -201,7 +195,7 @@ def evaluate(
             help="A folder with articles.jsonl and questions.jsonl; or diff and two --report folders.",
         ),
     ],
-    engine: Annotated[AnswerEngine, typer.Option(help="Answer engine.")] = AnswerEngine.EXTRACTIVE,
+    engine: Annotated[EngineChoice, typer.Option(help="Answer engine.")] = EngineChoice.EXTRACTIVE,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     k: KOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
@@ -231,7 +225,7 @@ def evaluate(
         interrupted = False
         with progress_bar("Asking", "questions") as advance:
             try:
-                for result in runner.evaluate(index, questions, k):
+                for result in runner.evaluate(index, questions, k, engine.value):
                     results.append(result)
                     advance(1, len(questions))
             except KeyboardInterrupt:

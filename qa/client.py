@@ -5,17 +5,22 @@ The chat uses it when it is deployed apart from the engine; errors come back as 
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
 import httpx
 
+from qa.chain import AnswerEvent
 from qa.config import Settings
+from qa.conversation import Turn
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
 from qa.ingest import IngestReport, ProgressCallback
-from qa.models import Answer, Article
+from qa.llm import MODEL_IDS
+from qa.models import Answer, Article, EngineName
 from qa.store import ArticleSummary, StoreStats
 
 PAGE = 500
@@ -43,11 +48,41 @@ class ApiClient:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
+        engine: EngineName | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question (POST /v1/ask)."""
-        body = {"question": question, "k": k, "since": since, "until": until, "source": source}
-        sent = {key: str(value) if isinstance(value, date) else value for key, value in body.items() if value}
-        return Answer.model_validate(self._call("POST", "/v1/ask", json=sent))
+        body = _ask_body(question, k, since, until, source, engine, history)
+        return Answer.model_validate(self._call("POST", "/v1/ask", json=body))
+
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        source: str | None = None,
+        engine: EngineName | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[AnswerEvent]:
+        """Answer one question as events (POST /v1/ask/stream): text as it comes, then the verified answer."""
+        body = _ask_body(question, k, since, until, source, engine, history)
+        try:
+            with self._http.stream("POST", "/v1/ask/stream", json=body) as response:
+                if not response.is_success:
+                    response.read()
+                    self._raise_for(response)
+                event = ""
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        event = line.removeprefix("event:").strip()
+                    elif line.startswith("data:") and event == "delta":
+                        yield AnswerEvent(delta=json.loads(line.removeprefix("data:"))["text"])
+                    elif line.startswith("data:") and event == "answer":
+                        yield AnswerEvent(answer=Answer.model_validate_json(line.removeprefix("data:")))
+        except httpx.HTTPError as error:
+            raise QAError(f"cannot reach the API at {self.settings.api_url}: {error}") from None
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file (POST /v1/articles, multipart); progress is reported once, at the end."""
@@ -82,6 +117,11 @@ class ApiClient:
             if not page["articles"] or len(found) >= page["total"]:
                 return found
 
+    def engines(self) -> list[EngineName]:
+        """The engines the server can run (GET /v1/models)."""
+        listed = {model["id"] for model in self._call("GET", "/v1/models")["data"]}
+        return [name for model, name in MODEL_IDS.items() if model in listed]
+
     def revision(self) -> str:
         """Another process may write at any time, and the API does not say when: always a new token."""
         return uuid.uuid4().hex
@@ -93,12 +133,37 @@ class ApiClient:
             raise QAError(f"cannot reach the API at {self.settings.api_url}: {error}") from None
         if response.status_code == 204:
             return None
+        if not response.is_success:
+            self._raise_for(response)
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
         try:
             body = response.json()
         except ValueError:
             body = {}
-        if response.is_success:
-            return body
         message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
         error_type = NotFoundError if response.status_code == 404 else QAError
         raise error_type(f"the API answered {response.status_code}: {message or 'no details'}")
+
+
+def _ask_body(
+    question: str,
+    k: int | None,
+    since: date | None,
+    until: date | None,
+    source: str | None,
+    engine: EngineName | None,
+    history: Sequence[Turn],
+) -> dict[str, Any]:
+    body = {"question": question, "k": k, "since": since, "until": until, "source": source, "engine": engine}
+    sent: dict[str, Any] = {
+        key: str(value) if isinstance(value, date) else value for key, value in body.items() if value
+    }
+    if history:
+        sent["history"] = [turn.model_dump() for turn in history]
+    return sent

@@ -17,7 +17,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.errors import NotFoundError
 from qa.feedback import Feedback, record_feedback
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
-from qa.llm import chat_model, engine_label
+from qa.llm import ENGINES, chat_model, engine_available, engine_label
 from qa.models import Answer, Article, EngineName
 from qa.retrieval import HybridRetriever, LexicalIndex
 from qa.store import ArticleStore, ArticleSummary, StoreStats
@@ -74,6 +74,9 @@ class QAService(Protocol):
 
     def revision(self) -> str:
         """A token that changes when the index may have changed."""
+
+    def engines(self) -> list[EngineName]:
+        """The answer engines that are set up."""
 
 
 class Engine:
@@ -195,3 +198,7 @@ class Engine:
     def articles(self) -> list[ArticleSummary]:
         """Stored articles, newest first."""
         return self.store.list_articles()
+
+    def engines(self) -> list[EngineName]:
+        """The answer engines that are set up: extractive always, llm when configured, local when installed."""
+        return [name for name in ENGINES if engine_available(self.settings, name)]

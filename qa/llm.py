@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 
 from langchain_core.language_models import BaseChatModel
@@ -14,6 +15,8 @@ from qa.local_llm import LOCAL_MODELS, LocalServer, assemble
 from qa.models import EngineName
 
 ENGINES: tuple[EngineName, ...] = ("extractive", "llm", "local")
+# The engines as OpenAI "models" of the HTTP API.
+MODEL_IDS: dict[str, EngineName] = {"qa-extractive": "extractive", "qa-llm": "llm", "qa-local": "local"}
 
 _servers: dict[str, LocalServer] = {}
 _servers_lock = threading.Lock()
@@ -31,6 +34,15 @@ def chat_model(settings: Settings, engine: EngineName) -> BaseChatModel:
     if engine == "local":
         return _openai_compatible(settings, local_server(settings).url, settings.local_model, None)
     raise ConfigError(f"{engine!r} is not an LLM engine")
+
+
+def engine_available(settings: Settings, engine: EngineName) -> bool:
+    """Whether the engine is set up: the endpoint configured, or the local model's runtime installed."""
+    if engine == "llm":
+        return bool(settings.llm_base_url and settings.llm_model)
+    if engine == "local":
+        return importlib.util.find_spec("llama_cpp") is not None
+    return True
 
 
 def engine_label(settings: Settings, engine: EngineName) -> str:

@@ -22,7 +22,17 @@ from .conftest import SEEDS
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NATO = "How many Russians did NATO expel?"
-ANSWER_KEYS = {"question", "answer", "short_answer", "refused", "citations", "timings_ms"}
+ANSWER_KEYS = {
+    "question",
+    "answer",
+    "short_answer",
+    "refused",
+    "citations",
+    "engine",
+    "standalone_question",
+    "notices",
+    "timings_ms",
+}
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,17 @@ def test_ingest_ask_json_stats_remove(run):
     asked = run("ask", "How many Russians did NATO expel?", "--json")
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.stdout)
-    assert set(answer) == {"question", "answer", "short_answer", "refused", "citations", "timings_ms"}
+    assert set(answer) == {
+        "question",
+        "answer",
+        "short_answer",
+        "refused",
+        "citations",
+        "engine",
+        "standalone_question",
+        "notices",
+        "timings_ms",
+    }
     assert set(answer["timings_ms"]) == {"retrieve", "answer", "total"}
     assert answer["refused"] is False and "eight" in answer["answer"]
     assert answer["short_answer"] == "eight" and "eight" in answer["citations"][0]["quote"]

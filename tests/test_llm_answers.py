@@ -6,11 +6,14 @@ a claim no passage supports, a changed number, an error, a stall, garbage. And o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from qa.api import create_app
 from qa.config import Settings
 from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
@@ -18,6 +21,7 @@ from qa.engine import Engine
 
 from .chat_server import Reply, ScriptedChatServer, passage_number
 from .conftest import DATA, SEEDS, free_port
+from .test_api import sse_events
 
 QUESTION = "How many Russians did NATO expel?"
 EXPELLED = "expelled eight Russians"
@@ -183,3 +187,49 @@ def test_a_three_turn_conversation_follows_its_subject(llm_engine: Engine, chat_
             if turn:
                 assert "Stoltenberg" in (answer.standalone_question or "")
             history += [Turn(role="user", content=question), Turn(role="assistant", content=answer.answer)]
+
+
+# ---- the same engine over the HTTP API ----
+
+
+def test_the_api_streams_llm_tokens_then_the_verified_answer(llm_engine: Engine, chat_server: ScriptedChatServer):
+    with TestClient(create_app(llm_engine.settings, llm_engine)) as client:
+        models = [model["id"] for model in client.get("/v1/models").json()["data"]]
+        assert "qa-extractive" in models and "qa-llm" in models
+        chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {cites(r, EXPELLED)}."))
+        response = client.post("/v1/ask/stream", json={"question": QUESTION, "engine": "llm"})
+        events = sse_events(response.text)
+        deltas = [json.loads(data)["text"] for kind, data in events if kind == "delta"]
+        assert len(deltas) >= 4 and "".join(deltas).startswith("NATO expelled eight Russians [")
+        kind, data = events[-1]
+        answer = json.loads(data)
+        assert kind == "answer" and answer["engine"] == "llm"
+        assert answer["answer"] == "NATO expelled eight Russians. [1]"
+
+        # OpenAI-compatible chat: the model picks the engine, earlier messages are the history.
+        chat_server.script(
+            Reply("What did Jens Stoltenberg say about Afghanistan?"),
+            Reply(lambda r: f"Stoltenberg called it the biggest defeat of NATO {cites(r, 'biggest defeat')}."),
+        )
+        messages = [
+            {"role": "user", "content": "Who is Jens Stoltenberg?"},
+            {"role": "assistant", "content": "A former NATO Secretary General [1]."},
+            {"role": "user", "content": "What did he say about Afghanistan?"},
+        ]
+        reply = client.post("/v1/chat/completions", json={"model": "qa-llm", "messages": messages}).json()
+        content = reply["choices"][0]["message"]["content"]
+        assert content.startswith("Stoltenberg called it the biggest defeat of NATO. [1]")
+        assert "biggest defeat" in reply["citations"][0]["quote"]
+        rewrite_request = chat_server.requests[0]["messages"][-1]["content"]
+        assert "Who is Jens Stoltenberg?" in rewrite_request and "What did he say about Afghanistan?" in rewrite_request
+
+
+def test_an_engine_that_is_not_set_up_is_a_one_line_400(tmp_path: Path, embeddings: MiniLMEmbeddings):
+    engine = Engine(Settings(data_dir=tmp_path / "data"), embeddings)
+    with TestClient(create_app(engine.settings, engine)) as client:
+        assert [m["id"] for m in client.get("/v1/models").json()["data"]][0] == "qa-extractive"
+        response = client.post("/v1/ask", json={"question": QUESTION, "engine": "llm"})
+        assert response.status_code == 400
+        assert response.json()["error"]["message"].startswith("the llm engine needs QA_LLM_BASE_URL")
+        stream = client.post("/v1/ask/stream", json={"question": QUESTION, "engine": "llm"})
+        assert stream.status_code == 400

@@ -19,18 +19,24 @@ from streamlit.delta_generator import DeltaGenerator
 from qa.answer import QuoteContext, answer_sentences, quote_context
 from qa.client import ApiClient
 from qa.config import Settings, get_settings
+from qa.conversation import Turn as ConversationTurn
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
 from qa.ingest import IngestReport, IngestStatus
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
-from qa.models import Answer
+from qa.models import Answer, EngineName
 from qa.store import ArticleSummary, StoreStats
 
 log = logging.getLogger("qa.ui")
 
 UPLOAD_TYPES = ["txt", "md", "markdown", "html", "htm", "json", "jsonl"]
+ENGINE_CAPTIONS = {
+    "extractive": "Quotes the best sentences; needs no LLM.",
+    "llm": "Your OpenAI-compatible LLM writes the answer; every claim is checked against its quote.",
+    "local": "The offline model on this machine writes it (slow on a laptop); claims are checked the same way.",
+}
 STATUS_ICONS = {
     IngestStatus.ADDED: ":material/add_circle:",
     IngestStatus.UPDATED: ":material/sync:",
@@ -106,7 +112,7 @@ def main() -> None:
         turn = Turn(question=prompt, filters=filters)
         # Kept before answering: a question sent while this one runs stops this run, not the conversation.
         st.session_state.turns.append(turn)
-        ask(engine, turn, stats.articles)
+        ask(engine, turn, stats.articles, history(st.session_state.turns[:-1]))
     export_button(export_slot, st.session_state.turns)
 
 
@@ -152,10 +158,12 @@ def sidebar(
             since, until = date_range(chosen)
         source = st.selectbox("Source", ["All sources", *stats.sources], key="source")
         k = st.slider("Passages to search (k)", 1, 20, engine.settings.k, key="k")
-        st.radio(
+        engines = engine.engines()
+        answer_engine = st.radio(
             "Answer engine",
-            ["extractive"],
-            captions=["Quotes the best sentences; needs no LLM."],
+            engines,
+            index=engines.index(engine.settings.engine) if engine.settings.engine in engines else 0,
+            captions=[ENGINE_CAPTIONS[name] for name in engines],
             key="answer_engine",
         )
 
@@ -174,6 +182,7 @@ def sidebar(
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
         "source": None if source == "All sources" else source,
+        "engine": answer_engine,
     }
     return filters, export_slot
 
@@ -258,32 +267,58 @@ def manage_articles(engine: QAService, articles: list[ArticleSummary]) -> None:
         st.success(escape(f"Removed {removed}"), icon=":material/check:")
 
 
-def ask(engine: QAService, turn: Turn, article_count: int) -> None:
-    """Answer a new question in the page as it arrives."""
+def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[ConversationTurn]) -> None:
+    """Answer a new question in the page as it arrives: an LLM's draft as it writes, then the checked answer."""
     with st.chat_message("user"):
         st.markdown(escape(turn.question))
     with st.chat_message("assistant"):
-        with st.status(f"Searching {plural(article_count, 'article')}…", expanded=False) as status:
-            try:
-                turn.answer = engine.ask(
-                    turn.question,
-                    k=int(turn.filters["k"] or engine.settings.k),
-                    since=date.fromisoformat(str(turn.filters["since"])) if turn.filters["since"] else None,
-                    until=date.fromisoformat(str(turn.filters["until"])) if turn.filters["until"] else None,
-                    source=str(turn.filters["source"]) if turn.filters["source"] else None,
-                )
-            except Exception as error:
-                turn.error = readable(error, "Could not answer")
-            if turn.answer is None:
-                status.update(label="Could not answer", state="error")
-            else:
-                turn.contexts = citation_contexts(engine, turn.answer)
-                seconds = turn.answer.timings_ms.get("total", 0) / 1000
-                found = plural(len(turn.answer.citations), "source") if not turn.answer.refused else "no support"
-                status.update(label=f"Searched {article_count:,} articles: {found} ({seconds:.1f} s)", state="complete")
+        status = st.status(f"Searching {plural(article_count, 'article')}…", expanded=False)
+        draft = st.empty()
+        drafted = ""
+        try:
+            events = engine.stream(
+                turn.question,
+                k=int(turn.filters["k"] or engine.settings.k),
+                since=date.fromisoformat(str(turn.filters["since"])) if turn.filters["since"] else None,
+                until=date.fromisoformat(str(turn.filters["until"])) if turn.filters["until"] else None,
+                source=str(turn.filters["source"]) if turn.filters["source"] else None,
+                engine=engine_name(turn.filters.get("engine")),
+                history=earlier,
+            )
+            for event in events:
+                if event.delta:
+                    drafted += event.delta
+                    draft.markdown(escape(drafted) + " ▌")
+                if event.answer is not None:
+                    turn.answer = event.answer
+        except Exception as error:
+            turn.error = readable(error, "Could not answer")
+        draft.empty()  # the draft is unchecked: the answer below replaces it
+        if turn.answer is None:
+            status.update(label="Could not answer", state="error")
+        else:
+            turn.contexts = citation_contexts(engine, turn.answer)
+            seconds = turn.answer.timings_ms.get("total", 0) / 1000
+            found = plural(len(turn.answer.citations), "source") if not turn.answer.refused else "no support"
+            status.update(label=f"Searched {article_count:,} articles: {found} ({seconds:.1f} s)", state="complete")
         if turn.answer and not turn.answer.refused:
             st.write_stream(sentences(turn.answer))
         show_result(turn)
+
+
+def history(turns: list[Turn]) -> list[ConversationTurn]:
+    """The earlier questions and their answers, for follow-ups."""
+    earlier = []
+    for turn in turns:
+        if turn.answer is not None:
+            earlier.append(ConversationTurn(role="user", content=turn.question))
+            earlier.append(ConversationTurn(role="assistant", content=turn.answer.answer))
+    return earlier
+
+
+def engine_name(value: object) -> EngineName | None:
+    """The engine chosen in the sidebar (None: the configured one)."""
+    return value if value in ENGINE_CAPTIONS else None  # type: ignore[return-value]
 
 
 def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteContext]:
@@ -327,6 +362,10 @@ def show_result(turn: Turn) -> None:
         return
     if answer.refused:
         st.info(escape(answer.answer), icon=":material/help:")
+    for notice in answer.notices:
+        st.warning(escape(notice), icon=":material/info:")
+    if answer.standalone_question:
+        st.caption(escape(f"Searched for: {answer.standalone_question}"))
     for citation in answer.citations:
         with st.expander(f"\\[{citation.n}\\] {source_line(citation, title_chars=90)}"):
             context = turn.contexts.get(citation.n)

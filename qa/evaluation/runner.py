@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -12,12 +13,13 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from qa.answer import verify_citations
+from qa.answer.citations import MARKER
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
-from qa.models import Citation
+from qa.models import Citation, EngineName
 from qa.retrieval import chunk_from_document
 from qa.store import SCHEMA_VERSION
 
@@ -50,6 +52,8 @@ class QuestionResult(BaseModel):
     answer: str = Field(description="The engine's answer text, or its refusal.")
     short_answer: str | None = Field(default=None, description="The engine's answer in a few words, if any.")
     refused: bool
+    answered_by: EngineName = Field(default="extractive", description="The engine that wrote the answer.")
+    notices: list[str] = Field(default_factory=list, description="The answer's notices (e.g. an LLM failure).")
     citations: list[Citation]
     retrieved: list[str] = Field(description=f"Article ids of the top {RETRIEVAL_DEPTH} retrieved passages.")
     rank: int | None = Field(description="Rank of the first gold passage among them.")
@@ -101,13 +105,17 @@ def open_engine(
     return engine, figures
 
 
-def evaluate(engine: Engine, questions: Sequence[EvalQuestion], k: int | None = None) -> Iterator[QuestionResult]:
+def evaluate(
+    engine: Engine, questions: Sequence[EvalQuestion], k: int | None = None, answerer: EngineName = "extractive"
+) -> Iterator[QuestionResult]:
     """Ask each question (never with its choices) in its date window; yield its scored result."""
     for question in questions:
-        yield evaluate_one(engine, question, k)
+        yield evaluate_one(engine, question, k, answerer)
 
 
-def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -> QuestionResult:
+def evaluate_one(
+    engine: Engine, question: EvalQuestion, k: int | None = None, answerer: EngineName = "extractive"
+) -> QuestionResult:
     """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
     since, until = question.window()
     documents = engine.retriever.invoke(
@@ -115,11 +123,11 @@ def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -
     )
     passages = [chunk_from_document(document) for document in documents]
     retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
-    answer = engine.ask(question.question, k=k, since=since, until=until)
+    answer = engine.ask(question.question, k=k, since=since, until=until, engine=answerer)
     gold = question.answer
     # EM and F1 score the answer in a few words when the engine gives one (as the benchmark's baselines do),
     # "contains" the whole answer.
-    brief = answer.short_answer or answer.answer
+    brief = answer.short_answer or MARKER.sub("", answer.answer)
     mc_choice = None
     if question.choices:
         cited = [p.text for p in passages if any(_covers(p, c) for c in answer.citations)]
@@ -141,6 +149,8 @@ def evaluate_one(engine: Engine, question: EvalQuestion, k: int | None = None) -
         answer=answer.answer,
         short_answer=answer.short_answer,
         refused=answer.refused,
+        answered_by=answer.engine,
+        notices=answer.notices,
         citations=answer.citations,
         retrieved=retrieved,
         rank=metrics.gold_rank(retrieved, question.gold_article_ids),
@@ -194,6 +204,8 @@ def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, i
             "p95": _round(metrics.percentile(totals, 95), 1),
         },
         "ingest": {"chunks": ingest.chunks, "chunks_per_s": ingest.chunks_per_s},
+        # How many answers each engine wrote: an LLM run falls back to extractive answers when the LLM fails.
+        "answered_by": dict(Counter(r.answered_by for r in results)),
     }
 
 
