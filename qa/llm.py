@@ -58,7 +58,7 @@ def local_server(settings: Settings) -> LocalServer:
     """The local model's server, assembled and started on first use and shared by the process."""
     with _servers_lock:
         if settings.local_model not in _servers:
-            path = assemble(LOCAL_MODELS[settings.local_model], settings.data_dir / "models")
+            path = assemble(LOCAL_MODELS[settings.local_model], settings.local_models_dir)
             _servers[settings.local_model] = LocalServer(path)
         return _servers[settings.local_model]
 
