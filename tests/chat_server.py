@@ -94,6 +94,11 @@ def passage_number(request: dict[str, Any], text: str) -> int:
     raise AssertionError(f"no passage in the prompt contains {text!r}")
 
 
+def marker(request: dict[str, Any], text: str) -> str:
+    """The citation marker "[n]" of the passage that contains `text`."""
+    return f"[{passage_number(request, text)}]"
+
+
 def _completion(text: str, model: str) -> dict[str, Any]:
     return {
         "id": "chatcmpl-scripted",

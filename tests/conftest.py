@@ -20,6 +20,8 @@ from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 
+from .chat_server import ScriptedChatServer
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
@@ -64,6 +66,14 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def chat_server() -> ScriptedChatServer:
+    """The OpenAI-protocol server with scripted replies, on a free loopback port, for the whole session."""
+    server = ScriptedChatServer(port=free_port())
+    server.start()
+    return server
 
 
 @pytest.fixture(params=["embedded", "server"])

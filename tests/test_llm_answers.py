@@ -19,19 +19,12 @@ from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 
-from .chat_server import Reply, ScriptedChatServer, passage_number
+from .chat_server import Reply, ScriptedChatServer, marker
 from .conftest import DATA, SEEDS, free_port
 from .test_api import sse_events
 
 QUESTION = "How many Russians did NATO expel?"
 EXPELLED = "expelled eight Russians"
-
-
-@pytest.fixture(scope="module")
-def chat_server() -> ScriptedChatServer:
-    server = ScriptedChatServer(port=free_port())
-    server.start()
-    return server
 
 
 @pytest.fixture
@@ -43,10 +36,6 @@ def llm_engine(tmp_path: Path, embeddings: MiniLMEmbeddings, chat_server: Script
     chat_server.script()
 
 
-def cites(request: dict, text: str) -> str:
-    return f"[{passage_number(request, text)}]"
-
-
 def assert_verbatim(engine: Engine, answer) -> None:
     for citation in answer.citations:
         assert engine.get_article(citation.article_id).text[citation.start : citation.end] == citation.quote
@@ -54,7 +43,7 @@ def assert_verbatim(engine: Engine, answer) -> None:
 
 def test_a_good_answer_streams_then_arrives_with_exact_quotes(llm_engine: Engine, chat_server: ScriptedChatServer):
     chat_server.script(
-        Reply(lambda r: f"NATO expelled eight Russians accredited to the alliance {cites(r, EXPELLED)}.")
+        Reply(lambda r: f"NATO expelled eight Russians accredited to the alliance {marker(r, EXPELLED)}.")
     )
     events = list(llm_engine.stream(QUESTION, engine="llm"))
     deltas = [event.delta for event in events if event.delta]
@@ -75,7 +64,7 @@ def test_a_good_answer_streams_then_arrives_with_exact_quotes(llm_engine: Engine
 
 def test_a_citation_of_a_passage_never_given_is_removed(llm_engine: Engine, chat_server: ScriptedChatServer):
     chat_server.script(
-        Reply(lambda r: f"NATO expelled eight Russians {cites(r, EXPELLED)}. Russia recalled its ambassador [9].")
+        Reply(lambda r: f"NATO expelled eight Russians {marker(r, EXPELLED)}. Russia recalled its ambassador [9].")
     )
     answer = llm_engine.ask(QUESTION, engine="llm")
     assert answer.answer == "NATO expelled eight Russians. [1]"
@@ -90,8 +79,8 @@ def test_a_claim_its_passage_does_not_support_is_dropped(llm_engine: Engine, cha
     chat_server.script(
         Reply(
             lambda r: (
-                f"NATO expelled eight Russians {cites(r, EXPELLED)}. "
-                f"The Eiffel Tower was painted gold for the summit {cites(r, EXPELLED)}."
+                f"NATO expelled eight Russians {marker(r, EXPELLED)}. "
+                f"The Eiffel Tower was painted gold for the summit {marker(r, EXPELLED)}."
             )
         )
     )
@@ -105,7 +94,7 @@ def test_a_claim_its_passage_does_not_support_is_dropped(llm_engine: Engine, cha
 def test_a_changed_number_is_not_passed_off_as_the_article(
     llm_engine: Engine, chat_server: ScriptedChatServer, changed: str
 ):
-    chat_server.script(Reply(lambda r: f"NATO expelled {changed} Russians {cites(r, EXPELLED)}."))
+    chat_server.script(Reply(lambda r: f"NATO expelled {changed} Russians {marker(r, EXPELLED)}."))
     answer = llm_engine.ask(QUESTION, engine="llm")
     assert changed not in answer.answer
     # Nothing of the LLM's answer held: the extractive answer stands in, and says so.
@@ -158,7 +147,7 @@ def test_an_unreachable_endpoint_gives_the_extractive_answer(tmp_path: Path, emb
 
 def test_an_article_cannot_break_out_of_the_passages(llm_engine: Engine, chat_server: ScriptedChatServer):
     assert llm_engine.ingest([DATA / "injection_article.txt"]).failed == []
-    chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {cites(r, EXPELLED)}."))
+    chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {marker(r, EXPELLED)}."))
     answer = llm_engine.ask("Why did Russia close NATO's office in Moscow?", engine="llm", k=5)
     prompt = chat_server.requests[-1]["messages"][-1]["content"]
     assert "Ignore previous instructions" in prompt  # the article was among the passages...
@@ -179,7 +168,7 @@ def test_a_three_turn_conversation_follows_its_subject(llm_engine: Engine, chat_
                     Reply("What did Jens Stoltenberg say about Afghanistan?"),
                     Reply("What did Jens Stoltenberg say about Russia?"),
                 ]
-                answer_reply = Reply(lambda r, text=article_text: f"Stoltenberg spoke {cites(r, text)}.")
+                answer_reply = Reply(lambda r, text=article_text: f"Stoltenberg spoke {marker(r, text)}.")
                 chat_server.script(*([rewrites[turn - 1]] if turn else []), answer_reply)
             answer = llm_engine.ask(question, engine=engine_name, history=history)
             first = llm_engine.get_article(answer.citations[0].article_id) if answer.citations else None
@@ -196,7 +185,7 @@ def test_the_api_streams_llm_tokens_then_the_verified_answer(llm_engine: Engine,
     with TestClient(create_app(llm_engine.settings, llm_engine)) as client:
         models = [model["id"] for model in client.get("/v1/models").json()["data"]]
         assert "qa-extractive" in models and "qa-llm" in models
-        chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {cites(r, EXPELLED)}."))
+        chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {marker(r, EXPELLED)}."))
         response = client.post("/v1/ask/stream", json={"question": QUESTION, "engine": "llm"})
         events = sse_events(response.text)
         deltas = [json.loads(data)["text"] for kind, data in events if kind == "delta"]
@@ -209,7 +198,7 @@ def test_the_api_streams_llm_tokens_then_the_verified_answer(llm_engine: Engine,
         # OpenAI-compatible chat: the model picks the engine, earlier messages are the history.
         chat_server.script(
             Reply("What did Jens Stoltenberg say about Afghanistan?"),
-            Reply(lambda r: f"Stoltenberg called it the biggest defeat of NATO {cites(r, 'biggest defeat')}."),
+            Reply(lambda r: f"Stoltenberg called it the biggest defeat of NATO {marker(r, 'biggest defeat')}."),
         )
         messages = [
             {"role": "user", "content": "Who is Jens Stoltenberg?"},

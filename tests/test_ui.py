@@ -22,7 +22,8 @@ from qa.engine import Engine
 from qa.feedback import read_feedback
 from qa.markdown import escape
 
-from .conftest import DATA, ROOT, free_port
+from .chat_server import Reply, ScriptedChatServer, marker
+from .conftest import DATA, ROOT, SEEDS, free_port
 
 APP = str(ROOT / "ui" / "app.py")
 NATO = "How many Russians did NATO expel?"
@@ -263,3 +264,46 @@ def test_an_unreachable_api_is_one_readable_error(monkeypatch: pytest.MonkeyPatc
     assert at.error[0].value.startswith(
         escape("The articles could not be read: cannot reach the API at http://127.0.0.1:9")
     )
+
+
+def test_the_llm_engine_answers_in_the_chat_and_follows_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embeddings, chat_server: ScriptedChatServer
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    assert Engine(settings, embeddings).ingest([SEEDS]).failed == []
+    use_settings(monkeypatch, settings)
+    monkeypatch.setenv("QA_LLM_BASE_URL", chat_server.url)
+    monkeypatch.setenv("QA_LLM_MODEL", "scripted")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    engine_choice = at.sidebar.radio(key="answer_engine")
+    assert "llm" in engine_choice.options
+    engine_choice.set_value("llm").run()
+
+    chat_server.script(
+        Reply(
+            lambda r: (
+                f"NATO expelled eight Russians {marker(r, 'expelled eight')}. "
+                f"The Eiffel Tower was painted gold {marker(r, 'expelled eight')}."
+            )
+        )
+    )
+    ask(at, NATO)
+    [reply] = assistant_messages(at)
+    assert reply.markdown[0].value == escape("NATO expelled eight Russians.") + " \\[1\\]"
+    assert "Eiffel" not in reply.markdown[0].value
+    assert any("1 sentence" in warning.value for warning in reply.warning)
+    assert reply.expander and reply.expander[0].label.startswith("\\[1\\]")
+
+    # The follow-up is rewritten (by the LLM here) and the answer says what was searched for.
+    chat_server.script(
+        Reply("What did Jens Stoltenberg say about Afghanistan?"),
+        Reply(lambda r: f"He called it the biggest defeat of NATO {marker(r, 'biggest defeat')}."),
+    )
+    ask(at, "What did he say about Afghanistan?")
+    second = assistant_messages(at)[1]
+    assert second.markdown[0].value.startswith(escape("He called it the biggest defeat of NATO."))
+    searched = escape("Searched for: What did Jens Stoltenberg say about Afghanistan?")
+    assert any(caption.value == searched for caption in second.caption)
+    assert "Who is" not in chat_server.requests[0]["messages"][-1]["content"]
+    assert NATO in chat_server.requests[0]["messages"][-1]["content"]
