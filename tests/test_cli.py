@@ -12,6 +12,7 @@ from qa import cli
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 
+from .chat_server import Reply, marker
 from .conftest import SEEDS
 
 CITATION_KEYS = {"n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score"}
@@ -129,4 +130,30 @@ def test_bad_configuration_is_one_line(run, monkeypatch: pytest.MonkeyPatch, var
     result = run("stats")
     assert result.exit_code == 1
     assert result.stderr.startswith(message)
+    assert result.stderr.count("\n") == 1
+
+
+def test_chat_with_the_llm_streams_and_carries_the_subject(run, monkeypatch: pytest.MonkeyPatch, chat_server):
+    monkeypatch.setenv("QA_LLM_BASE_URL", chat_server.url)
+    monkeypatch.setenv("QA_LLM_MODEL", "scripted")
+    run("ingest", str(SEEDS))
+    chat_server.script(
+        Reply(lambda r: f"Jens Stoltenberg is a former NATO Secretary General {marker(r, 'Former NATO Secretary')}."),
+        Reply("What did Jens Stoltenberg say about Afghanistan?"),
+        Reply(lambda r: f"He called it the biggest defeat of NATO {marker(r, 'biggest defeat')}."),
+    )
+    questions = "Who is Jens Stoltenberg?\nWhat did he say about Afghanistan?\n\n"
+    result = CliRunner().invoke(cli.app, ["chat", "--engine", "llm"], input=questions)
+    assert result.exit_code == 0, result.output
+    # The streamed draft, then the checked answer with its [1] and the quoted source.
+    assert "He called it the biggest defeat of NATO. [1]" in result.stdout
+    assert "(searched for: What did Jens Stoltenberg say about Afghanistan?)" in result.stdout
+    assert "“This is the biggest defeat of NATO." in result.stdout
+    assert "Who is Jens Stoltenberg?" in chat_server.requests[1]["messages"][-1]["content"]
+
+
+def test_an_llm_engine_without_an_endpoint_is_one_line(run):
+    result = run("ask", "Who is Jens Stoltenberg?", "--engine", "llm")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the llm engine needs QA_LLM_BASE_URL")
     assert result.stderr.count("\n") == 1
