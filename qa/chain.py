@@ -133,7 +133,7 @@ def build_chain(
             yield AnswerEvent(answer=extractive_answer(state, notices))
             return
         generated_at = time.perf_counter()
-        grounded = llm.ground(generated, split_claims(generated), state["passages"])
+        grounded = llm.ground(state["standalone"], generated, split_claims(generated), state["passages"])
         text, citations = keep_cited_sentences(*_verified((grounded.answer, grounded.citations)))
         state["timings"]["verify"] = time.perf_counter() - generated_at
         if citations or grounded.refused:

@@ -79,8 +79,8 @@ def verify_citations(citations: Sequence[Citation], get_article: Callable[[str],
 
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
-# A sentence of an answer ends with its markers; brackets inside quoted article text do not end one.
-_AFTER_MARKERS = re.compile(r"(?<=\[\d\])\s+|(?<=\[\d\d\])\s+")
+# A sentence of an answer ends with its markers ("... [1] [2]"); brackets inside quoted article text do not end one.
+_AFTER_MARKERS = re.compile(r"(?:(?<=\[\d\])|(?<=\[\d\d\]))\s+(?!\[\d)")
 
 
 def answer_sentences(answer: str) -> list[str]:

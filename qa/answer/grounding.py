@@ -19,11 +19,16 @@ from qa.models import Chunk
 EMBEDDING_WEIGHT = 0.5
 SUPPORT_THRESHOLD = 0.4
 PAIR_MARGIN = 0.05
+# A claim this short ("Brazil [1]") answers the question rather than stating a fact on its own: it is scored as
+# the question followed by the claim, and every capitalised word in it, the first one too, must be in a passage.
+SHORT_CLAIM_WORDS = 5
 # "[1]", "[1, 2]" and "[1][2]" all cite; a marker written after the full stop belongs to the sentence before it.
 MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _CAPITALISED = re.compile(r"(?<![\w.])[A-Z][\w’']*(?:\.[A-Z])*")
+# Answers to true-or-false questions, which no passage needs to spell out.
+_VERDICTS = frozenset({"true", "false"})
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
@@ -64,6 +69,7 @@ def split_claims(answer: str) -> list[Claim]:
         for group in MARKERS.findall(sentence):
             markers.extend(int(n) for n in group.split(",") if int(n) not in markers)
         text = re.sub(r"\s+([.!?,;:])", r"\1", MARKERS.sub("", sentence)).strip()
+        text = re.sub(r"([.!?])\.$", r"\1", text)  # "the U.S. [1]." leaves "the U.S.."
         if text:
             claims.append(Claim(text=text, markers=markers))
     return claims
@@ -72,8 +78,10 @@ def split_claims(answer: str) -> list[Claim]:
 def missing_facts(claim: str, passage: str) -> list[str]:
     """Numbers and capitalised names in the claim that the passage does not contain.
 
-    The claim's first word is capitalised by grammar, so it is not taken for a name; "U.S." matches "US".
+    A sentence's first word is capitalised by grammar, so it is not taken for a name, unless the claim is a short
+    answer; "U.S." matches "US".
     """
+    short = len(claim.split()) <= SHORT_CLAIM_WORDS
     passage_numbers = {n.replace(",", "") for n in _NUMBER.findall(passage)}
     passage_numbers |= {digits for word, digits in _NUMBER_WORDS.items() if re.search(rf"\b{word}\b", passage, re.I)}
     missing = [n for n in _NUMBER.findall(claim) if n.replace(",", "").rstrip(".") not in passage_numbers]
@@ -83,7 +91,7 @@ def missing_facts(claim: str, passage: str) -> list[str]:
     undotted = passage.replace(".", "")
     for match in _CAPITALISED.finditer(claim):
         name = re.sub(r"[’']s$", "", match.group(0))
-        if match.start() == 0 or name.lower() in STOPWORDS or name.lower() in _NUMBER_WORDS:
+        if (match.start() == 0 and not short) or name.lower() in STOPWORDS | _NUMBER_WORDS.keys() | _VERDICTS:
             continue
         if not re.search(rf"(?<!\w){re.escape(name.replace('.', ''))}(?!\w)", undotted, re.I):
             missing.append(name)
@@ -98,7 +106,7 @@ class GroundingChecker:
         self.threshold = threshold
         self._stemmer = Stemmer.Stemmer("english")
 
-    def supports(self, pairs: Sequence[tuple[str, Chunk]]) -> list[Support]:
+    def supports(self, pairs: Sequence[tuple[str, Chunk]], question: str = "") -> list[Support]:
         """For each (claim, passage), the passage's best supporting span: a sentence, or two of one paragraph.
 
         Only sentences are embedded; two sentences are scored by the normalised sum of their vectors, and they
@@ -106,17 +114,18 @@ class GroundingChecker:
         """
         sentences = {chunk.id: split_sentences(chunk.text) for _, chunk in pairs}
         chunks = {chunk.id: chunk for _, chunk in pairs}
-        texts = [claim for claim, _ in pairs]
+        statements = [_statement(claim, question) for claim, _ in pairs]
+        texts = list(statements)
         texts += [chunk.text[a:b] for key, spans in sentences.items() for a, b in spans for chunk in [chunks[key]]]
         texts = list(dict.fromkeys(texts))
         vectors = dict(zip(texts, np.array(self.embeddings.embed_documents(texts)), strict=True)) if texts else {}
         results = []
-        for claim, chunk in pairs:
-            terms = self._terms(claim)
+        for (claim, chunk), statement in zip(pairs, statements, strict=True):
+            terms = self._terms(statement)
 
-            def score(text: str, vector: np.ndarray, terms: set[str] = terms, claim: str = claim) -> float:
+            def score(text: str, vector: np.ndarray, terms: set[str] = terms, statement: str = statement) -> float:
                 overlap = len(terms & self._terms(text)) / len(terms) if terms else 0.0
-                return EMBEDDING_WEIGHT * float(vectors[claim] @ vector) + (1 - EMBEDDING_WEIGHT) * overlap
+                return EMBEDDING_WEIGHT * float(vectors[statement] @ vector) + (1 - EMBEDDING_WEIGHT) * overlap
 
             best = (0.0, chunk.start, chunk.start)
             spans = sentences[chunk.id]
@@ -145,3 +154,8 @@ class GroundingChecker:
     def _terms(self, text: str) -> set[str]:
         words = [w for w in re.findall(r"[\w’']+", text.lower()) if w not in STOPWORDS and len(w) > 1]
         return set(self._stemmer.stemWords(words))
+
+
+def _statement(claim: str, question: str) -> str:
+    """What is checked against the passages: the claim, or for a short answer the question it answers."""
+    return f"{question} {claim}" if question and len(claim.split()) <= SHORT_CLAIM_WORDS else claim

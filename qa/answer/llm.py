@@ -77,37 +77,34 @@ class LLMAnswerer:
             if isinstance(chunk.content, str) and chunk.content:
                 yield chunk.content
 
-    def ground(self, generated: str, claims: Sequence[Claim], passages: Sequence[Chunk]) -> Grounded:
+    def ground(self, question: str, generated: str, claims: Sequence[Claim], passages: Sequence[Chunk]) -> Grounded:
         """Drop markers of passages never given, then claims their passages do not support; cite exact quotes.
 
-        A sentence the model left without any marker is checked against every passage and keeps the best one
-        that supports it: small models often forget the markers, and the check is the same either way.
+        A claim whose given passages do not hold it, or that has no markers at all (small models often drop
+        them), is attributed to the one passage that holds it best, if any does: a numbering slip costs the
+        reader nothing once the quote is right. A claim that cites only passages never given is dropped.
         """
-        given = []
-        for claim in claims:
-            markers = [n for n in claim.markers if 1 <= n <= len(passages)]
-            if not claim.markers and not REFUSAL.search(claim.text):
-                markers = list(range(1, len(passages) + 1))
-            given.append((claim, markers, not claim.markers))
-        pairs = [(claim.text, passages[n - 1]) for claim, markers, _ in given for n in markers]
-        supports = iter(self.checker.supports(pairs))
+        pairs = [(claim.text, passage) for claim in claims for passage in passages]
+        supports = iter(self.checker.supports(pairs, question))
         numbers: dict[tuple[str, int, int], int] = {}
         citations: list[Citation] = []
         sentences: list[str] = []
         dropped: list[str] = []
-        for claim, markers, unmarked in given:
-            found = [next(supports) for _ in markers]
-            if unmarked:  # attributed, not cited: only the best passage that holds every fact may support it
-                found = sorted((s for s in found if not s.missing), key=lambda s: s.score, reverse=True)[:1]
+        for claim in claims:
+            found = [next(supports) for _ in passages]
+            cited = [found[n - 1] for n in claim.markers if 1 <= n <= len(passages)]
             # A number or name passes if any passage the sentence cites holds it.
-            missing = set.intersection(*(set(s.missing) for s in found)) if found else set()
-            held = [s for s in found if s.score >= self.checker.threshold and not missing]
+            missing = set.intersection(*(set(s.missing) for s in cited)) if cited else set()
+            held = [s for s in cited if s.score >= self.checker.threshold and not missing]
+            if not held and (cited or not claim.markers):
+                holding = [s for s in found if s.score >= self.checker.threshold and not s.missing]
+                held = sorted(holding, key=lambda s: s.score, reverse=True)[:1]
             if not held:
                 if not REFUSAL.search(claim.text):
                     dropped.append(claim.text)
                 continue
-            cited = dict.fromkeys(self._number(s, numbers, citations) for s in held)
-            sentences.append(claim.text + "".join(f" [{n}]" for n in cited))
+            numbered = dict.fromkeys(self._number(s, numbers, citations) for s in held)
+            sentences.append(claim.text + " " + "".join(f"[{n}]" for n in numbered))
         refused = not sentences and bool(REFUSAL.search(generated))
         return Grounded(answer=" ".join(sentences), citations=citations, refused=refused, dropped=dropped)
 
