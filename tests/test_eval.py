@@ -26,6 +26,7 @@ KEYS = {
     "refusal": {"rate", "rate_answerable", "rate_unanswerable"},
     "latency_ms": {"p50", "p95"},
     "ingest": {"chunks", "chunks_per_s"},
+    "answered_by": {"extractive"},
 }
 
 
