@@ -25,6 +25,18 @@ from .chat_server import ScriptedChatServer
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
+# The keys of an Answer's JSON: `qa ask --json` and POST /v1/ask, a contract for scripts.
+ANSWER_KEYS = {
+    "question",
+    "answer",
+    "short_answer",
+    "refused",
+    "citations",
+    "engine",
+    "standalone_question",
+    "notices",
+    "timings_ms",
+}
 
 
 def free_port() -> int:

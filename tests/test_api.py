@@ -17,22 +17,11 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.errors import QAError
 
-from .conftest import SEEDS
+from .conftest import ANSWER_KEYS, SEEDS
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NATO = "How many Russians did NATO expel?"
-ANSWER_KEYS = {
-    "question",
-    "answer",
-    "short_answer",
-    "refused",
-    "citations",
-    "engine",
-    "standalone_question",
-    "notices",
-    "timings_ms",
-}
 
 
 @pytest.fixture(scope="module")

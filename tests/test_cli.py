@@ -13,7 +13,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 
 from .chat_server import Reply, marker
-from .conftest import SEEDS
+from .conftest import ANSWER_KEYS, SEEDS
 
 CITATION_KEYS = {"n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score"}
 
@@ -40,17 +40,7 @@ def test_ingest_ask_json_stats_remove(run):
     asked = run("ask", "How many Russians did NATO expel?", "--json")
     assert asked.exit_code == 0, asked.output
     answer = json.loads(asked.stdout)
-    assert set(answer) == {
-        "question",
-        "answer",
-        "short_answer",
-        "refused",
-        "citations",
-        "engine",
-        "standalone_question",
-        "notices",
-        "timings_ms",
-    }
+    assert set(answer) == ANSWER_KEYS
     assert set(answer["timings_ms"]) == {"retrieve", "answer", "total"}
     assert answer["refused"] is False and "eight" in answer["answer"]
     assert answer["short_answer"] == "eight" and "eight" in answer["citations"][0]["quote"]
