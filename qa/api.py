@@ -30,7 +30,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import answer_sentences, citation_heading
-from qa.chain import MAX_QUESTION_CHARS, AnswerEvent, validate_question
+from qa.chain import MAX_QUESTION_CHARS, AnswerEvent, final_answer, validate_question
 from qa.config import Settings, get_settings
 from qa.conversation import MAX_TURNS, Turn
 from qa.engine import Engine
@@ -422,9 +422,7 @@ def _locked(lock: threading.Lock, function: Callable[..., IngestReport], *args: 
 
 
 def _ask(engine: Engine, request: AskRequest) -> Answer:
-    *_, last = _stream(engine, request)
-    assert last.answer is not None  # the chain always ends with the answer
-    return last.answer
+    return final_answer(_stream(engine, request))
 
 
 def _stream(engine: Engine, request: AskRequest) -> Iterator[AnswerEvent]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -48,6 +48,14 @@ class AnswerEvent(BaseModel):
 
     delta: str | None = Field(default=None, description="Generated text, unverified: the final answer replaces it.")
     answer: Answer | None = Field(default=None, description="The verified answer; set on the last event only.")
+
+
+def final_answer(events: Iterable[AnswerEvent]) -> Answer:
+    """The answer a stream of events ends with (the chain always ends with one)."""
+    *_, last = events
+    if last.answer is None:
+        raise RuntimeError("the answer stream ended without an answer")
+    return last.answer
 
 
 def validate_question(question: str) -> str:

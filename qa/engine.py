@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer
 from qa.articles import articles_from_records
-from qa.chain import AnswerEvent, Question, build_chain
+from qa.chain import AnswerEvent, Question, build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
@@ -125,10 +125,9 @@ class Engine:
         history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question from the stored articles."""
-        events = self.stream(question, k=k, since=since, until=until, source=source, engine=engine, history=history)
-        *_, last = events
-        assert last.answer is not None  # the chain always ends with the answer
-        return last.answer
+        return final_answer(
+            self.stream(question, k=k, since=since, until=until, source=source, engine=engine, history=history)
+        )
 
     def stream(
         self,

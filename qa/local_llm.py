@@ -125,7 +125,7 @@ class LocalServer:
             import llama_cpp.server  # noqa: F401  (only checks that the extra is installed)
         except ImportError:
             raise LocalModelError(f"llama-cpp-python is not installed: {INSTALL_HINT}") from None
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path)]
         command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context_tokens)]
@@ -161,7 +161,8 @@ class LocalServer:
         self._log.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

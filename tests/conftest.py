@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from chromadb.config import Settings as ChromaSettings
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
+from qa.local_llm import free_port
 
 from .chat_server import ScriptedChatServer
 
@@ -37,13 +37,6 @@ ANSWER_KEYS = {
     "notices",
     "timings_ms",
 }
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
