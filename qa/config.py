@@ -37,8 +37,17 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token every /v1 route of the HTTP API requires; required off loopback."
     )
+    api_timeout: float = Field(
+        default=120, gt=0, description="Seconds an HTTP API request may take before it is answered 504."
+    )
+    api_cors_origins: list[str] = Field(
+        default=[], description="Web origins allowed to call the API from a browser (JSON list); none by default."
+    )
     api_url: str | None = Field(
         default=None, description="The chat uses this HTTP API (e.g. http://127.0.0.1:8000) instead of its own engine."
+    )
+    lock_timeout: float = Field(
+        default=60, ge=0, description="Seconds a write waits while another process writes the same data directory."
     )
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
     engine: Literal["extractive", "llm", "local"] = Field(

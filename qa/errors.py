@@ -21,6 +21,10 @@ class StoreError(QAError):
     """The index cannot be opened or is incompatible with this configuration."""
 
 
+class StoreBusyError(StoreError):
+    """Another process held the index for writing longer than QA_LOCK_TIMEOUT."""
+
+
 class EmbeddingModelError(QAError):
     """The offline embedding model is not installed or cannot be loaded."""
 

@@ -126,9 +126,15 @@ def ingest_articles(
     store: ArticleStore,
     settings: Settings,
     on_progress: ProgressCallback | None = None,
+    *,
+    rewrite: bool = False,
 ) -> IngestReport:
-    """Store new and changed articles, replacing the old chunks of changed ones; skip unchanged ones."""
+    """Store new and changed articles, replacing the old chunks of changed ones; skip unchanged ones.
+
+    With `rewrite`, stored articles are written again even when unchanged (qa check --repair).
+    """
     started = time.perf_counter()
+    store.check_chunking()
     report = IngestReport()
     articles: dict[str, Article] = {}
     for item in loaded:
@@ -145,7 +151,7 @@ def ingest_articles(
         stored.update(store.stored_hashes(ids[i : i + 500]))
     pending: list[tuple[Article, list[Chunk]]] = []
     for article in articles.values():
-        if stored.get(article.id) == article.content_hash:
+        if stored.get(article.id) == article.content_hash and not rewrite:
             report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
         else:
             chunks = chunk_article(
@@ -159,11 +165,12 @@ def ingest_articles(
         texts = [embedding_text(chunk) for _, chunks in group for chunk in chunks]
         vectors = store.embeddings.embed_documents(texts) if texts else []
         offset = 0
-        for article, chunks in group:
-            store.write_article(article, chunks, vectors[offset : offset + len(chunks)])
-            offset += len(chunks)
-            status = IngestStatus.UPDATED if article.id in stored else IngestStatus.ADDED
-            report.items.append(_item(article, status, chunks=len(chunks)))
+        with store.writing():
+            for article, chunks in group:
+                store.write_article(article, chunks, vectors[offset : offset + len(chunks)])
+                offset += len(chunks)
+                status = IngestStatus.UPDATED if article.id in stored else IngestStatus.ADDED
+                report.items.append(_item(article, status, chunks=len(chunks)))
         if on_progress:
             on_progress(len(texts), total)
     report.seconds = time.perf_counter() - started

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock, Timeout
 from langchain_chroma import Chroma
 from pydantic import BaseModel, Field
 
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
-from qa.errors import StoreError
+from qa.errors import StoreBusyError, StoreError
 from qa.models import Article, Chunk
 
 SCHEMA_VERSION = 1
 # Chroma accepts at most 5,461 records per call.
 WRITE_BATCH = 5000
+# `qa reindex` builds the new index under this suffix of the collection prefix, then swaps it in.
+STAGING_SUFFIX = "--reindex"
 
 
 class StoreStats(BaseModel):
@@ -62,108 +72,273 @@ def where_filter(
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-class ArticleStore:
-    """Two Chroma collections: `<prefix>-chunks` (embedded chunks) and `<prefix>-articles` (full texts)."""
+class Connection:
+    """The one Chroma client a process keeps per index location, with the lock that orders writes.
 
-    def __init__(self, settings: Settings, embeddings: MiniLMEmbeddings) -> None:
+    Embedded Chroma keeps its vector index in memory, per process. A process that writes after another process
+    wrote, without reopening, corrupts the index on disk (measured: three processes writing one directory in
+    turns left reads failing with "Error getting embedding" and a segfault). So in embedded mode every write
+    session holds an inter-process lock, and a process reopens its client whenever another process has written
+    since it last looked: each write session stamps `write.generation` in the data directory first, so even a
+    writer killed mid-write is noticed. A Chroma server orders writes itself and needs neither.
+    """
+
+    _open: ClassVar[dict[str, Connection]] = {}
+    _open_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # Guards the client: a reopen must not pull it from under another thread's call.
+        self.lock = threading.RLock()
+        self.epoch = 0
+        self._depth = 0
+        self._file_lock: FileLock | None = None
+        if settings.chroma_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._file_lock = FileLock(settings.data_dir / "write.lock", thread_local=False)
+        self._generation = self._read_generation()
+        self.client = _open_client(settings)
+
+    @classmethod
+    def to(cls, settings: Settings) -> Connection:
+        """The connection to the index these settings name, opened on first use."""
+        key = settings.chroma_url or str((settings.data_dir / "chroma").resolve())
+        with cls._open_lock:
+            if key not in cls._open:
+                cls._open[key] = cls(settings)
+            return cls._open[key]
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        """The client, reopened first if another process wrote since this one last looked."""
+        with self.lock:
+            if self._depth == 0 and self._file_lock is not None and self._read_generation() != self._generation:
+                self._reopen()
+            yield self.client
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        """The client, held for writing: other writers (threads, and processes in embedded mode) wait."""
+        with self.lock:
+            if self._depth or self._file_lock is None:
+                self._depth += 1
+                try:
+                    yield self.client
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self._file_lock.acquire(timeout=self.settings.lock_timeout)
+            except Timeout:
+                raise StoreBusyError(self._busy_message()) from None
+            try:
+                if self._read_generation() != self._generation:
+                    self._reopen()
+                self._write_generation()
+                self._depth += 1
+                yield self.client
+            finally:
+                self._depth -= 1
+                self._owner_file.unlink(missing_ok=True)
+                self._file_lock.release()
+
+    @property
+    def _generation_file(self) -> Path:
+        return self.settings.data_dir / "write.generation"
+
+    @property
+    def _owner_file(self) -> Path:
+        return self.settings.data_dir / "write.owner"
+
+    def _read_generation(self) -> str:
+        try:
+            return self._generation_file.read_text()
+        except FileNotFoundError:
+            return ""
+
+    def _write_generation(self) -> None:
+        self._generation = _new_revision()
+        _write_atomically(self._generation_file, self._generation)
+        owner = {"pid": os.getpid(), "command": " ".join(sys.argv)[:200], "since": time.strftime("%H:%M:%S")}
+        _write_atomically(self._owner_file, json.dumps(owner))
+
+    def _reopen(self) -> None:
+        self.client.close()
+        self.client = _open_client(self.settings)
+        self._generation = self._read_generation()
+        self.epoch += 1
+
+    def _busy_message(self) -> str:
+        try:
+            owner = json.loads(self._owner_file.read_text())
+            who = f" (pid {owner['pid']}: {owner['command']}, since {owner['since']})"
+        except (OSError, ValueError, KeyError):
+            who = ""
+        return (
+            f"another process is writing to {self.settings.data_dir}{who}; waited {self.settings.lock_timeout:g} s. "
+            "Try again when it has finished, or raise QA_LOCK_TIMEOUT"
+        )
+
+
+class ArticleStore:
+    """Two Chroma collections: `<prefix>-chunks` (embedded chunks) and `<prefix>-articles` (full texts).
+
+    The articles collection is the record of what is stored: an article's record is written after its chunks,
+    so an article without one was never completely written, and the chunks can always be rebuilt from its text.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: MiniLMEmbeddings,
+        *,
+        prefix: str | None = None,
+        check_identity: bool = True,
+    ) -> None:
         self.settings = settings
         self.embeddings = embeddings
-        self.client = _open_client(settings)
+        self.prefix = prefix or settings.collection
+        self._conn = Connection.to(settings)
         self._identity = {
             "embedding_model": embeddings.model_name,
             "dimension": embeddings.dimension,
             "schema_version": SCHEMA_VERSION,
         }
-        names = (f"{settings.collection}-chunks", f"{settings.collection}-articles")
+        self._names = collection_names(self.prefix)
+        self._epoch = -1
+        self._writing = False
         try:
-            self._chunks = self.client.get_or_create_collection(
-                names[0],
-                metadata={**self._identity, "revision": _new_revision()},
-                configuration={"hnsw": {"space": "cosine"}},
+            with self._conn.reading() as client:
+                existing = {collection.name: collection for collection in client.list_collections()}
+            # Opening writes only to create the collections or to finish a swap: other processes need not reopen.
+            must_write = any(name not in existing for name in self._names) or (
+                prefix is None and _staging_complete(existing, settings.collection)
             )
-            self._articles = self.client.get_or_create_collection(
-                names[1], metadata=self._identity, configuration={"hnsw": {"space": "cosine"}}
-            )
+            with self._conn.writing() if must_write else self._conn.reading():
+                if must_write and prefix is None:
+                    self._finish_reindex()
+                self._open_collections()
+        except StoreError:
+            raise
         except Exception as error:  # chromadb raises many types for an unreachable server or a broken directory
             raise StoreError(f"cannot open the Chroma index ({_where(settings)}): {error}") from None
-        self._check_identity(self._chunks.metadata or {}, names[0])
-        self.vectorstore = Chroma(client=self.client, collection_name=names[0], embedding_function=embeddings)
+        if check_identity:
+            self._check_identity(self._chunks.metadata or {}, self._names[0])
+
+    @property
+    def chunking(self) -> tuple[int, int]:
+        """(words per chunk, overlap words) this index splits articles with; the settings' for an index from before."""
+        metadata = self._chunks.metadata or {}
+        return (
+            int(metadata.get("chunk_words", self.settings.chunk_words)),
+            int(metadata.get("chunk_overlap_words", self.settings.chunk_overlap_words)),
+        )
+
+    def check_chunking(self) -> None:
+        """Refuse to write chunks split differently from the ones stored: `qa reindex` re-splits everything."""
+        if self.chunking != (self.settings.chunk_words, self.settings.chunk_overlap_words):
+            words, overlap = self.chunking
+            raise StoreError(
+                f"this index splits articles into {words}-word chunks with {overlap} words of overlap, but "
+                f"QA_CHUNK_WORDS / QA_CHUNK_OVERLAP_WORDS ask for {self.settings.chunk_words} / "
+                f"{self.settings.chunk_overlap_words}: run `qa reindex` to re-split every article, or unset them"
+            )
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Keep other writers out while reading a consistent whole (qa check, export); reentrant."""
+        with self._conn.writing():
+            self._open_collections()
+            yield
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the index for a series of writes (see Connection); reentrant."""
+        with self.exclusive():
+            outermost = not self._writing
+            if outermost:  # before and after: a writer killed half-way still shows it wrote
+                self._bump_revision()
+            self._writing = True
+            try:
+                yield
+            finally:
+                if outermost:
+                    self._writing = False
+                    self._bump_revision()
 
     def revision(self) -> str:
         """Token that changes whenever any process writes, so caches built from the chunks know to refresh."""
-        metadata = self.client.get_collection(self._chunks.name).metadata or {}
-        return str(metadata.get("revision", ""))
+        with self._reading() as client:
+            return str((client.get_collection(self._names[0]).metadata or {}).get("revision", ""))
 
     def stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
         """Content hash of each given article that is stored."""
         if not article_ids:
             return {}
-        found = self._articles.get(ids=list(article_ids), include=["metadatas"])
+        with self._reading():
+            found = self._articles.get(ids=list(article_ids), include=["metadatas"])
         return {
             id_: str(meta["content_hash"]) for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
         }
 
     def get_article(self, article_id: str) -> Article | None:
         """The stored article with its full text, or None."""
-        found = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
+        with self._reading():
+            found = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not found["ids"]:
             return None
-        meta = found["metadatas"][0]
-        return Article(
-            id=article_id,
-            text=found["documents"][0],
-            author=_opt(meta, "author"),
-            **_read_shared_metadata(meta),
-        )
+        return _article_from_record(article_id, found["documents"][0], found["metadatas"][0])
+
+    def iter_articles(self) -> Iterator[Article]:
+        """Every stored article with its text, page by page."""
+        for ids, documents, metadatas in self._pages(self._names[1], ["documents", "metadatas"], page=500):
+            yield from map(_article_from_record, ids, documents, metadatas)
 
     def article_ids_for_path(self, path: str) -> list[str]:
         """Ids of the articles read from the file at `path` (absolute)."""
-        return self._articles.get(where={"path": path}, include=[])["ids"]
+        with self._reading():
+            return self._articles.get(where={"path": path}, include=[])["ids"]
 
     def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         """Store an article's chunks, drop chunks left over from an older version, then the article record.
 
         The article record is written last: it is the mark that the article is complete.
         """
-        for i in range(0, len(chunks), WRITE_BATCH):
-            batch = chunks[i : i + WRITE_BATCH]
-            self._chunks.upsert(
-                ids=[chunk.id for chunk in batch],
-                embeddings=[list(vector) for vector in vectors[i : i + WRITE_BATCH]],
-                documents=[chunk.text for chunk in batch],
-                metadatas=[_chunk_metadata(chunk) for chunk in batch],
+        with self.writing():
+            for i in range(0, len(chunks), WRITE_BATCH):
+                batch = chunks[i : i + WRITE_BATCH]
+                self._chunks.upsert(
+                    ids=[chunk.id for chunk in batch],
+                    embeddings=[list(vector) for vector in vectors[i : i + WRITE_BATCH]],
+                    documents=[chunk.text for chunk in batch],
+                    metadatas=[_chunk_metadata(chunk) for chunk in batch],
+                )
+            self._chunks.delete(where={"$and": [{"article_id": article.id}, {"ordinal": {"$gte": len(chunks)}}]})
+            self._articles.upsert(
+                ids=[article.id],
+                embeddings=[_mean_vector(vectors, self.embeddings.dimension)],
+                documents=[article.text],
+                metadatas=[{**_article_metadata(article), "chunks": len(chunks)}],
             )
-        self._chunks.delete(where={"$and": [{"article_id": article.id}, {"ordinal": {"$gte": len(chunks)}}]})
-        self._articles.upsert(
-            ids=[article.id],
-            embeddings=[_mean_vector(vectors, self.embeddings.dimension)],
-            documents=[article.text],
-            metadatas=[{**_article_metadata(article), "chunks": len(chunks)}],
-        )
-        self._bump_revision()
 
     def remove_article(self, article_id: str) -> int:
         """Delete an article and all its chunks; return how many chunks were removed."""
-        removed = len(self._chunks.get(where={"article_id": article_id}, include=[])["ids"])
-        self._chunks.delete(where={"article_id": article_id})
-        self._articles.delete(ids=[article_id])
-        self._bump_revision()
+        with self.writing():
+            removed = len(self._chunks.get(where={"article_id": article_id}, include=[])["ids"])
+            self._articles.delete(ids=[article_id])
+            self._chunks.delete(where={"article_id": article_id})
         return removed
 
     def iter_chunks(self) -> Iterator[Chunk]:
-        """Every stored chunk, page by page (for the lexical index)."""
-        offset = 0
-        while True:
-            page = self._chunks.get(include=["documents", "metadatas"], limit=WRITE_BATCH, offset=offset)
-            for text, meta in zip(page["documents"] or [], page["metadatas"] or [], strict=True):
-                yield chunk_from_record(text, meta)
-            if len(page["ids"]) < WRITE_BATCH:
-                return
-            offset += WRITE_BATCH
+        """Every stored chunk, page by page (for the lexical index and qa check)."""
+        for _, documents, metadatas in self._pages(self._names[0], ["documents", "metadatas"], page=WRITE_BATCH):
+            yield from map(chunk_from_record, documents, metadatas)
 
     def dense_search(self, question: str, k: int, where: dict[str, Any] | None) -> list[Chunk]:
         """The k chunks nearest to the question, with cosine similarity as score."""
-        found = self.vectorstore.similarity_search_with_score(question, k=k, filter=where)
+        vector = self.embeddings.embed_query(question)
+        with self._reading():
+            found = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=where)
         return [
             chunk_from_record(doc.page_content, doc.metadata).model_copy(update={"score": 1.0 - distance})
             for doc, distance in found
@@ -171,7 +346,6 @@ class ArticleStore:
 
     def list_articles(self) -> list[ArticleSummary]:
         """Every stored article without its text, newest first."""
-        found = self._articles.get(include=["metadatas"])
         summaries = [
             ArticleSummary(
                 id=id_,
@@ -179,7 +353,8 @@ class ArticleStore:
                 **_read_shared_metadata(meta),
                 content_hash=str(meta["content_hash"]),
             )
-            for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+            for ids, _, metadatas in self._pages(self._names[1], ["metadatas"], page=WRITE_BATCH)
+            for id_, meta in zip(ids, metadatas, strict=True)
         ]
         return sorted(summaries, key=lambda a: (a.published or date.min, a.title), reverse=True)
 
@@ -187,25 +362,113 @@ class ArticleStore:
         """Counts, publishers and date range of the index."""
         articles = self.list_articles()
         dates = [a.published for a in articles if a.published]
+        with self._reading():
+            chunks = self._chunks.count()
         return StoreStats(
             articles=len(articles),
-            chunks=self._chunks.count(),
+            chunks=chunks,
             sources=sorted({a.source for a in articles if a.source}),
             first_published=min(dates, default=None),
             last_published=max(dates, default=None),
         )
 
+    def staging_collections(self) -> list[str]:
+        """Collections an interrupted `qa reindex` left behind."""
+        with self._reading() as client:
+            return [
+                collection.name
+                for collection in client.list_collections()
+                if collection.name.startswith(self.settings.collection + STAGING_SUFFIX + "-")
+            ]
+
+    def drop_staging(self) -> None:
+        """Delete what an interrupted `qa reindex` left behind; the index in use is not touched."""
+        with self._conn.writing() as client:
+            for name in self.staging_collections():
+                client.delete_collection(name)
+
+    def replace_with(self, staging: ArticleStore) -> None:
+        """Make a completely built staging index (qa reindex) this one: mark it complete, then swap it in.
+
+        Killed half-way, the next open finishes the swap (see _finish_reindex), so the articles are never lost.
+        """
+        with self._conn.writing():
+            staging._articles.modify(metadata={**(staging._articles.metadata or {}), "complete": True})
+            self._finish_reindex()
+            self._open_collections()
+
+    def _finish_reindex(self) -> None:
+        """Swap in a staging index marked complete: delete each old collection, rename the new one into place."""
+        client = self._conn.client
+        existing = {collection.name: collection for collection in client.list_collections()}
+        if not _staging_complete(existing, self.settings.collection):
+            return
+        staging = collection_names(self.settings.collection + STAGING_SUFFIX)
+        for staging_name, name in zip(staging, collection_names(self.settings.collection), strict=True):
+            if staging_name in existing:
+                if name in existing:
+                    client.delete_collection(name)
+                client.get_collection(staging_name).modify(name=name)
+        self._conn.epoch += 1  # every store of this process fetches the swapped-in collections again
+
+    def _open_collections(self) -> None:
+        """(Re)fetch the collections after this process opened or reopened its client."""
+        if self._epoch == self._conn.epoch:
+            return
+        client = self._conn.client
+        layout = {"chunk_words": self.settings.chunk_words, "chunk_overlap_words": self.settings.chunk_overlap_words}
+        self._chunks = client.get_or_create_collection(
+            self._names[0],
+            metadata={**self._identity, **layout, "revision": _new_revision()},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        self._articles = client.get_or_create_collection(
+            self._names[1], metadata=self._identity, configuration={"hnsw": {"space": "cosine"}}
+        )
+        self.vectorstore = Chroma(client=client, collection_name=self._names[0], embedding_function=self.embeddings)
+        self._epoch = self._conn.epoch
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        with self._conn.reading() as client:
+            self._open_collections()
+            yield client
+
+    def _pages(self, name: str, include: list[str], page: int) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        offset = 0
+        while True:
+            with self._reading():
+                collection = self._chunks if name == self._names[0] else self._articles
+                found = collection.get(include=include, limit=page, offset=offset)
+            columns = [found.get(key) or [None] * len(found["ids"]) for key in ("documents", "metadatas")]
+            yield found["ids"], columns[0], columns[1]
+            if len(found["ids"]) < page:
+                return
+            offset += page
+
     def _bump_revision(self) -> None:
-        self._chunks.modify(metadata={**self._identity, "revision": _new_revision()})
+        self._chunks.modify(metadata={**(self._chunks.metadata or {}), "revision": _new_revision()})
 
     def _check_identity(self, metadata: dict[str, Any], name: str) -> None:
         stored = {key: metadata.get(key) for key in self._identity}
         if stored != self._identity:
             raise StoreError(
                 f"collection {name!r} was built with {stored['embedding_model']} ({stored['dimension']}-d, schema "
-                f"{stored['schema_version']}) but this engine uses {self.embeddings.model_name} "
-                f"({self.embeddings.dimension}-d, schema {SCHEMA_VERSION}): set another QA_COLLECTION and re-ingest"
+                f"{stored['schema_version']}) but this version of qa uses {self.embeddings.model_name} "
+                f"({self.embeddings.dimension}-d, schema {SCHEMA_VERSION}): run `qa reindex` to rebuild it from the "
+                "stored article texts (nothing is lost)"
             )
+
+
+def _staging_complete(existing: dict[str, Any], prefix: str) -> bool:
+    """Whether `qa reindex` finished building a staging index for `prefix` that is not swapped in yet."""
+    articles = collection_names(prefix + STAGING_SUFFIX)[1]
+    return articles in existing and bool((existing[articles].metadata or {}).get("complete"))
+
+
+def collection_names(prefix: str) -> tuple[str, str]:
+    """The chunks and articles collections of an index."""
+    return f"{prefix}-chunks", f"{prefix}-articles"
 
 
 def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
@@ -224,7 +487,6 @@ def _open_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
         if settings.chroma_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
         url = urlparse(settings.chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -239,6 +501,16 @@ def _open_client(settings: Settings) -> Any:
         raise
     except Exception as error:
         raise StoreError(f"cannot open the Chroma index ({_where(settings)}): {error}") from None
+
+
+def _article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Article:
+    return Article(id=article_id, text=text, author=_opt(meta, "author"), **_read_shared_metadata(meta))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _where(settings: Settings) -> str:
@@ -256,31 +528,30 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
 
 
 def _article_metadata(article: Article) -> dict[str, Any]:
-    meta = {
+    return {
         "content_hash": article.content_hash,
+        "author": article.author,
         **_shared_metadata(article.title, article.source, article.url, article.path, article.published),
     }
-    if article.author:
-        meta["author"] = article.author
-    return meta
 
 
 def _shared_metadata(
     title: str, source: str | None, url: str | None, path: str | None, published: date | None
 ) -> dict[str, Any]:
-    """Provenance stored on articles and chunks alike; absent values are left out (Chroma cannot store None)."""
-    meta: dict[str, Any] = {"title": title}
-    if source:
-        meta["source"] = source
-        meta["source_key"] = source.lower()
-    if url:
-        meta["url"] = url
-    if path:
-        meta["path"] = path
-    if published:
-        meta["published"] = published.isoformat()
-        meta["published_day"] = day_number(published)
-    return meta
+    """Provenance stored on articles and chunks alike.
+
+    Absent values are None, which Chroma's upsert takes as "delete this key": a key left out would instead keep
+    the value of the version being replaced.
+    """
+    return {
+        "title": title,
+        "source": source,
+        "source_key": source.lower() if source else None,
+        "url": url,
+        "path": path,
+        "published": published.isoformat() if published else None,
+        "published_day": day_number(published) if published else None,
+    }
 
 
 def _read_shared_metadata(meta: dict[str, Any]) -> dict[str, Any]:
