@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
     from qa.evaluation.runner import QuestionResult
+    from qa.ingest import IngestReport
+    from qa.maintenance import CheckReport
+    from qa.store import ArticleStore
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -74,6 +77,14 @@ def open_engine() -> Engine:
     return engine.Engine(embeddings=load_embeddings())
 
 
+def open_store() -> ArticleStore:
+    """The index alone, for the maintenance commands."""
+    from qa.config import get_settings
+    from qa.store import ArticleStore
+
+    return ArticleStore(get_settings(), load_embeddings())
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Article files or folders (searched recursively).")],
@@ -83,6 +94,11 @@ def ingest(
         engine = open_engine()
         with progress_bar("Embedding", "chunks") as advance:
             report = engine.ingest(paths, advance)
+    print_ingest_report(report)
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    """Each failure on stderr, then the summary line; exit 1 when anything failed."""
     for item in report.failed:
         err.print(f"skipped {item.location}: {item.reason}", markup=False)
     out.print(report.summary(), markup=False)
@@ -184,6 +200,86 @@ def remove(
         for target in targets:
             ids, chunks = engine.remove(target)
             out.print(f"removed {len(ids)} article(s), {chunks} chunks: {target}", markup=False)
+
+
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed, then check again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Verify the index: every article complete (all its chunks, matching its text) or absent. Exit 1 on problems."""
+    from qa.config import get_settings
+    from qa.maintenance import check_store, repair_store
+
+    with user_errors():
+        store = open_store()
+        if repair:
+            before, after = repair_store(store, get_settings())
+        else:
+            before = after = check_store(store)
+    if as_json:
+        repaired = after.model_dump(mode="json") if repair else None
+        out.print_json(json.dumps({"found": before.model_dump(mode="json"), "after_repair": repaired}))
+    else:
+        print_check_report(before, "found")
+        if repair:
+            print_check_report(after, "after repair")
+    if not after.ok:
+        raise typer.Exit(1)
+
+
+def print_check_report(report: CheckReport, label: str) -> None:
+    """One line per problem, then a summary line."""
+    for problem in report.problems:
+        out.print(f"{problem.kind}  {problem.article_id or '-'}  {problem.detail}", markup=False)
+    verdict = "no problems" if report.ok else f"{len(report.problems)} problem(s); `qa check --repair` fixes them"
+    out.print(f"{label}: {report.articles} articles, {report.chunks} chunks: {verdict}", markup=False)
+
+
+@app.command("export")
+def export_articles(
+    folder: Annotated[Path, typer.Argument(help="Folder to write articles.jsonl and settings.json to.")],
+) -> None:
+    """Write every stored article and the index settings to a folder (qa import reads it)."""
+    from qa.maintenance import export_store
+
+    with user_errors():
+        count = export_store(open_store(), folder)
+    out.print(f"exported {count} articles to {folder}", markup=False)
+
+
+@app.command("import")
+def import_articles(
+    folder: Annotated[Path, typer.Argument(help="A folder written by qa export.")],
+) -> None:
+    """Ingest the articles of an export, embedded afresh; unchanged ones are skipped."""
+    from qa.config import get_settings
+    from qa.maintenance import import_store
+
+    with user_errors():
+        settings = get_settings()
+        with progress_bar("Embedding", "chunks") as advance:
+            manifest, report = import_store(folder, open_store(), settings, advance)
+    exported = (manifest.get("chunk_words"), manifest.get("chunk_overlap_words"))
+    if exported != (settings.chunk_words, settings.chunk_overlap_words):
+        err.print(
+            f"note: exported from an index with {exported[0]}-word chunks ({exported[1]} overlap); "
+            f"imported with {settings.chunk_words} ({settings.chunk_overlap_words})",
+            markup=False,
+        )
+    print_ingest_report(report)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the index from the stored article texts (after a model, schema or chunk-setting change)."""
+    from qa.config import get_settings
+    from qa.maintenance import reindex as rebuild
+
+    with user_errors():
+        with progress_bar("Embedding", "chunks") as advance:
+            report = rebuild(get_settings(), load_embeddings(), advance)
+    print_ingest_report(report)
 
 
 @app.command("eval")
@@ -294,6 +390,7 @@ def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
         TimeRemainingColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # no bar in logs and pipes, where errors must stay one line
     ) as progress:
         task = progress.add_task(verb, total=None, rate="")
 

@@ -1,0 +1,220 @@
+"""qa check finds every half-written article and --repair makes it whole; export, import and reindex lose nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.chunking import chunk_article
+from qa.cli import app
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+from qa.errors import QAError, StoreError
+from qa.ingest import ingest_articles
+from qa.maintenance import ProblemKind, check_store, export_store, import_store, reindex, repair_store
+from qa.models import Article
+from qa.store import STAGING_SUFFIX, ArticleStore
+
+from .conftest import DATA, SEEDS
+
+SUBSET = DATA / "realtimeqa_eval20" / "articles.jsonl"
+
+
+def stored_chunks(engine: Engine, article_id: str) -> list[tuple[int, int, int, str]]:
+    return sorted(
+        (chunk.ordinal, chunk.start, chunk.end, chunk.text)
+        for chunk in engine.store.iter_chunks()
+        if chunk.article_id == article_id
+    )
+
+
+def expected_chunks(engine: Engine, article: Article) -> list[tuple[int, int, int, str]]:
+    words, overlap = engine.store.chunking
+    chunks = chunk_article(article, chunk_words=words, overlap_words=overlap)
+    return [(chunk.ordinal, chunk.start, chunk.end, chunk.text) for chunk in chunks]
+
+
+def crash_before_article_record(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> None:
+    """Make the next article write stop where a kill would: chunks written, the article record not."""
+
+    def killed(**_: object) -> None:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(engine.store._articles, "upsert", killed)
+
+
+def test_a_clean_index_has_no_problems(seeded: Engine):
+    report = check_store(seeded.store)
+    assert report.ok
+    assert (report.articles, report.chunks) == (seeded.stats().articles, seeded.stats().chunks)
+
+
+def test_check_finds_each_kind_of_damage_and_repair_makes_every_article_whole(
+    seeded: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    old, other = sorted(seeded.articles(), key=lambda a: a.id)
+    old_article = seeded.get_article(old.id)
+    # 1. An update cut short: the new version's chunks over the old version's record.
+    changed = old_article.model_copy(update={"text": old_article.text + "\n\nA late paragraph. " * 40})
+    # 2. A new article cut short: chunks without any record.
+    new = Article(id="new-article", title="New", text="A brand new article about harbour cranes. " * 30)
+    with monkeypatch.context() as patch:
+        crash_before_article_record(patch, seeded)
+        for article in (changed, new):
+            with pytest.raises(RuntimeError, match="killed"):
+                seeded.ingest_records([article.model_dump(mode="json", exclude={"content_hash"})])
+    # 3. A chunk lost from a complete article.
+    seeded.store._chunks.delete(ids=[f"{other.id}:1"])
+    # 4. A reindex that never finished.
+    ArticleStore(seeded.settings, seeded.embeddings, prefix=seeded.settings.collection + STAGING_SUFFIX)
+
+    found = check_store(seeded.store)
+    kinds = {(problem.kind, problem.article_id) for problem in found.problems}
+    assert kinds == {
+        (ProblemKind.INCOMPLETE_ARTICLE, old.id),
+        (ProblemKind.ORPHAN_CHUNKS, "new-article"),
+        (ProblemKind.INCOMPLETE_ARTICLE, other.id),
+        (ProblemKind.INTERRUPTED_REINDEX, None),
+    }
+    lost = next(p for p in found.problems if p.article_id == other.id)
+    assert "missing chunk(s) 1" in lost.detail
+
+    before, after = repair_store(seeded.store, seeded.settings)
+    assert before.problems == found.problems
+    assert after.ok, after.problems
+    # The kept (old) text is what was restored, every chunk exactly as a clean ingest splits it.
+    assert seeded.get_article(old.id).content_hash == old.content_hash
+    for article_id in (old.id, other.id):
+        assert stored_chunks(seeded, article_id) == expected_chunks(seeded, seeded.get_article(article_id))
+    assert "new-article" not in {a.id for a in seeded.articles()}
+    # A rerun of the ingest then stores the new version whole.
+    seeded.ingest_records([changed.model_dump(mode="json", exclude={"content_hash"})])
+    assert check_store(seeded.store).ok
+    assert stored_chunks(seeded, old.id) == expected_chunks(seeded, changed)
+
+
+def test_check_command_lists_problems_and_exits_1_until_repaired(
+    tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    engine = Engine(Settings(), embeddings)
+    engine.ingest([SEEDS])
+    target = engine.articles()[0]
+    engine.store._chunks.delete(ids=[f"{target.id}:0"])
+    monkeypatch.setattr("qa.cli.load_embeddings", lambda: embeddings)
+    runner = CliRunner()
+
+    checked = runner.invoke(app, ["check"])
+    assert checked.exit_code == 1
+    assert f"incomplete_article  {target.id}  {target.chunks - 1} of {target.chunks} chunks stored" in checked.stdout
+    assert "1 problem(s); `qa check --repair` fixes them" in checked.stdout
+
+    repaired = runner.invoke(app, ["check", "--repair", "--json"])
+    assert repaired.exit_code == 0, repaired.stdout
+    figures = json.loads(repaired.stdout)
+    assert [p["article_id"] for p in figures["found"]["problems"]] == [target.id]
+    assert figures["after_repair"]["problems"] == []
+    assert runner.invoke(app, ["check"]).exit_code == 0
+
+
+def test_export_then_import_restores_every_article(seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings):
+    seeded.ingest([SUBSET])
+    exported = export_store(seeded.store, tmp_path / "export")
+    originals = {a.id: a for a in seeded.articles()}
+    assert exported == len(originals)
+    manifest = json.loads((tmp_path / "export" / "settings.json").read_text())
+    assert manifest["articles"] == exported and manifest["chunk_words"] == seeded.settings.chunk_words
+
+    fresh = Engine(Settings(data_dir=tmp_path / "fresh", collection="restored"), embeddings)
+    _, report = import_store(tmp_path / "export", fresh.store, fresh.settings)
+    assert report.failed == [] and report.count("added") == exported
+    restored = {a.id: a for a in fresh.articles()}
+    assert {id_: (a.content_hash, a.chunks, a.path) for id_, a in restored.items()} == {
+        id_: (a.content_hash, a.chunks, a.path) for id_, a in originals.items()
+    }
+    assert check_store(fresh.store).ok
+    assert fresh.ask("How many Russian diplomats did NATO expel?").citations
+
+
+def test_import_reports_bad_records_and_refuses_a_folder_that_is_no_export(
+    seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings
+):
+    folder = tmp_path / "export"
+    export_store(seeded.store, folder)
+    lines = (folder / "articles.jsonl").read_text().splitlines()
+    (folder / "articles.jsonl").write_text("\n".join([*lines, "{not json", json.dumps({"title": "no text"})]) + "\n")
+    fresh = Engine(Settings(data_dir=tmp_path / "fresh"), embeddings)
+    _, report = import_store(folder, fresh.store, fresh.settings)
+    assert report.count("added") == len(lines)
+    assert [item.location.rsplit(":", 1)[1] for item in report.failed] == [str(len(lines) + 1), str(len(lines) + 2)]
+    with pytest.raises(QAError, match=r"is not a qa export \(settings.json and articles.jsonl\)"):
+        import_store(tmp_path, fresh.store, fresh.settings)
+
+
+def test_an_old_schema_names_the_command_that_migrates_it(seeded: Engine, embeddings: MiniLMEmbeddings):
+    before = {a.id: a.content_hash for a in seeded.articles()}
+    metadata = dict(seeded.store._chunks.metadata or {})
+    seeded.store._chunks.modify(metadata={**metadata, "schema_version": 0})
+    with pytest.raises(StoreError, match=r"schema 0\).*run `qa reindex` to rebuild it from the stored article texts"):
+        Engine(seeded.settings, embeddings)
+
+    report = reindex(seeded.settings, embeddings)
+    assert report.failed == [] and report.count("added") == len(before)
+    migrated = Engine(seeded.settings, embeddings)
+    assert {a.id: a.content_hash for a in migrated.articles()} == before
+    assert check_store(migrated.store).ok
+    assert migrated.ask("How many Russian diplomats did NATO expel?").citations
+
+
+def test_new_chunk_settings_need_a_reindex_which_resplits_every_article(
+    seeded: Engine, embeddings: MiniLMEmbeddings, seed_copy: Path
+):
+    resized = seeded.settings.model_copy(update={"chunk_words": 60, "chunk_overlap_words": 10})
+    with pytest.raises(StoreError, match=r"120-word chunks with 30 words of overlap.*run `qa reindex`"):
+        Engine(resized, embeddings).ingest([seed_copy])
+    chunks_before = seeded.stats().chunks
+    reindex(resized, embeddings)
+    rebuilt = Engine(resized, embeddings)
+    assert rebuilt.store.chunking == (60, 10)
+    assert rebuilt.stats().chunks > chunks_before
+    assert check_store(rebuilt.store).ok
+
+
+def test_a_reindex_killed_before_the_swap_leaves_the_old_index_and_one_killed_during_it_is_finished(
+    seeded: Engine, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+):
+    chunks = seeded.stats().chunks
+
+    def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ArticleStore, "replace_with", killed)
+        with pytest.raises(RuntimeError):
+            reindex(seeded.settings, embeddings)
+    reopened = Engine(seeded.settings, embeddings)
+    assert reopened.stats().chunks == chunks
+    assert [p.kind for p in check_store(reopened.store).problems] == [ProblemKind.INTERRUPTED_REINDEX]
+    assert repair_store(reopened.store, reopened.settings)[1].ok
+
+    # Killed after the staging index was marked complete and the old chunks deleted: the next open swaps it in.
+    staging = ArticleStore(seeded.settings, embeddings, prefix=seeded.settings.collection + STAGING_SUFFIX)
+    ingest_articles(list(seeded.store.iter_articles()), staging, seeded.settings)
+    staging._articles.modify(metadata={**(staging._articles.metadata or {}), "complete": True})
+    seeded.store._conn.client.delete_collection(f"{seeded.settings.collection}-chunks")
+    finished = Engine(seeded.settings, embeddings)
+    assert finished.store.staging_collections() == []
+    assert finished.stats().chunks == chunks and check_store(finished.store).ok
+
+
+def test_an_update_that_drops_a_field_keeps_nothing_of_the_old_value(engine: Engine):
+    record = {"id": "dated", "title": "Dated", "text": "Harbour cranes were sold. " * 20, "published": "2023-01-05"}
+    engine.ingest_records([record])
+    engine.ingest_records([{**record, "published": None, "source": "Gazette"}])
+    assert engine.get_article("dated").published is None
+    assert {chunk.published for chunk in engine.store.iter_chunks()} == {None}
+    assert check_store(engine.store).ok
