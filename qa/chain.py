@@ -17,6 +17,7 @@ from qa.answer import (
     ExtractiveAnswerer,
     LLMAnswerer,
     cite,
+    inert_markers,
     keep_cited_sentences,
     split_claims,
     verify_citations,
@@ -118,7 +119,8 @@ def build_chain(
         text, citations = keep_cited_sentences(*_verified(cite(selection.evidence)))
         short = selection.short_answer
         # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
-        short_text = short.text if short and citations and _quotes(citations[0], short.evidence) else None
+        quoted = short and citations and _quotes(citations[0], short.evidence)
+        short_text = inert_markers(short.text) if short and quoted else None
         return _answer(state, "extractive", text, citations, short_text, notices)
 
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:

@@ -37,7 +37,7 @@ def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.pop("QA_CHROMA_URL", None)
     bin_dir = Path(sys.executable).parent
     subprocess.run(
-        [bin_dir / "qa", "ingest", SEEDS, DATA / "hostile_article.txt"], env=env, check=True, capture_output=True
+        [bin_dir / "qa", "ingest", SEEDS, DATA / "hostile" / "markup.txt"], env=env, check=True, capture_output=True
     )
     port = free_port()
     log_path = data.parent / "streamlit.log"

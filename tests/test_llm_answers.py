@@ -146,7 +146,7 @@ def test_an_unreachable_endpoint_gives_the_extractive_answer(tmp_path: Path, emb
 
 
 def test_an_article_cannot_break_out_of_the_passages(llm_engine: Engine, chat_server: ScriptedChatServer):
-    assert llm_engine.ingest([DATA / "injection_article.txt"]).failed == []
+    assert llm_engine.ingest([DATA / "hostile" / "injection.txt"]).failed == []
     chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {marker(r, EXPELLED)}."))
     answer = llm_engine.ask("Why did Russia close NATO's office in Moscow?", engine="llm", k=5)
     prompt = chat_server.requests[-1]["messages"][-1]["content"]

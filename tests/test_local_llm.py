@@ -28,7 +28,7 @@ def local_engine(tmp_path_factory: pytest.TempPathFactory, embeddings: MiniLMEmb
         data_dir=tmp_path_factory.mktemp("local"), models_dir=MODELS_DIR, local_model=TEST_MODEL.name, llm_timeout=120
     )
     engine = Engine(settings, embeddings)
-    assert engine.ingest([SEEDS, DATA / "injection_article.txt"]).failed == []
+    assert engine.ingest([SEEDS, DATA / "hostile" / "injection.txt"]).failed == []
     yield engine
 
 

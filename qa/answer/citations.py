@@ -36,10 +36,15 @@ def cite(evidence: Sequence[Evidence]) -> tuple[str, list[Citation]]:
         else:
             start, end, score = spans[key]
             spans[key] = (min(start, item.start), max(end, item.end), max(score, item.score))
-        parts.append(f"{item.text} [{numbers[key]}]")
+        parts.append(f"{inert_markers(item.text)} [{numbers[key]}]")
     chunks = {item.chunk.id: item.chunk for item in evidence}
     citations = [quote_citation(n, chunks[key], *spans[key]) for key, n in numbers.items()]
     return " ".join(parts), citations
+
+
+def inert_markers(text: str) -> str:
+    """Article text with its own "[3]" written "(3)": in an answer, only qa's markers may look like citations."""
+    return _ARTICLE_MARKER.sub(r"(\1)", text)
 
 
 def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
@@ -79,6 +84,7 @@ def verify_citations(citations: Sequence[Citation], get_article: Callable[[str],
 
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
+_ARTICLE_MARKER = re.compile(r"\[(\d+)\]")
 # A sentence of an answer ends with its markers ("... [1] [2]"); brackets inside quoted article text do not end one.
 _AFTER_MARKERS = re.compile(r"(?:(?<=\[\d\])|(?<=\[\d\d\]))\s+(?!\[\d)")
 

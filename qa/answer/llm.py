@@ -9,7 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
-from qa.answer.citations import quote_citation
+from qa.answer.citations import inert_markers, quote_citation
 from qa.answer.grounding import Claim, GroundingChecker, Support
 from qa.answer.phrases import CANNOT_ANSWER
 from qa.models import Chunk, Citation
@@ -93,9 +93,10 @@ class LLMAnswerer:
         for claim in claims:
             found = [next(supports) for _ in passages]
             cited = [found[n - 1] for n in claim.markers if 1 <= n <= len(passages)]
-            # A number or name passes if any passage the sentence cites holds it.
-            missing = set.intersection(*(set(s.missing) for s in cited)) if cited else set()
-            held = [s for s in cited if s.score >= self.checker.threshold and not missing]
+            held = [s for s in cited if s.score >= self.checker.threshold]
+            # A number or name passes if any passage shown as support holds it (a sentence may join two facts).
+            if held and set.intersection(*(set(s.missing) for s in held)):
+                held = []
             if not held and (cited or not claim.markers):
                 holding = [s for s in found if s.score >= self.checker.threshold and not s.missing]
                 held = sorted(holding, key=lambda s: s.score, reverse=True)[:1]
@@ -118,4 +119,5 @@ class LLMAnswerer:
 
 
 def _clean(text: str) -> str:
-    return _DELIMITERS.sub(" ", text)
+    """Article text for the prompt: no passage delimiters, and no "[n]" a model could copy as a citation."""
+    return inert_markers(_DELIMITERS.sub(" ", text))
