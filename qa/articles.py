@@ -27,6 +27,7 @@ _SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_SUFFIXES))
 UNSUPPORTED_TYPE = f"unsupported file type (supported: {_SUPPORTED_LIST})"
 
 MAX_TITLE_CHARS = 200
+NESTED_TOO_DEEPLY = "JSON nested too deeply"
 # "This article was originally published by Radio Free Europe/Radio Liberty and is reprinted with permission."
 PROVENANCE_LINE = re.compile(
     r"^(?:this )?(?:article|story|piece)?\s*(?:was |is )?(?:originally |first )?published (?:by|in|on|at) "
@@ -211,6 +212,8 @@ def _articles_from_json(text: str, path: Path, settings: Settings) -> Iterator[A
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ArticleError(f"invalid JSON at line {error.lineno}: {error.msg}") from None
+    except RecursionError:
+        raise ArticleError(NESTED_TOO_DEEPLY) from None
     records = data if isinstance(data, list) else [data]
     if not records:
         raise ArticleError("no records in the JSON list")
@@ -228,6 +231,8 @@ def _articles_from_jsonl(text: str, path: Path, settings: Settings) -> Iterator[
             yield article_from_record(json.loads(line), path=path, index=number, settings=settings)
         except json.JSONDecodeError as error:
             yield LoadFailure(location=f"{path}:{number}", reason=f"invalid JSON: {error.msg}")
+        except RecursionError:
+            yield LoadFailure(location=f"{path}:{number}", reason=NESTED_TOO_DEEPLY)
         except ArticleError as error:
             yield LoadFailure(location=f"{path}:{number}", reason=str(error))
     if not found:
