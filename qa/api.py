@@ -6,21 +6,25 @@ store's revision), so several replicas can share one Chroma server (`QA_CHROMA_U
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 import secrets
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import format_sse_event
@@ -352,6 +356,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(v1)
     app.middleware("http")(_body_limit(settings))
+    app.middleware("http")(_security_headers)
+    app.add_middleware(_TimeLimit, seconds=settings.api_timeout)
+    if settings.api_cors_origins:  # closed unless origins are named: no browser page may call the API otherwise
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app
 
 
@@ -477,9 +490,54 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 503), str(error))
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=error)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # Exception messages can quote article text or request bodies: at the default level only where it
+        # happened is logged; the whole traceback at DEBUG.
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+        log.error("unexpected %s at %s (%s %s)", type(error).__name__, where, request.method, request.url.path)
+        log.debug("traceback", exc_info=error)
         return _error(500, "internal error (logged on the server)")
+
+
+async def _security_headers(request: Request, call_next: Callable[..., Any]) -> Any:
+    """Responses are data, never a page: browsers must not sniff article text into HTML, nor frame it."""
+    response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.url.path.startswith("/v1"):
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    return response
+
+
+class _TimeLimit:
+    """Answer 504 when a request has not begun its response within QA_API_TIMEOUT.
+
+    Plain ASGI rather than an http middleware, which would hold the 504 back until the work ended. A worker
+    thread cannot be cancelled: it finishes unobserved and what it sends is dropped. Uploads are exempt: the
+    upload size limit bounds them, and a large one legitimately embeds for minutes.
+    """
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] == "/v1/articles"):
+            return await self.app(scope, receive, send)
+        state = {"started": False, "abandoned": False}
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            state["started"] |= message["type"] == "http.response.start"
+            if not state["abandoned"]:
+                await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        done, _ = await asyncio.wait({task}, timeout=self.seconds)
+        if done or state["started"]:
+            return await task
+        state["abandoned"] = True
+        task.add_done_callback(lambda finished: finished.cancelled() or finished.exception())
+        message = f"the request took longer than {self.seconds:g} s (QA_API_TIMEOUT)"
+        await _error(504, message)(scope, receive, send)
 
 
 def _body_limit(settings: Settings) -> Callable[..., Any]:

@@ -6,14 +6,18 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import chromadb
 import pytest
+import uvicorn
 from chromadb.config import Settings as ChromaSettings
+from fastapi import FastAPI
 
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
@@ -37,6 +41,20 @@ ANSWER_KEYS = {
     "notices",
     "timings_ms",
 }
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """A live uvicorn serving `app` on a free loopback port, in a thread; yields its URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from streamlit.testing.v1 import AppTest
 
@@ -23,7 +20,7 @@ from qa.feedback import read_feedback
 from qa.markdown import escape
 
 from .chat_server import Reply, ScriptedChatServer, marker
-from .conftest import DATA, ROOT, SEEDS, free_port
+from .conftest import DATA, ROOT, SEEDS, served
 
 APP = str(ROOT / "ui" / "app.py")
 NATO = "How many Russians did NATO expel?"
@@ -161,7 +158,7 @@ def test_upload_reports_each_file_and_grows_the_corpus(app: AppTest, seeded: Eng
     hostile_name = "![x](javascript:alert(1)) <img src=x onerror=alert(1)> notes.txt"
     app.sidebar.file_uploader[0].set_value(
         [
-            ("ferry.txt", (DATA / "hostile_article.txt").read_bytes(), "text/plain"),
+            ("ferry.txt", (DATA / "hostile" / "markup.txt").read_bytes(), "text/plain"),
             (hostile_name, b"Council notes\n\nThe council met on Friday.", "text/plain"),
             ("latin1.txt", "Caf\xe9 news".encode("latin-1"), "text/plain"),
             ("big.txt", b"word " * (21 * 1024 * 1024 // 5), "text/plain"),
@@ -175,7 +172,7 @@ def test_upload_reports_each_file_and_grows_the_corpus(app: AppTest, seeded: Eng
     assert escape("big.txt: failed (file too large (21.0 MB > 20 MB))") in results
     assert metric(app, "Articles") == "4"
     # Uploading the same names again updates nothing; file names never became paths.
-    ferry = ("ferry.txt", (DATA / "hostile_article.txt").read_bytes(), "text/plain")
+    ferry = ("ferry.txt", (DATA / "hostile" / "markup.txt").read_bytes(), "text/plain")
     app.sidebar.file_uploader[0].set_value([ferry]).run()
     assert escape("ferry.txt: skipped (unchanged)") in sidebar_text(app)
     stored = [Path(p).name for p in (seeded.settings.data_dir / "uploads").iterdir()]
@@ -224,17 +221,8 @@ def test_engine_that_cannot_start_shows_one_readable_error(monkeypatch: pytest.M
 def api_url(seeded: Engine) -> Iterator[str]:
     """A live uvicorn serving the API over the seeded engine, in a thread."""
     settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN)})
-    port = free_port()
-    config = uvicorn.Config(create_app(settings, seeded), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive()
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(settings, seeded)) as url:
+        yield url
 
 
 def test_the_chat_can_use_the_http_api(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> None:
