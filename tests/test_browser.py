@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from .conftest import DATA, ROOT, SEEDS, free_port
 
 # Where the screenshots are left for people to look at (benchmarks/chat_latency.py measures the timings).
 ARTIFACTS = ROOT / "build" / "browser"
+# The hostile corpus but its NATO injection (tests/test_hostile_articles.py), which would join the seed answers.
+HOSTILE = ["markup.txt", "fake_citations.txt", "script.html"]
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -31,14 +34,13 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run ui/app.py` on a free port over the seeds and a hostile article, ingested by the real CLI."""
+    """`streamlit run ui/app.py` on a free port over the seeds and hostile articles, ingested by the real CLI."""
     data = tmp_path_factory.mktemp("browser") / "data"
     env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("QA_CHROMA_URL", None)
     bin_dir = Path(sys.executable).parent
-    subprocess.run(
-        [bin_dir / "qa", "ingest", SEEDS, DATA / "hostile" / "markup.txt"], env=env, check=True, capture_output=True
-    )
+    hostile = [DATA / "hostile" / name for name in HOSTILE]
+    subprocess.run([bin_dir / "qa", "ingest", SEEDS, *hostile], env=env, check=True, capture_output=True)
     port = free_port()
     log_path = data.parent / "streamlit.log"
     server = subprocess.Popen(
@@ -133,3 +135,19 @@ def test_hostile_article_text_cannot_inject_markup(page: Page) -> None:
     hrefs = page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
     assert not [href for href in hrefs if "evil" in href or href.startswith("javascript")]
     page.screenshot(path=ARTIFACTS / "hostile.png", full_page=True)
+
+
+def test_markers_and_scripts_inside_articles_stay_text(page: Page) -> None:
+    answer = ask(page, "What shifts will the lighthouse keepers work?")
+    expect(answer).to_contain_text("four-week shifts (2)")
+    shown = answer.get_by_test_id("stMarkdownContainer").filter(has_text="four-week shifts").first.inner_text()
+    numbers = set(re.findall(r"\[(\d+)\]", shown))
+    sources = answer.get_by_test_id("stExpander").filter(has_text=re.compile(r"\[\d+\] \w"))
+    assert numbers and sources.count() == len(numbers), answer.inner_text()
+    # A title's own "[1]" is text in the source's heading too.
+    expect(sources.first).to_contain_text("Lighthouse keepers return to Skerry Point (1)")
+    tram = ask(page, "How many new stops will the Marlow tram line add?")
+    expect(tram).to_contain_text("12 new stops")
+    time.sleep(1)
+    assert page.evaluate("window.pwned") is None
+    assert page.evaluate("document.querySelectorAll('main script, main iframe, main svg[onload]').length") == 0

@@ -67,7 +67,7 @@ def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> 
 def citation_heading(citation: Citation) -> str:
     """'[n] Title — Source · 2024-01-31', as plain text."""
     meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
-    return f"[{citation.n}] {citation.title}" + (f" — {meta}" if meta else "")
+    return f"[{citation.n}] {inert_markers(citation.title)}" + (f" — {meta}" if meta else "")
 
 
 def verify_citations(citations: Sequence[Citation], get_article: Callable[[str], Article | None]) -> list[Citation]:
