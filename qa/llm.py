@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.local_llm import LOCAL_MODELS, LocalServer, assemble
+from qa.local_llm import INSTALL_HINT, LOCAL_MODELS, LocalServer
 from qa.models import EngineName
 
 ENGINES: tuple[EngineName, ...] = ("extractive", "llm", "local")
@@ -41,7 +41,8 @@ def engine_available(settings: Settings, engine: EngineName) -> bool:
     if engine == "llm":
         return bool(settings.llm_base_url and settings.llm_model)
     if engine == "local":
-        return importlib.util.find_spec("llama_cpp") is not None
+        assembled = LOCAL_MODELS[settings.local_model].assembled(settings.local_models_dir)
+        return importlib.util.find_spec("llama_cpp") is not None and assembled is not None
     return True
 
 
@@ -55,10 +56,18 @@ def engine_label(settings: Settings, engine: EngineName) -> str:
 
 
 def local_server(settings: Settings) -> LocalServer:
-    """The local model's server, assembled and started on first use and shared by the process."""
+    """The local model's server, started on first use and shared by the process.
+
+    The model must be assembled already (`qa local-llm`): copying and hashing a gigabyte is no work for a request.
+    """
     with _servers_lock:
         if settings.local_model not in _servers:
-            path = assemble(LOCAL_MODELS[settings.local_model], settings.local_models_dir)
+            path = LOCAL_MODELS[settings.local_model].assembled(settings.local_models_dir)
+            if path is None:
+                raise ConfigError(
+                    f"the local engine needs the model {settings.local_model} in {settings.local_models_dir}: "
+                    f"{INSTALL_HINT}, or run `qa local-llm` if its parts are installed"
+                )
             _servers[settings.local_model] = LocalServer(path)
         return _servers[settings.local_model]
 

@@ -41,6 +41,14 @@ class LocalModel:
         """The assembled file's name."""
         return f"{self.name}-instruct-q4_k_m.gguf"
 
+    def assembled(self, models_dir: Path) -> Path | None:
+        """The verified GGUF in models_dir, if `qa local-llm` has assembled it."""
+        target = models_dir / self.filename
+        stamp = target.with_suffix(".sha256")
+        if target.exists() and stamp.exists() and stamp.read_text().strip() == self.sha256:
+            return target if target.stat().st_size == self.size else None
+        return None
+
     def requirements(self) -> list[str]:
         """The pip requirements of its parts."""
         return [f"{self.distribution.format(i)}=={self.version}" for i in range(1, self.parts + 1)]
@@ -90,11 +98,10 @@ def part_files(model: LocalModel) -> list[Path]:
 
 def assemble(model: LocalModel, models_dir: Path) -> Path:
     """The model's GGUF in models_dir, concatenated from its parts once and verified by size and sha256."""
+    if done := model.assembled(models_dir):
+        return done
     target = models_dir / model.filename
     verified = target.with_suffix(".sha256")
-    if target.exists() and verified.exists() and verified.read_text().strip() == model.sha256:
-        if target.stat().st_size == model.size:
-            return target
     parts = part_files(model)
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")

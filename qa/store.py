@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -17,7 +18,6 @@ from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
-from filelock import FileLock, Timeout
 from langchain_chroma import Chroma
 from pydantic import BaseModel, Field
 
@@ -73,14 +73,16 @@ def where_filter(
 
 
 class Connection:
-    """The one Chroma client a process keeps per index location, with the lock that orders writes.
+    """The one Chroma client a process keeps per index location, with the locks that order its use.
 
-    Embedded Chroma keeps its vector index in memory, per process. A process that writes after another process
-    wrote, without reopening, corrupts the index on disk (measured: three processes writing one directory in
-    turns left reads failing with "Error getting embedding" and a segfault). So in embedded mode every write
-    session holds an inter-process lock, and a process reopens its client whenever another process has written
-    since it last looked: each write session stamps `write.generation` in the data directory first, so even a
-    writer killed mid-write is noticed. A Chroma server orders writes itself and needs neither.
+    Embedded Chroma keeps its vector index in memory, per process, and its SQLite file refuses a reader while
+    another process writes ("database is locked"). A process that writes after another process wrote, without
+    reopening, corrupts the index on disk (measured: three processes writing one directory in turns left reads
+    failing with "Error getting embedding" and a segfault). So in embedded mode a write session holds
+    `write.lock` exclusively and a read holds it shared (flock: the kernel releases it if the holder dies), and a
+    process reopens its client whenever another process has written since it last looked: each write session
+    stamps `write.generation` first, so even a writer killed half-way is noticed. A Chroma server orders its
+    clients itself and needs none of this.
     """
 
     _open: ClassVar[dict[str, Connection]] = {}
@@ -88,16 +90,16 @@ class Connection:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # Guards the client: a reopen must not pull it from under another thread's call.
+        self.embedded = settings.chroma_url is None
+        # Guards the client within the process: a reopen must not pull it from under another thread's call.
         self.lock = threading.RLock()
         self.epoch = 0
         self._depth = 0
-        self._file_lock: FileLock | None = None
-        if settings.chroma_url is None:
+        if self.embedded:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._file_lock = FileLock(settings.data_dir / "write.lock", thread_local=False)
-        self._generation = self._read_generation()
-        self.client = _open_client(settings)
+        with self._file_lock(exclusive=True):
+            self._generation = self._read_generation()
+            self.client = _open_client(settings)
 
     @classmethod
     def to(cls, settings: Settings) -> Connection:
@@ -110,37 +112,61 @@ class Connection:
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
-        """The client, reopened first if another process wrote since this one last looked."""
+        """The client for reads: reopened first if another process wrote since this one last looked."""
         with self.lock:
-            if self._depth == 0 and self._file_lock is not None and self._read_generation() != self._generation:
-                self._reopen()
-            yield self.client
+            if self._depth:  # this thread holds a write session: it is the writer
+                yield self.client
+                return
+            if self.embedded and self._read_generation() != self._generation:
+                with self._file_lock(exclusive=True):
+                    self._reopen()
+            with self._file_lock(exclusive=False):
+                yield self.client
 
     @contextmanager
     def writing(self) -> Iterator[Any]:
-        """The client, held for writing: other writers (threads, and processes in embedded mode) wait."""
+        """The client, held for writing: other writers and readers (threads, and processes) wait."""
         with self.lock:
-            if self._depth or self._file_lock is None:
+            if self._depth:
                 self._depth += 1
                 try:
                     yield self.client
                 finally:
                     self._depth -= 1
                 return
-            try:
-                self._file_lock.acquire(timeout=self.settings.lock_timeout)
-            except Timeout:
-                raise StoreBusyError(self._busy_message()) from None
-            try:
-                if self._read_generation() != self._generation:
-                    self._reopen()
-                self._write_generation()
+            with self._file_lock(exclusive=True):
+                if self.embedded:
+                    if self._read_generation() != self._generation:
+                        self._reopen()
+                    self._stamp_generation()
                 self._depth += 1
-                yield self.client
-            finally:
-                self._depth -= 1
-                self._owner_file.unlink(missing_ok=True)
-                self._file_lock.release()
+                try:
+                    yield self.client
+                finally:
+                    self._depth -= 1
+                    if self.embedded:
+                        self._owner_file.unlink(missing_ok=True)
+
+    @contextmanager
+    def _file_lock(self, *, exclusive: bool) -> Iterator[None]:
+        """flock on <data_dir>/write.lock for up to QA_LOCK_TIMEOUT; nothing for a Chroma server."""
+        if not self.embedded:
+            yield
+            return
+        descriptor = os.open(self.settings.data_dir / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.settings.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(descriptor, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreBusyError(self._busy_message()) from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(descriptor)  # releases the lock
 
     @property
     def _generation_file(self) -> Path:
@@ -156,7 +182,7 @@ class Connection:
         except FileNotFoundError:
             return ""
 
-    def _write_generation(self) -> None:
+    def _stamp_generation(self) -> None:
         self._generation = _new_revision()
         _write_atomically(self._generation_file, self._generation)
         owner = {"pid": os.getpid(), "command": " ".join(sys.argv)[:200], "since": time.strftime("%H:%M:%S")}

@@ -77,9 +77,8 @@ def test_a_writer_waits_for_another_process_then_says_who_holds_the_index(tmp_pa
     )
     assert holder.stdout is not None and holder.stdin is not None
     assert holder.stdout.readline() == "holding\n"
-    engine = Engine(settings, embeddings)
-    with pytest.raises(StoreBusyError) as busy:
-        engine.ingest([SEEDS])
+    with pytest.raises(StoreBusyError) as busy:  # readers wait for a writer too, then give up the same way
+        Engine(settings, embeddings).ingest([SEEDS])
     assert str(busy.value).startswith(f"another process is writing to {settings.data_dir} (pid {holder.pid}: ")
     assert str(busy.value).endswith("waited 0.5 s. Try again when it has finished, or raise QA_LOCK_TIMEOUT")
     cli = subprocess.run(
@@ -90,11 +89,12 @@ def test_a_writer_waits_for_another_process_then_says_who_holds_the_index(tmp_pa
     )
     assert cli.returncode == 1 and cli.stderr.startswith("Error: another process is writing to")
     assert cli.stderr.count("\n") == 1
-    assert engine.stats().articles == 0  # nothing was half-written meanwhile
 
     holder.stdin.write("\n")
     holder.stdin.close()
     assert holder.wait(timeout=30) == 0
+    engine = Engine(settings, embeddings)
+    assert engine.stats().articles == 0  # nothing was half-written meanwhile
     assert engine.ingest([SEEDS]).count("added") == 2
 
 

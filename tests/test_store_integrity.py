@@ -218,3 +218,27 @@ def test_an_update_that_drops_a_field_keeps_nothing_of_the_old_value(engine: Eng
     assert engine.get_article("dated").published is None
     assert {chunk.published for chunk in engine.store.iter_chunks()} == {None}
     assert check_store(engine.store).ok
+
+
+def test_export_import_and_reindex_commands(
+    tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("qa.cli.load_embeddings", lambda: embeddings)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "first"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(SEEDS)]).exit_code == 0
+    exported = runner.invoke(app, ["export", str(tmp_path / "backup")])
+    assert exported.exit_code == 0 and exported.stdout.startswith("exported 2 articles to ")
+
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "second"))
+    imported = runner.invoke(app, ["import", str(tmp_path / "backup")])
+    assert imported.exit_code == 0 and imported.stdout.startswith("2 added, 0 updated, 0 skipped, 0 failed")
+    monkeypatch.setenv("QA_CHUNK_WORDS", "60")
+    assert "run `qa reindex`" in runner.invoke(app, ["import", str(tmp_path / "backup")]).stderr
+    rebuilt = runner.invoke(app, ["reindex"])
+    assert rebuilt.exit_code == 0 and rebuilt.stdout.startswith("2 added")
+    assert runner.invoke(app, ["check"]).exit_code == 0
+
+    refused = runner.invoke(app, ["import", str(tmp_path)])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: ") and "is not a qa export" in refused.stderr
