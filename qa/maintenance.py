@@ -136,7 +136,13 @@ def _difference(expected: list[Chunk], stored: dict[int, Chunk]) -> str | None:
     """What differs between the chunks an article's text splits into and those stored, or None."""
     missing = [chunk.ordinal for chunk in expected if chunk.ordinal not in stored]
     extra = sorted(set(stored) - {chunk.ordinal for chunk in expected})
-    changed = [chunk.ordinal for chunk in expected if chunk.ordinal in stored and stored[chunk.ordinal] != chunk]
+    # The file an article was read from is provenance, not content: two processes ingesting one article from two
+    # files at once (on a Chroma server, which takes no lock) may leave either path on either chunk.
+    changed = [
+        chunk.ordinal
+        for chunk in expected
+        if chunk.ordinal in stored and stored[chunk.ordinal].model_copy(update={"path": chunk.path}) != chunk
+    ]
     parts = [
         f"{label} chunk(s) {_ordinals(ordinals)}"
         for label, ordinals in (("missing", missing), ("extra", extra), ("stale", changed))

@@ -122,7 +122,7 @@ def test_check_command_lists_problems_and_exits_1_until_repaired(
 
 
 def test_export_then_import_restores_every_article(seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings):
-    seeded.ingest([SUBSET])
+    seeded.ingest_records([json.loads(line) for line in SUBSET.read_text().splitlines()[:4]])
     exported = export_store(seeded.store, tmp_path / "export")
     originals = {a.id: a for a in seeded.articles()}
     assert exported == len(originals)
