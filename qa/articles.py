@@ -66,7 +66,7 @@ def read_articles(path: Path, settings: Settings) -> list[Article | LoadFailure]
         raw = _read_bytes(path, settings)
         suffix = path.suffix.lower()
         if suffix in HTML_SUFFIXES:
-            return [_article_from_html(raw, path)]
+            return [_article_from_html(raw, path, settings)]
         text = _decode(raw)
         if suffix == ".jsonl":
             return list(_articles_from_jsonl(text, path, settings))
@@ -103,7 +103,7 @@ def article_from_record(record: Any, *, path: Path | None, index: int, settings:
     elif url:
         article_id = _hash_id(url)
     elif path:
-        article_id = _hash_id(f"{path.resolve()}#{index}")
+        article_id = _hash_id(f"{path_key(path, settings)}#{index}")
     else:  # a record sent on its own (HTTP API): the same text is the same article
         article_id = _hash_id(f"text:{text}")
     published = next((record[key] for key in ("published", "date", "week") if record.get(key)), None)
@@ -137,9 +137,13 @@ def parse_date(value: Any) -> date:
     raise ArticleError(f"invalid date {str(value)[:40]!r}")
 
 
-def article_id_for_path(path: Path) -> str:
-    """The id a plain file's article gets: stable for as long as the file stays where it is."""
-    return _hash_id(str(path.resolve()))
+def path_key(path: Path, settings: Settings) -> str:
+    """What the ids of a file's articles derive from: its absolute path, or for an upload its name in the uploads
+    folder, so that API replicas sharing one Chroma server give one uploaded file the same ids."""
+    resolved = path.resolve()
+    if resolved.parent == (settings.data_dir / "uploads").resolve():
+        return f"uploads/{resolved.name}"
+    return str(resolved)
 
 
 def _read_bytes(path: Path, settings: Settings) -> bytes:
@@ -178,7 +182,7 @@ def _article_from_text(text: str, path: Path, settings: Settings) -> Article:
             break
     title = lines[0].lstrip("#").strip() if lines else path.stem
     return Article(
-        id=article_id_for_path(path),
+        id=_hash_id(path_key(path, settings)),
         title=_clip_title(title),
         text=text,
         source=source,
@@ -186,7 +190,7 @@ def _article_from_text(text: str, path: Path, settings: Settings) -> Article:
     )
 
 
-def _article_from_html(raw: bytes, path: Path) -> Article:
+def _article_from_html(raw: bytes, path: Path, settings: Settings) -> Article:
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -196,7 +200,7 @@ def _article_from_html(raw: bytes, path: Path) -> Article:
     text = _clean_text(document.text or "")
     url = document.url or None
     return Article(
-        id=_hash_id(url) if url else article_id_for_path(path),
+        id=_hash_id(url or path_key(path, settings)),
         title=_clip_title(document.title or _first_line(text)),
         text=text,
         source=document.sitename or _source_from_url(url),

@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -116,6 +117,27 @@ def test_an_article_ingested_through_one_replica_is_answerable_through_the_other
     assert httpx.delete(f"{second}/v1/articles/lighthouse", headers=AUTH, timeout=60).status_code == 200
     after = httpx.post(f"{first}/v1/ask", json=question, headers=AUTH, timeout=60).json()
     assert all(citation["article_id"] != "lighthouse" for citation in after["citations"])
+
+
+def test_the_same_uploads_through_both_replicas_at_once_are_stored_once(replicas: list[str]) -> None:
+    before = httpx.get(f"{replicas[0]}/v1/stats", headers=AUTH).json()
+    uploads = [(path.name, path.read_bytes()) for path in sorted(SEEDS.glob("*.txt"))]
+    uploads.append(("ferry.txt", b"Night ferry approved\n\nThe council approved a night ferry to Greywater Island."))
+
+    def upload(url: str, name: str, data: bytes) -> httpx.Response:
+        return httpx.post(f"{url}/v1/articles", files={"file": (name, data)}, headers=AUTH, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(lambda job: upload(*job), [(url, *file) for url in replicas for file in uploads]))
+    assert [response.status_code for response in responses] == [200] * 6
+    statuses = sorted(response.json()["items"][0]["status"] for response in responses)
+    assert statuses.count("added") + statuses.count("updated") <= 2 and statuses.count("skipped") >= 4
+    after = httpx.get(f"{replicas[1]}/v1/stats", headers=AUTH).json()
+    assert after["articles"] == before["articles"] + 1
+    listed = httpx.get(f"{replicas[0]}/v1/articles", headers=AUTH).json()["articles"]
+    ferry = [article for article in listed if article["title"] == "Night ferry approved"]
+    assert len(ferry) == 1
+    assert httpx.delete(f"{replicas[0]}/v1/articles/{ferry[0]['id']}", headers=AUTH).status_code == 200
 
 
 def test_serve_refuses_a_public_address_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
