@@ -69,7 +69,7 @@ def read_articles(path: Path, settings: Settings) -> list[Article | LoadFailure]
             return [_article_from_html(raw, path, settings)]
         text = _decode(raw)
         if suffix == ".jsonl":
-            return list(_articles_from_jsonl(text, path, settings))
+            return list(articles_from_jsonl(text, path, settings, record_path=path))
         if suffix == ".json":
             return list(_articles_from_json(text, path, settings))
         return [_article_from_text(text, path, settings)]
@@ -89,7 +89,11 @@ def articles_from_records(
 
 
 def article_from_record(record: Any, *, path: Path | None, index: int, settings: Settings) -> Article:
-    """Build an Article from a JSON record with title, text or body, and optional url, date, source, author, id."""
+    """Build an Article from a JSON record with title, text or body, and optional url, date, source, author, id.
+
+    `path` is the file the record was read from; a record given without one (the HTTP API, an export being
+    imported) may name its own `path`.
+    """
     if not isinstance(record, dict):
         raise ArticleError(f"expected a JSON object, got {type(record).__name__}")
     text = record.get("text") or record.get("body")
@@ -113,7 +117,7 @@ def article_from_record(record: Any, *, path: Path | None, index: int, settings:
         text=text,
         source=_optional_str(record, "source") or _source_from_url(url),
         url=url,
-        path=str(path.resolve()) if path else None,
+        path=str(path.resolve()) if path else _optional_str(record, "path"),
         published=parse_date(published) if published is not None else None,
         author=_optional_str(record, "author"),
     )
@@ -225,20 +229,26 @@ def _articles_from_json(text: str, path: Path, settings: Settings) -> Iterator[A
     yield from articles_from_records(records, settings, path=path, label=label)
 
 
-def _articles_from_jsonl(text: str, path: Path, settings: Settings) -> Iterator[Article | LoadFailure]:
+def articles_from_jsonl(
+    text: str, location: Path, settings: Settings, *, record_path: Path | None
+) -> Iterator[Article | LoadFailure]:
+    """One article per non-empty line of `location`, or a LoadFailure at `location:line`.
+
+    `record_path` is the path the articles get: the file itself, or None to keep each record's own (qa import).
+    """
     found = False
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         found = True
         try:
-            yield article_from_record(json.loads(line), path=path, index=number, settings=settings)
+            yield article_from_record(json.loads(line), path=record_path, index=number, settings=settings)
         except json.JSONDecodeError as error:
-            yield LoadFailure(location=f"{path}:{number}", reason=f"invalid JSON: {error.msg}")
+            yield LoadFailure(location=f"{location}:{number}", reason=f"invalid JSON: {error.msg}")
         except RecursionError:
-            yield LoadFailure(location=f"{path}:{number}", reason=NESTED_TOO_DEEPLY)
+            yield LoadFailure(location=f"{location}:{number}", reason=NESTED_TOO_DEEPLY)
         except ArticleError as error:
-            yield LoadFailure(location=f"{path}:{number}", reason=str(error))
+            yield LoadFailure(location=f"{location}:{number}", reason=str(error))
     if not found:
         raise ArticleError("no records in the JSONL file")
 

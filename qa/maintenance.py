@@ -16,11 +16,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from qa.articles import LoadFailure, article_from_record
+from qa.articles import LoadFailure, articles_from_jsonl
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
-from qa.errors import ArticleError, QAError
+from qa.errors import QAError
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles
 from qa.models import Article, Chunk
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
@@ -198,21 +198,14 @@ def read_export(folder: Path, settings: Settings) -> tuple[dict[str, Any], list[
     """The settings and the articles of an export folder; a record that cannot be read is a LoadFailure."""
     try:
         manifest = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
-        lines = (folder / ARTICLES_FILE).read_text(encoding="utf-8").splitlines()
+        text = (folder / ARTICLES_FILE).read_text(encoding="utf-8")
     except (OSError, ValueError) as error:
         raise QAError(f"{folder} is not a qa export ({SETTINGS_FILE} and {ARTICLES_FILE}): {error}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
         raise QAError(f"{folder / SETTINGS_FILE} is not a {EXPORT_FORMAT} manifest")
-    loaded: list[Article | LoadFailure] = []
-    for number, line in enumerate(lines, start=1):
-        location = f"{folder / ARTICLES_FILE}:{number}"
-        try:
-            record = json.loads(line)
-            article = article_from_record(record, path=None, index=number, settings=settings)
-            loaded.append(article.model_copy(update={"path": record.get("path")}))
-        except (ValueError, ArticleError) as error:
-            loaded.append(LoadFailure(location=location, reason=str(error).splitlines()[0][:200]))
-    return manifest, loaded
+    if not text.strip():  # an export of an empty index
+        return manifest, []
+    return manifest, list(articles_from_jsonl(text, folder / ARTICLES_FILE, settings, record_path=None))
 
 
 def import_store(

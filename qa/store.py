@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 import chromadb
@@ -317,7 +317,7 @@ class ArticleStore:
 
     def iter_articles(self) -> Iterator[Article]:
         """Every stored article with its text, page by page."""
-        for ids, documents, metadatas in self._pages(self._names[1], ["documents", "metadatas"], page=500):
+        for ids, documents, metadatas in self._pages("articles", ["documents", "metadatas"], page=500):
             yield from map(_article_from_record, ids, documents, metadatas)
 
     def article_ids_for_path(self, path: str) -> list[str]:
@@ -357,7 +357,7 @@ class ArticleStore:
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every stored chunk, page by page (for the lexical index and qa check)."""
-        for _, documents, metadatas in self._pages(self._names[0], ["documents", "metadatas"], page=WRITE_BATCH):
+        for _, documents, metadatas in self._pages("chunks", ["documents", "metadatas"], page=WRITE_BATCH):
             yield from map(chunk_from_record, documents, metadatas)
 
     def dense_search(self, question: str, k: int, where: dict[str, Any] | None) -> list[Chunk]:
@@ -379,7 +379,7 @@ class ArticleStore:
                 **_read_shared_metadata(meta),
                 content_hash=str(meta["content_hash"]),
             )
-            for ids, _, metadatas in self._pages(self._names[1], ["metadatas"], page=WRITE_BATCH)
+            for ids, _, metadatas in self._pages("articles", ["metadatas"], page=WRITE_BATCH)
             for id_, meta in zip(ids, metadatas, strict=True)
         ]
         return sorted(summaries, key=lambda a: (a.published or date.min, a.title), reverse=True)
@@ -401,11 +401,8 @@ class ArticleStore:
     def staging_collections(self) -> list[str]:
         """Collections an interrupted `qa reindex` left behind."""
         with self._reading() as client:
-            return [
-                collection.name
-                for collection in client.list_collections()
-                if collection.name.startswith(self.settings.collection + STAGING_SUFFIX + "-")
-            ]
+            existing = {collection.name for collection in client.list_collections()}
+        return [name for name in collection_names(self.settings.collection + STAGING_SUFFIX) if name in existing]
 
     def drop_staging(self) -> None:
         """Delete what an interrupted `qa reindex` left behind; the index in use is not touched."""
@@ -460,11 +457,13 @@ class ArticleStore:
             self._open_collections()
             yield client
 
-    def _pages(self, name: str, include: list[str], page: int) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+    def _pages(
+        self, kind: Literal["chunks", "articles"], include: list[str], page: int
+    ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         offset = 0
         while True:
             with self._reading():
-                collection = self._chunks if name == self._names[0] else self._articles
+                collection = self._chunks if kind == "chunks" else self._articles
                 found = collection.get(include=include, limit=page, offset=offset)
             columns = [found.get(key) or [None] * len(found["ids"]) for key in ("documents", "metadatas")]
             yield found["ids"], columns[0], columns[1]

@@ -30,9 +30,12 @@ ARTICLES = 8
 WRITE_WINDOW_S = 0.25
 
 
+def qa_env(data_dir: Path) -> dict[str, str]:
+    return {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
+
+
 def run_qa(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([QA, *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([QA, *args], env=qa_env(data_dir), capture_output=True, text=True, timeout=300)
 
 
 def write_versions(folder: Path) -> tuple[Path, Path]:
@@ -54,8 +57,9 @@ def generation(data_dir: Path) -> str:
 
 
 def start_ingest(path: Path, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "QA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([QA, "ingest", str(path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [QA, "ingest", str(path)], env=qa_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def wait_for_first_write(process: subprocess.Popen[bytes], data_dir: Path, before: str) -> None:

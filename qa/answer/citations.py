@@ -44,7 +44,7 @@ def cite(evidence: Sequence[Evidence]) -> tuple[str, list[Citation]]:
 
 def inert_markers(text: str) -> str:
     """Article text with its own "[3]" written "(3)": in an answer, only qa's markers may look like citations."""
-    return _ARTICLE_MARKER.sub(r"(\1)", text)
+    return MARKER.sub(lambda marker: marker.group(0).replace("[", "(").replace("]", ")"), text)
 
 
 def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
@@ -84,7 +84,6 @@ def verify_citations(citations: Sequence[Citation], get_article: Callable[[str],
 
 
 MARKER = re.compile(r"\s*\[(\d+)\]")
-_ARTICLE_MARKER = re.compile(r"\[(\d+)\]")
 # A sentence of an answer ends with its markers ("... [1] [2]"); brackets inside quoted article text do not end one.
 _AFTER_MARKERS = re.compile(r"(?:(?<=\[\d\])|(?<=\[\d\d\]))\s+(?!\[\d)")
 
