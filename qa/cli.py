@@ -64,10 +64,11 @@ def user_errors() -> Iterator[None]:
 
 
 def load_embeddings() -> MiniLMEmbeddings:
-    """The embedding model (imported here: loading it takes seconds that --help should not pay)."""
-    from qa.embeddings import MiniLMEmbeddings
+    """The embedding backend the settings name (imported here: loading it takes time that --help should not pay)."""
+    from qa import embeddings
+    from qa.config import get_settings
 
-    return MiniLMEmbeddings()
+    return embeddings.load_embeddings(get_settings())
 
 
 def open_engine() -> Engine:

@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     chunk_overlap_words: int = Field(
         default=30, ge=0, description="Words of trailing sentences repeated in the next chunk."
     )
-    embedding_batch_size: int = Field(default=32, ge=1, description="Chunks embedded per model call.")
+    embedding_backend: Literal["onnx-int8", "sentence-transformers"] = Field(
+        default="onnx-int8",
+        description="How vectors are made: int8 ONNX Runtime (fast), or the sentence-transformers reference.",
+    )
+    embedding_batch_size: int = Field(
+        default=32, ge=1, description="Texts per model call of the sentence-transformers backend."
+    )
     k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
     refusal_threshold: float = Field(
         default=0.47, ge=0, le=1, description="Evidence score below which the answer is a refusal."

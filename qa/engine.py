@@ -13,7 +13,7 @@ from qa.articles import articles_from_records
 from qa.chain import AnswerEvent, Question, build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.conversation import Turn
-from qa.embeddings import MiniLMEmbeddings
+from qa.embeddings import MiniLMEmbeddings, load_embeddings
 from qa.errors import NotFoundError
 from qa.feedback import Feedback, record_feedback
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
@@ -86,7 +86,7 @@ class Engine:
         self, settings: Settings | dict[str, Any] | None = None, embeddings: MiniLMEmbeddings | None = None
     ) -> None:
         self.settings = get_settings(settings)
-        self.embeddings = embeddings or MiniLMEmbeddings(batch_size=self.settings.embedding_batch_size)
+        self.embeddings = embeddings or load_embeddings(self.settings)
         self.store = ArticleStore(self.settings, self.embeddings)
         self.retriever = HybridRetriever(store=self.store, lexical=LexicalIndex(self.store), k=self.settings.k)
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)

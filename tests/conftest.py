@@ -20,7 +20,7 @@ from chromadb.config import Settings as ChromaSettings
 from fastapi import FastAPI
 
 from qa.config import Settings
-from qa.embeddings import MiniLMEmbeddings
+from qa.embeddings import MiniLMEmbeddings, load_embeddings
 from qa.engine import Engine
 from qa.local_llm import free_port
 
@@ -59,7 +59,7 @@ def served(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def embeddings() -> MiniLMEmbeddings:
-    return MiniLMEmbeddings()
+    return load_embeddings(Settings())
 
 
 @pytest.fixture(scope="session")

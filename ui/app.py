@@ -20,7 +20,7 @@ from qa.answer import QuoteContext, answer_sentences, quote_context
 from qa.client import ApiClient
 from qa.config import Settings, get_settings
 from qa.conversation import Turn as ConversationTurn
-from qa.embeddings import MiniLMEmbeddings
+from qa.embeddings import MiniLMEmbeddings, load_embeddings
 from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
@@ -58,9 +58,9 @@ class Turn:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…")
-def load_embeddings() -> MiniLMEmbeddings:
+def cached_embeddings() -> MiniLMEmbeddings:
     """The model, once per server process."""
-    return MiniLMEmbeddings()
+    return load_embeddings(get_settings())
 
 
 @st.cache_resource(show_spinner="Opening the index…")
@@ -69,7 +69,7 @@ def load_engine(settings_json: str, _settings: Settings) -> QAService:
     session: the API at QA_API_URL, else an engine in process."""
     if _settings.api_url:
         return ApiClient(_settings)
-    return Engine(_settings, load_embeddings())
+    return Engine(_settings, cached_embeddings())
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
