@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.articles import article_from_record
 from qa.config import Settings
-from qa.embeddings import MiniLMEmbeddings
+from qa.embeddings import load_embeddings
 from qa.engine import Engine
 from qa.ingest import ingest_articles
 
@@ -37,7 +37,7 @@ def main() -> None:
     questions = [q for q in questions if _week_of(q, weeks) is not None]
     with_gold = sum(bool(q["gold_article_ids"]) for q in questions)
     print(f"{len(records)} articles, {len(questions)} questions ({with_gold} with gold)")
-    embeddings = MiniLMEmbeddings()
+    embeddings = load_embeddings(Settings())
     for words in args.chunk_words:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import get_settings
-from qa.embeddings import MiniLMEmbeddings
+from qa.embeddings import load_embeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import load_dataset
 from qa.evaluation.runner import open_engine
@@ -43,17 +43,15 @@ def main() -> None:
     parser.add_argument("--days-before", type=int, default=10, help="date window: [date - N days, date + 1 day]")
     args = parser.parse_args()
     dataset = load_dataset(args.dataset)
-    embeddings = MiniLMEmbeddings()
+    embeddings = load_embeddings(get_settings())
     engine, _ = open_engine(dataset, get_settings(), embeddings)
     answers = {r["id"]: r for r in map(json.loads, args.results.read_text().splitlines())}
-    from qa.store import where_filter
-
     rows = []
     for question in dataset.questions:
         since, until = question.window()
         if since and question.date:
             since = question.date - timedelta(days=args.days_before)
-        dense = engine.store.dense_search(question.question, DEPTH, where_filter(since, until))
+        dense = engine.retriever.dense_search(question.question, DEPTH, since, until)
         lexical = engine.retriever.lexical.search(question.question, DEPTH, since, until)
         rows.append((question, dense, lexical))
     print(f"{len(rows)} questions retrieved at depth {DEPTH}")

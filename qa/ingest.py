@@ -7,18 +7,21 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
 from qa.chunking import chunk_article
 from qa.config import Settings
+from qa.embeddings import DIMENSION, MiniLMEmbeddings
 from qa.models import Article, Chunk
-from qa.store import ArticleStore
+from qa.store import ArticleStore, ArticleVersion
 
-# Articles embedded and written together: large enough to fill the model's batches, small enough that
+# Articles embedded and written together: many chunks per Chroma call, yet small enough that
 # an interrupted ingest loses little work.
 ARTICLES_PER_WRITE = 32
 
@@ -160,21 +163,58 @@ def ingest_articles(
             pending.append((article, chunks))
 
     total = sum(len(chunks) for _, chunks in pending)
-    for i in range(0, len(pending), ARTICLES_PER_WRITE):
-        group = pending[i : i + ARTICLES_PER_WRITE]
-        texts = [embedding_text(chunk) for _, chunks in group for chunk in chunks]
-        vectors = store.embeddings.embed_documents(texts) if texts else []
-        offset = 0
-        with store.writing():
-            for article, chunks in group:
-                store.write_article(article, chunks, vectors[offset : offset + len(chunks)])
-                offset += len(chunks)
-                status = IngestStatus.UPDATED if article.id in stored else IngestStatus.ADDED
-                report.items.append(_item(article, status, chunks=len(chunks)))
-        if on_progress:
-            on_progress(len(texts), total)
+    replacing = {article.id for article, _ in pending if article.id in stored}
+
+    groups = [pending[i : i + ARTICLES_PER_WRITE] for i in range(0, len(pending), ARTICLES_PER_WRITE)]
+
+    def embedding(group: list[tuple[Article, list[Chunk]]]) -> Future[list[ArticleVersion]]:
+        # Stored vectors are read here, on the calling thread: it may hold the index for writing (qa check --repair).
+        return embedder.submit(_embed, group, _stored_vectors(group, store, replacing), store.embeddings)
+
+    # The next group is embedded on a second thread while this one is written; the store is used by this thread only.
+    with ThreadPoolExecutor(1, thread_name_prefix="qa-embed") as embedder:
+        upcoming = embedding(groups[0]) if groups else None
+        for i in range(len(groups)):
+            assert upcoming is not None
+            versions = upcoming.result()
+            upcoming = embedding(groups[i + 1]) if i + 1 < len(groups) else None
+            store.write_articles(versions, replacing)
+            for version in versions:
+                status = IngestStatus.UPDATED if version.article.id in replacing else IngestStatus.ADDED
+                report.items.append(_item(version.article, status, chunks=len(version.chunks)))
+            if on_progress:
+                on_progress(sum(len(version.chunks) for version in versions), total)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stored_vectors(
+    group: list[tuple[Article, list[Chunk]]], store: ArticleStore, replacing: set[str]
+) -> dict[tuple[str, str], np.ndarray]:
+    """Vectors of the stored chunks of the articles being replaced, by (title, text)."""
+    vectors: dict[tuple[str, str], np.ndarray] = {}
+    for article, _ in group:
+        if article.id in replacing:
+            vectors.update(store.stored_vectors(article.id))
+    return vectors
+
+
+def _embed(
+    group: list[tuple[Article, list[Chunk]]], vectors: dict[tuple[str, str], np.ndarray], embeddings: MiniLMEmbeddings
+) -> list[ArticleVersion]:
+    """The articles with their chunks' vectors; a chunk an older version had (same title and text) is reused."""
+    new = {
+        (c.title, c.text): embedding_text(c) for _, chunks in group for c in chunks if (c.title, c.text) not in vectors
+    }
+    vectors = {**vectors, **dict(zip(new, embeddings.encode(list(new.values()), bulk=True), strict=True))}
+    return [
+        ArticleVersion(
+            article,
+            chunks,
+            np.array([vectors[c.title, c.text] for c in chunks], dtype=np.float32).reshape(len(chunks), DIMENSION),
+        )
+        for article, chunks in group
+    ]
 
 
 def embedding_text(chunk: Chunk) -> str:

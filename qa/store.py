@@ -11,14 +11,15 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
 from pydantic import BaseModel, Field
 
 from qa.config import Settings
@@ -41,6 +42,15 @@ class StoreStats(BaseModel):
     sources: list[str] = Field(description="Distinct publishers, sorted.")
     first_published: date | None = Field(description="Earliest publication date among dated articles.")
     last_published: date | None = Field(description="Latest publication date among dated articles.")
+
+
+@dataclass(frozen=True)
+class ArticleVersion:
+    """An article ready to store: its chunks, and the unit vector of each chunk's embedding text (one row each)."""
+
+    article: Article
+    chunks: list[Chunk]
+    vectors: np.ndarray
 
 
 class ArticleSummary(BaseModel):
@@ -325,27 +335,45 @@ class ArticleStore:
         with self._reading():
             return self._articles.get(where={"path": path}, include=[])["ids"]
 
-    def write_article(self, article: Article, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
-        """Store an article's chunks, drop chunks left over from an older version, then the article record.
+    def write_articles(self, written: Sequence[ArticleVersion], replacing: set[str]) -> None:
+        """Store articles' chunks, drop chunks left over from older versions, then the article records.
 
-        The article record is written last: it is the mark that the article is complete.
+        The records are written last: each is the mark that its article is complete. Chunks go to Chroma in calls
+        of up to WRITE_BATCH, across articles; only articles in `replacing` (stored before) can have old chunks.
         """
+        chunks = [chunk for version in written for chunk in version.chunks]
+        vectors = np.concatenate([version.vectors for version in written])
         with self.writing():
             for i in range(0, len(chunks), WRITE_BATCH):
                 batch = chunks[i : i + WRITE_BATCH]
                 self._chunks.upsert(
                     ids=[chunk.id for chunk in batch],
-                    embeddings=[list(vector) for vector in vectors[i : i + WRITE_BATCH]],
+                    embeddings=vectors[i : i + WRITE_BATCH],
                     documents=[chunk.text for chunk in batch],
                     metadatas=[_chunk_metadata(chunk) for chunk in batch],
                 )
-            self._chunks.delete(where={"$and": [{"article_id": article.id}, {"ordinal": {"$gte": len(chunks)}}]})
+            for version in written:
+                if version.article.id in replacing:
+                    self._chunks.delete(
+                        where={"$and": [{"article_id": version.article.id}, {"ordinal": {"$gte": len(version.chunks)}}]}
+                    )
             self._articles.upsert(
-                ids=[article.id],
-                embeddings=[_mean_vector(vectors, self.embeddings.dimension)],
-                documents=[article.text],
-                metadatas=[{**_article_metadata(article), "chunks": len(chunks)}],
+                ids=[version.article.id for version in written],
+                embeddings=[_mean_vector(version.vectors) for version in written],
+                documents=[version.article.text for version in written],
+                metadatas=[
+                    {**_article_metadata(version.article), "chunks": len(version.chunks)} for version in written
+                ],
             )
+
+    def stored_vectors(self, article_id: str) -> dict[tuple[str, str], np.ndarray]:
+        """The vectors of an article's stored chunks by (title, text): what a new version can reuse unembedded."""
+        with self._reading():
+            found = self._chunks.get(where={"article_id": article_id}, include=["documents", "metadatas", "embeddings"])
+        return {
+            (str(meta["title"]), text): np.asarray(vector, dtype=np.float32)
+            for text, meta, vector in zip(found["documents"], found["metadatas"], found["embeddings"], strict=True)
+        }
 
     def remove_article(self, article_id: str) -> int:
         """Delete an article and all its chunks; return how many chunks were removed."""
@@ -360,15 +388,52 @@ class ArticleStore:
         for _, documents, metadatas in self._pages("chunks", ["documents", "metadatas"], page=WRITE_BATCH):
             yield from map(chunk_from_record, documents, metadatas)
 
-    def dense_search(self, question: str, k: int, where: dict[str, Any] | None) -> list[Chunk]:
-        """The k chunks nearest to the question, with cosine similarity as score."""
-        vector = self.embeddings.embed_query(question)
+    def chunks_of(self, article_ids: Sequence[str]) -> list[Chunk]:
+        """The stored chunks of these articles."""
         with self._reading():
-            found = self.vectorstore.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=where)
-        return [
-            chunk_from_record(doc.page_content, doc.metadata).model_copy(update={"score": 1.0 - distance})
-            for doc, distance in found
-        ]
+            found = self._chunks.get(
+                where={"article_id": {"$in": list(article_ids)}}, include=["documents", "metadatas"]
+            )
+        return list(map(chunk_from_record, found["documents"], found["metadatas"]))
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """The stored chunks with these ids, in that order (ids not stored are left out)."""
+        if not chunk_ids:
+            return []
+        with self._reading():
+            found = self._chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        chunks = {
+            id_: chunk_from_record(text, meta)
+            for id_, text, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
+        }
+        return [chunks[id_] for id_ in chunk_ids if id_ in chunks]
+
+    def article_hashes(self) -> dict[str, str]:
+        """Every stored article's content hash, by id."""
+        return {
+            id_: str(meta["content_hash"])
+            for ids, _, metadatas in self._pages("articles", ["metadatas"], page=WRITE_BATCH)
+            for id_, meta in zip(ids, metadatas, strict=True)
+        }
+
+    def nearest(
+        self,
+        vector: Sequence[float],
+        k: int,
+        *,
+        among: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the k chunks nearest to `vector`, optionally among given ids or a filter."""
+        with self._reading():
+            found = self._chunks.query(
+                query_embeddings=[list(vector)],
+                n_results=k,
+                ids=list(among) if among is not None else None,
+                where=where,
+                include=["distances"],
+            )
+        return [(id_, 1.0 - distance) for id_, distance in zip(found["ids"][0], found["distances"][0], strict=True)]
 
     def list_articles(self) -> list[ArticleSummary]:
         """Every stored article without its text, newest first."""
@@ -448,7 +513,6 @@ class ArticleStore:
         self._articles = client.get_or_create_collection(
             self._names[1], metadata=self._identity, configuration={"hnsw": {"space": "cosine"}}
         )
-        self.vectorstore = Chroma(client=client, collection_name=self._names[0], embedding_function=self.embeddings)
         self._epoch = self._conn.epoch
 
     @contextmanager
@@ -595,12 +659,10 @@ def day_number(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
-def _mean_vector(vectors: Sequence[Sequence[float]], dimension: int) -> list[float]:
-    if not vectors:
-        return [0.0] * dimension
-    sums = [sum(column) for column in zip(*vectors, strict=True)]
-    norm = sum(value * value for value in sums) ** 0.5 or 1.0
-    return [value / norm for value in sums]
+def _mean_vector(vectors: np.ndarray) -> np.ndarray:
+    """The article's vector: the normalised mean of its chunks' (zero for an article without text)."""
+    sums = vectors.sum(axis=0)
+    return sums / (np.linalg.norm(sums) or 1.0)
 
 
 def _opt(meta: dict[str, Any], key: str) -> str | None:

@@ -64,9 +64,9 @@ def test_a_writer_waits_for_another_process_then_says_who_holds_the_index(tmp_pa
             "-c",
             "import sys, time\n"
             "from qa.config import Settings\n"
-            "from qa.embeddings import MiniLMEmbeddings\n"
+            "from qa.embeddings import load_embeddings\n"
             "from qa.store import ArticleStore\n"
-            "store = ArticleStore(Settings(), MiniLMEmbeddings())\n"
+            "store = ArticleStore(Settings(), load_embeddings(Settings()))\n"
             "with store.writing():\n"
             "    print('holding', flush=True)\n"
             "    sys.stdin.readline()\n",
@@ -111,7 +111,7 @@ def test_two_processes_ingesting_one_directory_at_once_leave_it_whole(tmp_path: 
     assert (stats.articles, stats.chunks) == (36, clean_chunk_count(engine.settings))
     # The vector index holds every chunk: each finds itself first.
     for chunk in list(engine.store.iter_chunks())[::10]:
-        assert engine.store.dense_search(f"{chunk.title}\n{chunk.text}", 1, None)[0].id == chunk.id
+        assert engine.retriever.dense_search(f"{chunk.title}\n{chunk.text}", 1)[0].id == chunk.id
 
 
 def test_overlapping_ingests_on_a_chroma_server_store_each_article_once(

@@ -141,5 +141,7 @@ def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
 def test_an_index_built_with_another_model_is_refused(engine: Engine):
     other = copy.copy(engine.embeddings)
     other.model_name = "some/other-model"
-    with pytest.raises(StoreError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2 .* some/other-model"):
+    with pytest.raises(
+        StoreError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2@onnx-int8 .* some/other-model"
+    ):
         ArticleStore(engine.settings, other)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
 
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.models import Chunk
-from qa.retrieval import RECENCY_DECAY, chunk_from_document, date_in_url, diversify, fuse_rankings, prefer_recent
+from qa.retrieval import (
+    RECENCY_DECAY,
+    LexicalIndex,
+    chunk_from_document,
+    date_in_url,
+    diversify,
+    fuse_rankings,
+    prefer_recent,
+)
+from qa.store import day_number
 
 from .conftest import DATA
 
@@ -122,16 +135,66 @@ def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path
     assert engine.retriever.lexical.search("floods", 5, since=date(2023, 3, 1))[0].article_id == "mar"
 
 
-def test_lexical_index_is_reused_until_a_write(engine: Engine, tmp_path: Path):
+def test_lexical_index_rereads_only_the_articles_a_write_changed(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     dated_engine(engine, tmp_path)
     lexical = engine.retriever.lexical
     lexical.search("floods", 5)
-    index = lexical._bm25
+    read: list[list[str]] = []
+    chunks_of = engine.store.chunks_of
+    monkeypatch.setattr(engine.store, "chunks_of", lambda ids: read.append(list(ids)) or chunks_of(ids))
+    monkeypatch.setattr(engine.store, "iter_chunks", lambda: pytest.fail("the whole index was read again"))
     lexical.search("Porto", 5)
-    assert lexical._bm25 is index
+    assert read == []  # no write, nothing read
     engine.remove("feb")
     assert [c.article_id for c in lexical.search("Porto floods", 5)] in (["jan", "mar"], ["mar", "jan"])
-    assert lexical._bm25 is not index
+    assert read == []  # a removal reads nothing
+    engine.ingest_records([{**RECORDS[0], "text": "Heavy floods hit Lisbon and Porto on Monday."}])
+    assert lexical.search("Porto", 5)[0].article_id == "jan"
+    assert read == [["jan"]]
+
+
+def lexical_scores(lexical: LexicalIndex, question: str, **filters: Any) -> dict[str, float]:
+    return {chunk.id: chunk.score or 0.0 for chunk in lexical.search(question, 10_000, **filters)}
+
+
+def test_incremental_lexical_updates_score_exactly_as_a_rebuild(engine: Engine, monkeypatch: pytest.MonkeyPatch):
+    """Adds, changed articles, removals and the compaction of dead rows, checked against a fresh index each time."""
+    records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()]
+    questions = [json.loads(line)["question"] for line in (DATA / "realtimeqa_slice" / "questions.jsonl").open()] + [
+        "floods in the city",
+        "the president said on Monday",
+    ]
+    lexical = engine.retriever.lexical
+
+    def assert_same_as_rebuild() -> None:
+        rebuilt = LexicalIndex(engine.store)
+        for question in questions:
+            incremental, fresh = lexical_scores(lexical, question), lexical_scores(rebuilt, question)
+            assert incremental.keys() == fresh.keys(), question
+            assert np.allclose([incremental[id_] for id_ in fresh], list(fresh.values()), rtol=1e-5), question
+        since = date(2023, 1, 15)
+        assert lexical_scores(lexical, questions[0], since=since) == pytest.approx(
+            lexical_scores(rebuilt, questions[0], since=since)
+        )
+
+    engine.ingest_records(records[:10])
+    lexical.search("warm up", 1)
+    engine.ingest_records(records[10:20])  # added
+    assert_same_as_rebuild()
+    changed = [{**record, "text": record["text"][: len(record["text"]) // 2]} for record in records[:5]]
+    engine.ingest_records(changed)  # shortened: fewer chunks, old rows dead
+    for record in records[15:20]:
+        engine.remove(record["id"])
+    assert_same_as_rebuild()
+    rows_before = len(lexical._ids)
+    for record in records[5:15]:  # now most rows are dead: the index compacts itself
+        engine.remove(record["id"])
+    engine.ingest_records(records[20:])
+    assert_same_as_rebuild()
+    assert len(lexical._ids) < rows_before + sum(1 for _ in engine.store.iter_chunks())
+    assert lexical._alive.all()
 
 
 def test_a_second_engine_sees_writes_made_by_the_first(engine: Engine, tmp_path: Path):
@@ -139,3 +202,45 @@ def test_a_second_engine_sees_writes_made_by_the_first(engine: Engine, tmp_path:
     assert reader.retriever.lexical.search("floods", 5) == []
     dated_engine(engine, tmp_path)
     assert len(reader.retriever.lexical.search("floods", 5)) == 3
+
+
+@pytest.mark.parametrize(
+    ("few_passing", "overfetch"),
+    [(0, 2.0), (0, 0.01), (10**9, 2.0)],
+    ids=["over-fetch-then-filter", "too-few-pass-then-among-ids", "among-ids"],
+)
+def test_filtered_dense_search_is_exact_in_every_branch(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, few_passing: int, overfetch: float
+):
+    monkeypatch.setattr("qa.retrieval.FEW_PASSING", few_passing)
+    monkeypatch.setattr("qa.retrieval.OVERFETCH", overfetch)
+    records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()]
+    engine.ingest_records(
+        [
+            {**record, "week": None, "date": f"2023-01-{i + 1:02d}", "source": ("CNN", "USA Today", "The Week")[i % 3]}
+            for i, record in enumerate(records)
+        ]
+    )
+    stored = engine.store._chunks.get(include=["embeddings", "metadatas"])
+    days = np.array([meta["published_day"] for meta in stored["metadatas"]])
+    sources = np.array([meta["source"] for meta in stored["metadatas"]])
+    windows = [
+        (date(2023, 1, 3), date(2023, 1, 9), None),  # a week: about a quarter of the chunks
+        (date(2023, 1, 20), None, None),
+        (None, date(2023, 1, 1), None),  # one article
+        (None, None, "usa today"),
+        (date(2023, 1, 10), date(2023, 1, 19), "CNN"),
+    ]
+    for question in ("How many people died in the earthquake?", "Who won the football final?"):
+        vector = np.array(engine.embeddings.embed_query(question))
+        similarity = np.array(stored["embeddings"]) @ vector
+        for since, until, source in windows:
+            passes = (days >= day_number(since or date.min)) & (days <= day_number(until or date.max))
+            passes &= (sources == "USA Today") if source == "usa today" else (sources == source) if source else True
+            expected = [stored["ids"][i] for i in np.argsort(-np.where(passes, similarity, -np.inf))[:5] if passes[i]]
+            found = engine.retriever.dense_search(question, 5, since, until, source)
+            assert expected, (since, until, source)
+            assert [chunk.id for chunk in found] == expected, (question, since, until, source)
+            assert [chunk.score for chunk in found] == pytest.approx(
+                [similarity[stored["ids"].index(i)] for i in expected], abs=1e-4
+            )
