@@ -53,7 +53,7 @@ test: lint browser $(VENV)/.local-$(TEST_LOCAL_MODEL)
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python benchmarks/core.py $(BENCHMARK)
+	$(BIN)/python benchmarks/perf.py $(BENCHMARK)
 
 clean:
 	rm -rf $(VENV) .qa .pytest_cache .mypy_cache .ruff_cache

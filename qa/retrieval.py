@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import islice
 
 import bm25s
 import htmldate
@@ -37,6 +37,8 @@ BM25_K1, BM25_B = 1.5, 0.75
 # over-fetches this many times the expected need from the unfiltered index (README, "Performance").
 FEW_PASSING = 2000
 OVERFETCH = 2.0
+# Chunks read and tokenised at a time when the lexical index is built.
+PAGE = 5000
 
 
 class LexicalIndex:
@@ -59,7 +61,8 @@ class LexicalIndex:
         self._article_rows: dict[str, list[int]] = {}
         self._ids: list[str] = []
         self._vocabulary: dict[str, int] = {}
-        self._postings: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        # Per term: the rows of the chunks holding it, and how often (int32, float32).
+        self._postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._alive = np.zeros(0, dtype=bool)
         self._lengths = np.zeros(0, dtype=np.float32)
         self._days = np.zeros(0, dtype=np.int64)
@@ -82,7 +85,7 @@ class LexicalIndex:
                 term = self._vocabulary.get(token, -1)
                 if term not in self._postings:  # never seen, or only in removed chunks
                     continue
-                rows, counts = self._posting(term)
+                rows, counts = self._postings[term]
                 holding = self._alive[rows]
                 rows, counts = rows[holding], counts[holding]
                 idf = np.log(1 + (live - len(rows) + 0.5) / (len(rows) + 0.5))
@@ -120,7 +123,9 @@ class LexicalIndex:
             return
         stored = self._store.article_hashes()
         if not self._articles:
-            self._add(chunk for chunk in self._store.iter_chunks() if chunk.article_id in stored)
+            chunks = (chunk for chunk in self._store.iter_chunks() if chunk.article_id in stored)
+            while page := list(islice(chunks, PAGE)):  # pages: tokenised text of every chunk at once won't fit
+                self._add(page)
         else:
             for article_id in [id_ for id_, held in self._articles.items() if stored.get(id_) != held]:
                 self._alive[self._article_rows.pop(article_id)] = False
@@ -133,12 +138,11 @@ class LexicalIndex:
             self._compact()
         self._revision = revision
 
-    def _add(self, chunks: Iterable[Chunk]) -> None:
-        chunks = list(chunks)
+    def _add(self, chunks: list[Chunk]) -> None:
         if not chunks:
             return
         first = len(self._ids)
-        rows = np.arange(first, first + len(chunks))
+        rows = np.arange(first, first + len(chunks), dtype=np.int32)
         documents = [
             np.array([self._vocabulary.setdefault(token, len(self._vocabulary)) for token in tokens], dtype=np.int64)
             for tokens in self._tokenize([embedding_text(chunk) for chunk in chunks])
@@ -153,7 +157,10 @@ class LexicalIndex:
         for term, term_rows, term_counts in zip(
             terms[starts], np.split(owners, starts[1:]), np.split(counts.astype(np.float32), starts[1:]), strict=True
         ):
-            self._postings.setdefault(int(term), []).append((term_rows, term_counts))
+            held = self._postings.get(int(term))
+            if held is not None:
+                term_rows, term_counts = np.concatenate([held[0], term_rows]), np.concatenate([held[1], term_counts])
+            self._postings[int(term)] = (term_rows, term_counts)
         self._ids.extend(chunk.id for chunk in chunks)
         for row, chunk in zip(rows, chunks, strict=True):
             self._article_rows.setdefault(chunk.article_id, []).append(int(row))
@@ -163,23 +170,16 @@ class LexicalIndex:
         codes = [self._source_codes.setdefault((c.source or "").lower(), len(self._source_codes)) for c in chunks]
         self._sources = np.r_[self._sources, np.array(codes, dtype=np.int32)]
 
-    def _posting(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        """A term's rows and counts, its appended pieces joined once on first use."""
-        pieces = self._postings[term]
-        if len(pieces) > 1:
-            pieces[:] = [(np.concatenate([rows for rows, _ in pieces]), np.concatenate([c for _, c in pieces]))]
-        return pieces[0]
-
     def _compact(self) -> None:
         """Drop dead rows: renumber the living and filter every posting (no re-tokenising)."""
         keep = np.flatnonzero(self._alive)
-        renumber = np.full(len(self._ids), -1, dtype=np.int64)
+        renumber = np.full(len(self._ids), -1, dtype=np.int32)
         renumber[keep] = np.arange(len(keep))
         for term in list(self._postings):
-            rows, counts = self._posting(term)
+            rows, counts = self._postings[term]
             holding = self._alive[rows]
             if holding.any():
-                self._postings[term] = [(renumber[rows[holding]], counts[holding])]
+                self._postings[term] = (renumber[rows[holding]], counts[holding])
             else:
                 del self._postings[term]
         self._ids = [self._ids[row] for row in keep]

@@ -1,0 +1,264 @@
+"""`make bench`: ingest throughput, query latency at 20k and 200k chunks, memory and cold start, in one run.
+
+    .venv/bin/python benchmarks/perf.py ../shared/benchmarks/realtimeqa-2023q1 [--chunks 20000] [--scale 10]
+
+1. Ingest: the benchmark's articles in file order until --chunks chunks, through `ingest_articles` (the int8
+   backend, pipelined writes), in a child process that reports its own peak RSS. Embedding alone is timed on a
+   sample of the same chunks, for the int8 backend and for plain sentence-transformers (`SentenceTransformer.encode`,
+   batch 32): the baseline every speed is divided by, since absolute times drift on shared machines.
+2. The large index: a copy of the first one plus (--scale - 1) copies of its articles under new ids, each copy
+   dated 13 weeks later (years of news), written with the stored vectors (nothing re-embedded).
+3. Serving, per index, in a fresh child process: cold start (process start to the first answer), then warm
+   latency over the benchmark's questions, retrieve only and retrieve + extractive answer, without and with
+   the question's date window (its own rows: a filter changes the search path), plus the old path (Chroma's
+   `where`) for reference; then the process's peak RSS.
+
+Prints a table and writes JSON (--json, default bench.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve()
+SAMPLE = 1500  # chunks embedded alone by both backends
+QUESTIONS = 150
+WEEKS_APART = timedelta(weeks=13)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--chunks", type=int, default=20_000)
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--json", type=Path, default=Path("bench.json"))
+    parser.add_argument("--role", choices=["ingest", "grow", "serve"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.role:
+        result = {"ingest": ingest, "grow": grow, "serve": serve}[args.role](args)
+        print(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        small, large = Path(tmp) / "small", Path(tmp) / "large"
+        report: dict[str, Any] = {"ingest": child("ingest", args, small)}
+        report["embedding"] = embedding_alone(args)
+        shutil.copytree(small, large)
+        report["grow"] = child("grow", args, large)
+        report["serve"] = {"small": child("serve", args, small), "large": child("serve", args, large)}
+    args.json.write_text(json.dumps(report, indent=2))
+    print_table(report)
+    print(f"\n(written to {args.json})")
+
+
+def child(role: str, args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    """Run one phase in a fresh process: its imports, memory and start-up are its own."""
+    command = [sys.executable, str(HERE), str(args.dataset), "--role", role, "--data", str(data)]
+    command += ["--chunks", str(args.chunks), "--scale", str(args.scale)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        sys.exit(f"{role} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_s"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def settings_for(data: Path) -> Any:
+    from qa.config import Settings
+
+    return Settings(data_dir=data)
+
+
+def benchmark_articles(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """The first articles of the benchmark that make up --chunks chunks, and those chunks."""
+    from qa.articles import article_from_record
+    from qa.chunking import chunk_article
+
+    settings = settings_for(Path("."))
+    articles, chunks = [], []
+    with (args.dataset / "articles.jsonl").open() as lines:
+        for index, line in enumerate(lines):
+            article = article_from_record(json.loads(line), path=None, index=index, settings=settings)
+            articles.append(article)
+            chunks += chunk_article(
+                article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words
+            )
+            if len(chunks) >= args.chunks:
+                break
+    return articles, chunks
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def ingest(args: argparse.Namespace) -> dict[str, Any]:
+    from qa.engine import Engine
+    from qa.ingest import ingest_articles
+
+    articles, chunks = benchmark_articles(args)
+    engine = Engine(settings_for(args.data))
+    report = ingest_articles(articles, engine.store, engine.settings)
+    tokens = token_count(engine, chunks)
+    return {
+        "articles": len(articles),
+        "chunks": report.chunks,
+        "tokens": tokens,
+        "seconds": round(report.seconds, 1),
+        "chunks_per_s": round(report.chunks / report.seconds, 1),
+        "articles_per_s": round(len(articles) / report.seconds, 2),
+        "tokens_per_s": round(tokens / report.seconds),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def token_count(engine: Any, chunks: list[Any]) -> int:
+    """Tokens the model reads for these chunks (after its 256-token cut)."""
+    from qa.ingest import embedding_text
+
+    return engine.embeddings.count_tokens([embedding_text(c) for c in chunks])
+
+
+def embedding_alone(args: argparse.Namespace) -> dict[str, Any]:
+    """Chunks/s and tokens/s of the int8 backend and of plain sentence-transformers on the same sample."""
+    from qa.embeddings import OnnxInt8MiniLM, ReferenceMiniLM
+    from qa.ingest import embedding_text
+
+    _, chunks = benchmark_articles(args)
+    texts = [embedding_text(chunk) for chunk in chunks[:: max(1, len(chunks) // SAMPLE)][:SAMPLE]]
+    fast, reference = OnnxInt8MiniLM(), ReferenceMiniLM()
+    fast.encode(texts[:4]), reference.encode(texts[:4])  # both load lazily: not timed
+    tokens = fast.count_tokens(texts)
+    figures: dict[str, Any] = {}
+    for name, encode in (
+        ("onnx_int8", lambda: fast.encode(texts, bulk=True)),
+        ("onnx_float32", lambda: fast.encode(texts)),
+        # The baseline: the model called the plain sentence-transformers way.
+        ("sentence_transformers", lambda: reference.model.encode(texts, batch_size=32)),
+    ):
+        started = time.perf_counter()
+        encode()
+        seconds = time.perf_counter() - started
+        figures[name] = {"chunks_per_s": round(len(texts) / seconds, 1), "tokens_per_s": round(tokens / seconds)}
+    figures["sample"] = {"chunks": len(texts), "tokens": tokens}
+    return figures
+
+
+def grow(args: argparse.Namespace) -> dict[str, Any]:
+    """Add (scale - 1) copies of every stored article under new ids, dated 13 weeks apart, with their vectors."""
+    from qa.engine import Engine
+    from qa.store import ArticleVersion
+
+    engine = Engine(settings_for(args.data))
+    store = engine.store
+    stored = store._chunks.get(include=["embeddings"])
+    vectors = dict(zip(stored["ids"], np.asarray(stored["embeddings"], dtype=np.float32), strict=True))
+    originals = [
+        (article, sorted(store.chunks_of([article.id]), key=lambda c: c.ordinal)) for article in store.iter_articles()
+    ]
+    started = time.perf_counter()
+    for copy in range(1, args.scale):
+        versions = []
+        for article, chunks in originals:
+            published = article.published + WEEKS_APART * copy if article.published else None
+            moved = article.model_copy(update={"id": f"{article.id}~{copy}", "published": published})
+            versions.append(
+                ArticleVersion(
+                    moved,
+                    [c.model_copy(update={"article_id": moved.id, "published": published}) for c in chunks],
+                    np.array([vectors[c.id] for c in chunks], dtype=np.float32).reshape(len(chunks), -1),
+                )
+            )
+            if len(versions) == 200:
+                store.write_articles(versions, set())
+                versions = []
+        if versions:
+            store.write_articles(versions, set())
+    return {"chunks": store.stats().chunks, "write_s": round(time.perf_counter() - started, 1)}
+
+
+def serve(args: argparse.Namespace) -> dict[str, Any]:
+    """Cold start, then warm latency of each query kind, then peak RSS, in this fresh process."""
+    started = time.perf_counter()
+    from qa.engine import Engine
+    from qa.evaluation.datasets import load_dataset
+    from qa.store import where_filter
+
+    engine = Engine(settings_for(args.data))
+    questions = load_dataset(args.dataset).questions[:QUESTIONS]
+    engine.ask(questions[0].question)
+    cold_start = time.perf_counter() - started
+
+    def timed(call: Any) -> list[float]:
+        times = []
+        for question in questions:
+            since, until = question.window()
+            began = time.perf_counter()
+            call(question.question, since, until)
+            times.append((time.perf_counter() - began) * 1000)
+        return times
+
+    kinds = {
+        "retrieve": lambda q, since, until: engine.retriever.invoke(q),
+        "retrieve_filtered": lambda q, since, until: engine.retriever.invoke(q, since=since, until=until),
+        "answer": lambda q, since, until: engine.ask(q),
+        "answer_filtered": lambda q, since, until: engine.ask(q, since=since, until=until),
+        "dense_filtered": lambda q, since, until: engine.retriever.dense_search(q, 20, since, until),
+        # The path this replaced: Chroma's own `where` filter on the dense search.
+        "dense_chroma_where": lambda q, since, until: engine.store.nearest(
+            engine.embeddings.embed_query(q), 20, where=where_filter(since, until)
+        ),
+    }
+    latency = {}
+    for name, call in kinds.items():
+        times = timed(call)
+        latency[name] = {f"p{q}": round(float(np.percentile(times, q)), 1) for q in (50, 95, 99)}
+    return {
+        "chunks": engine.stats().chunks,
+        "cold_start_s": round(cold_start, 2),
+        "latency_ms": latency,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def print_table(report: dict[str, Any]) -> None:
+    ingest, embedding = report["ingest"], report["embedding"]
+    baseline = embedding["sentence_transformers"]
+    print(f"\nIngest: {ingest['articles']} articles, {ingest['chunks']} chunks, {ingest['tokens']:,} tokens")
+    print(f"{'':38} {'chunks/s':>9} {'tokens/s':>9} {'x plain ST':>10}")
+    rows = [
+        ("ingest end to end (int8, pipelined)", ingest),
+        ("embedding alone: int8 (chunks)", embedding["onnx_int8"]),
+        ("embedding alone: float32 (questions)", embedding["onnx_float32"]),
+        ("embedding alone: plain sentence-transf.", baseline),
+    ]
+    for label, figures in rows:
+        ratio = figures["chunks_per_s"] / baseline["chunks_per_s"]
+        print(f"{label:38} {figures['chunks_per_s']:9.1f} {figures['tokens_per_s']:9,} {ratio:9.2f}x")
+    print(f"ingest: {ingest['articles_per_s']} articles/s, peak RSS {ingest['peak_rss_mb']:.0f} MB")
+    print(f"large index: {report['grow']['chunks']:,} chunks (copies written in {report['grow']['write_s']} s)")
+    small, large = report["serve"]["small"], report["serve"]["large"]
+    print(f"\n{'warm latency, ms (p50 / p95 / p99)':38} {small['chunks']:>17,} chunks {large['chunks']:>17,} chunks")
+    for kind in small["latency_ms"]:
+        cells = ["{p50:5.1f} / {p95:5.1f} / {p99:5.1f}".format(**side["latency_ms"][kind]) for side in (small, large)]
+        print(f"{kind:38} {cells[0]:>24} {cells[1]:>24}")
+    print(f"{'cold start to first answer, s':38} {small['cold_start_s']:>24} {large['cold_start_s']:>24}")
+    print(f"{'serving peak RSS, MB':38} {small['peak_rss_mb']:>24.0f} {large['peak_rss_mb']:>24.0f}")
+
+
+if __name__ == "__main__":
+    main()
