@@ -88,7 +88,11 @@ class Engine:
         self.settings = get_settings(settings)
         self.embeddings = embeddings or load_embeddings(self.settings)
         self.store = ArticleStore(self.settings, self.embeddings)
-        self.retriever = HybridRetriever(store=self.store, lexical=LexicalIndex(self.store), k=self.settings.k)
+        self.retriever = HybridRetriever(
+            store=self.store,
+            lexical=LexicalIndex(self.store, self.settings.data_dir / "lexical" / f"{self.settings.collection}.npz"),
+            k=self.settings.k,
+        )
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
         self._llm_answerers: dict[EngineName, LLMAnswerer] = {}
         self._llm_lock = threading.Lock()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from datetime import date, timedelta
 from functools import lru_cache
 from itertools import islice
+from pathlib import Path
 
 import bm25s
 import htmldate
@@ -39,6 +42,10 @@ FEW_PASSING = 2000
 OVERFETCH = 2.0
 # Chunks read and tokenised at a time when the lexical index is built.
 PAGE = 5000
+# The lexical index is saved (QA_DATA_DIR/lexical/) after a refresh that added this many chunks: a process then
+# starts from the file instead of tokenising every chunk again (200k chunks: 39 s of start-up without it).
+SNAPSHOT_AFTER = 5000
+SNAPSHOT_VERSION = 1
 
 
 class LexicalIndex:
@@ -52,22 +59,34 @@ class LexicalIndex:
     and the dead are dropped once they outnumber the living.
     """
 
-    def __init__(self, store: ArticleStore) -> None:
+    _articles: dict[str, str]
+    _article_rows: dict[str, list[int]]
+    _ids: list[str]
+    _vocabulary: dict[str, int]
+    _postings: dict[int, tuple[np.ndarray, np.ndarray]]  # per term: rows holding it (int32), how often (float32)
+    _alive: np.ndarray
+    _lengths: np.ndarray
+    _days: np.ndarray
+    _sources: np.ndarray
+    _source_codes: dict[str, int]
+
+    def __init__(self, store: ArticleStore, snapshot: Path | None = None) -> None:
+        """`snapshot`: a file to start from and save to (a cache: what it holds is checked against the store)."""
         self._store = store
+        self._snapshot = snapshot
         self._stemmer = Stemmer.Stemmer("english")
         self._lock = threading.Lock()
         self._revision: str | None = None
-        self._articles: dict[str, str] = {}
-        self._article_rows: dict[str, list[int]] = {}
-        self._ids: list[str] = []
-        self._vocabulary: dict[str, int] = {}
-        # Per term: the rows of the chunks holding it, and how often (int32, float32).
-        self._postings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._layout: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._articles, self._article_rows, self._ids, self._vocabulary, self._postings = {}, {}, [], {}, {}
         self._alive = np.zeros(0, dtype=bool)
         self._lengths = np.zeros(0, dtype=np.float32)
         self._days = np.zeros(0, dtype=np.int64)
         self._sources = np.zeros(0, dtype=np.int32)
-        self._source_codes: dict[str, int] = {}
+        self._source_codes = {}
 
     def search(
         self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
@@ -121,7 +140,14 @@ class LexicalIndex:
         revision = self._store.revision()
         if revision == self._revision:
             return
+        layout = self._store.layout()
+        if layout != self._layout:  # another collection (qa reindex) or other chunk settings: start over
+            self._reset()
+            self._layout = layout
+            if self._snapshot:
+                self._load(self._snapshot)
         stored = self._store.article_hashes()
+        rows_before = len(self._ids)
         if not self._articles:
             chunks = (chunk for chunk in self._store.iter_chunks() if chunk.article_id in stored)
             while page := list(islice(chunks, PAGE)):  # pages: tokenised text of every chunk at once won't fit
@@ -137,6 +163,57 @@ class LexicalIndex:
         if (~self._alive).sum() > self._alive.sum():
             self._compact()
         self._revision = revision
+        if self._snapshot and len(self._ids) - rows_before >= SNAPSHOT_AFTER:
+            self._save(self._snapshot)
+
+    def _save(self, path: Path) -> None:
+        """Write the index beside `path`, then rename: a reader never sees half a file."""
+        terms = np.array(sorted(self._postings), dtype=np.int64)
+        postings = [self._postings[int(term)] for term in terms]
+        state = {
+            "layout": self._layout,
+            "version": SNAPSHOT_VERSION,
+            "articles": self._articles,
+            "article_rows": self._article_rows,
+            "ids": self._ids,
+            "vocabulary": self._vocabulary,
+            "source_codes": self._source_codes,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        with partial.open("wb") as file:
+            np.savez(
+                file,
+                state=np.frombuffer(json.dumps(state).encode(), dtype=np.uint8),
+                terms=terms,
+                offsets=np.cumsum([0] + [len(rows) for rows, _ in postings]),
+                rows=np.concatenate([rows for rows, _ in postings] + [np.zeros(0, dtype=np.int32)]),
+                counts=np.concatenate([counts for _, counts in postings] + [np.zeros(0, dtype=np.float32)]),
+                alive=self._alive,
+                lengths=self._lengths,
+                days=self._days,
+                sources=self._sources,
+            )
+        os.replace(partial, path)
+
+    def _load(self, path: Path) -> None:
+        """Start from a readable snapshot of this layout; refresh() then checks it article by article."""
+        try:
+            with np.load(path) as saved:
+                state = json.loads(saved["state"].tobytes())
+                if state["layout"] != self._layout or state["version"] != SNAPSHOT_VERSION:
+                    return
+                offsets, rows, counts = saved["offsets"], saved["rows"], saved["counts"]
+                self._postings = {
+                    int(term): (rows[offsets[i] : offsets[i + 1]], counts[offsets[i] : offsets[i + 1]])
+                    for i, term in enumerate(saved["terms"])
+                }
+                self._alive, self._lengths = saved["alive"], saved["lengths"]
+                self._days, self._sources = saved["days"], saved["sources"]
+        except (OSError, ValueError, KeyError):  # missing or damaged: built from the store instead
+            return
+        self._articles, self._article_rows, self._ids = state["articles"], state["article_rows"], state["ids"]
+        self._vocabulary, self._source_codes = state["vocabulary"], state["source_codes"]
 
     def _add(self, chunks: list[Chunk]) -> None:
         if not chunks:

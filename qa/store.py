@@ -307,6 +307,11 @@ class ArticleStore:
         with self._reading() as client:
             return str((client.get_collection(self._names[0]).metadata or {}).get("revision", ""))
 
+    def layout(self) -> str:
+        """Token of the chunks collection in use and how it splits articles: changed by `qa reindex`."""
+        with self._reading():
+            return f"{self._chunks.id}:{self.chunking[0]}:{self.chunking[1]}"
+
     def stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
         """Content hash of each given article that is stored."""
         if not article_ids:

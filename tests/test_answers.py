@@ -7,6 +7,7 @@ import pytest
 from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, verify_citations
 from qa.answer.answer_types import AnswerType, answer_type
 from qa.chain import validate_question
+from qa.embeddings import ReferenceMiniLM, load_embeddings
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError
 from qa.evaluation.datasets import load_dataset
@@ -29,7 +30,13 @@ def assert_citations_are_exact(engine: Engine, answer: Answer) -> None:
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
 
 
-def test_seed_gold_set(engine: Engine):
+@pytest.mark.parametrize("backend", ["onnx-int8", "sentence-transformers"])
+def test_seed_gold_set(engine: Engine, backend: str):
+    """The same bar for the fast embedding backend and the reference one it replaced (still selectable)."""
+    if backend == "sentence-transformers":
+        settings = engine.settings.model_copy(update={"collection": "reference", "embedding_backend": backend})
+        engine = Engine(settings, load_embeddings(settings))
+        assert isinstance(engine.embeddings, ReferenceMiniLM)
     assert engine.ingest([SEED_SET.articles_path]).failed == []
     answerable = [q for q in SEED_SET.questions if q.answer]
     unanswerable = [q for q in SEED_SET.questions if not q.answer]

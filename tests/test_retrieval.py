@@ -244,3 +244,33 @@ def test_filtered_dense_search_is_exact_in_every_branch(
             assert [chunk.score for chunk in found] == pytest.approx(
                 [similarity[stored["ids"].index(i)] for i in expected], abs=1e-4
             )
+
+
+def test_a_saved_lexical_index_is_reloaded_and_checked_against_the_store(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("qa.retrieval.SNAPSHOT_AFTER", 1)
+    snapshot = tmp_path / "lexical" / "index.npz"
+    records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()]
+    engine.ingest_records(records[:20])
+    LexicalIndex(engine.store, snapshot).refresh()
+    assert snapshot.exists()
+    # Written after the snapshot: one article changed, one removed, new ones added.
+    engine.ingest_records([{**records[0], "text": "Heavy floods hit Porto on Tuesday."}, *records[20:]])
+    engine.remove(records[1]["id"])
+    read: list[list[str]] = []
+    chunks_of = engine.store.chunks_of
+    with monkeypatch.context() as patch:
+        patch.setattr(engine.store, "chunks_of", lambda ids: read.append(list(ids)) or chunks_of(ids))
+        patch.setattr(engine.store, "iter_chunks", lambda: pytest.fail("the whole index was read again"))
+        reloaded = LexicalIndex(engine.store, snapshot)
+        questions = ["floods in Porto", "What did the president say?", "Damar Hamlin"]
+        scores = [lexical_scores(reloaded, question) for question in questions]
+    assert sorted(id_ for ids in read for id_ in ids) == sorted([records[0]["id"]] + [r["id"] for r in records[20:]])
+    rebuilt = LexicalIndex(engine.store)
+    for question, score in zip(questions, scores, strict=True):
+        assert score == pytest.approx(lexical_scores(rebuilt, question), rel=1e-5)
+    snapshot.write_bytes(b"damaged")
+    assert lexical_scores(LexicalIndex(engine.store, snapshot), "Damar Hamlin") == pytest.approx(
+        lexical_scores(rebuilt, "Damar Hamlin"), rel=1e-5
+    )
