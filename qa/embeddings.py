@@ -215,7 +215,7 @@ class ReferenceMiniLM(MiniLMEmbeddings):
             from transformers.utils import logging as transformers_logging
         except ImportError:
             raise EmbeddingModelError(
-                "the reference embedding backend needs sentence-transformers: pip install 'qa[reference]'"
+                "the reference embedding backend needs sentence-transformers: pip install sentence-transformers"
             ) from None
         transformers_logging.disable_progress_bar()
         try:

@@ -169,7 +169,8 @@ def ingest_articles(
 
     def embedding(group: list[tuple[Article, list[Chunk]]]) -> Future[list[ArticleVersion]]:
         # Stored vectors are read here, on the calling thread: it may hold the index for writing (qa check --repair).
-        return embedder.submit(_embed, group, _stored_vectors(group, store, replacing), store.embeddings)
+        reused = store.stored_vectors([article.id for article, _ in group if article.id in replacing])
+        return embedder.submit(_embed, group, reused, store.embeddings)
 
     # The next group is embedded on a second thread while this one is written; the store is used by this thread only.
     with ThreadPoolExecutor(1, thread_name_prefix="qa-embed") as embedder:
@@ -186,17 +187,6 @@ def ingest_articles(
                 on_progress(sum(len(version.chunks) for version in versions), total)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _stored_vectors(
-    group: list[tuple[Article, list[Chunk]]], store: ArticleStore, replacing: set[str]
-) -> dict[tuple[str, str], np.ndarray]:
-    """Vectors of the stored chunks of the articles being replaced, by (title, text)."""
-    vectors: dict[tuple[str, str], np.ndarray] = {}
-    for article, _ in group:
-        if article.id in replacing:
-            vectors.update(store.stored_vectors(article.id))
-    return vectors
 
 
 def _embed(

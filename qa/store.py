@@ -371,10 +371,14 @@ class ArticleStore:
                 ],
             )
 
-    def stored_vectors(self, article_id: str) -> dict[tuple[str, str], np.ndarray]:
-        """The vectors of an article's stored chunks by (title, text): what a new version can reuse unembedded."""
+    def stored_vectors(self, article_ids: Sequence[str]) -> dict[tuple[str, str], np.ndarray]:
+        """The vectors of these articles' stored chunks by (title, text): what new versions can reuse unembedded."""
+        if not article_ids:
+            return {}
         with self._reading():
-            found = self._chunks.get(where={"article_id": article_id}, include=["documents", "metadatas", "embeddings"])
+            found = self._chunks.get(
+                where={"article_id": {"$in": list(article_ids)}}, include=["documents", "metadatas", "embeddings"]
+            )
         return {
             (str(meta["title"]), text): np.asarray(vector, dtype=np.float32)
             for text, meta, vector in zip(found["documents"], found["metadatas"], found["embeddings"], strict=True)
