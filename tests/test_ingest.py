@@ -11,9 +11,10 @@ import pytest
 from qa.engine import Engine
 from qa.errors import NotFoundError, StoreError
 from qa.ingest import IngestStatus
+from qa.maintenance import check_store
 from qa.store import ArticleStore
 
-from .conftest import SEEDS
+from .conftest import DATA, SEEDS
 
 
 def stored_chunks(engine: Engine, article_id: str) -> list:
@@ -55,6 +56,27 @@ def test_changed_article_replaces_its_old_chunks(engine: Engine, seed_copy: Path
     assert engine.stats().chunks == sum(a.chunks for a in engine.articles())
     lexical = engine.retriever.lexical.search("Kramp-Karrenbauer intelligence activities", 10)
     assert all(c.article_id != article_id for c in lexical)
+
+
+def test_an_updated_article_embeds_only_its_new_chunks(engine: Engine, monkeypatch: pytest.MonkeyPatch):
+    record = json.loads((DATA / "realtimeqa_slice" / "articles.jsonl").read_text().splitlines()[0])
+    engine.ingest_records([record])
+    before = {chunk.text: chunk for chunk in engine.store.iter_chunks()}
+    embedded: list[str] = []
+    encode = engine.embeddings.encode
+
+    def counting(texts: list[str], *, bulk: bool = False):
+        embedded.extend(texts if bulk else [])
+        return encode(texts, bulk=bulk)
+
+    monkeypatch.setattr(engine.embeddings, "encode", counting)
+    added = "\n\nA new closing paragraph, added after the story ran, about the harbour cranes of Porto."
+    engine.ingest_records([{**record, "text": record["text"] + added}])
+    after = list(engine.store.iter_chunks())
+    new = [chunk for chunk in after if chunk.text not in before]
+    assert new and len(new) < len(after)
+    assert sorted(embedded) == sorted(f"{chunk.title}\n{chunk.text}" for chunk in new)
+    assert check_store(engine.store).ok
 
 
 def test_remove_by_id_and_by_path(seeded: Engine):
