@@ -92,6 +92,12 @@ class LexicalIndex:
         self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
     ) -> list[Chunk]:
         """The k best chunks by BM25 among those that pass the filters, with the BM25 score."""
+        return with_scores(self._store, self.ranked(question, k, since, until, source))
+
+    def ranked(
+        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and BM25 scores of the k best chunks among those that pass the filters, best first."""
         with self._lock:
             self.refresh()
             tokens = self._tokenize([question])[0]
@@ -111,11 +117,7 @@ class LexicalIndex:
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * self._lengths[rows] / average_length)
                 scores[rows] += idf * counts * (BM25_K1 + 1) / (counts + norm)
             scores[~self.mask(since, until, source)] = 0.0
-            best = _top(scores, k)
-            ranked = [(self._ids[row], float(scores[row])) for row in best if scores[row] > 0]
-        chunks = self._store.get_chunks([id_ for id_, _ in ranked])
-        score = dict(ranked)
-        return [chunk.model_copy(update={"score": score[chunk.id]}) for chunk in chunks]
+            return [(self._ids[row], float(scores[row])) for row in _top(scores, k) if scores[row] > 0]
 
     def mask(self, since: date | None, until: date | None, source: str | None) -> np.ndarray:
         """Which rows are live chunks that pass the date window and publisher (case-insensitive)."""
@@ -289,15 +291,22 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         k = k or self.k
         candidates = max(CANDIDATES, k)
-        dense = self.dense_search(query, candidates, since, until, source)
-        lexical = self.lexical.search(query, candidates, since, until, source)
-        ranking = prefer_recent(fuse_rankings([dense, lexical]), until)
+        dense = self.dense_ranked(query, candidates, since, until, source)
+        lexical = self.lexical.ranked(query, candidates, since, until, source)
+        # One read of the stored chunks for both rankings.
+        ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), until)
         return [chunk_to_document(chunk) for chunk in diversify(ranking)[:k]]
 
     def dense_search(
         self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
     ) -> list[Chunk]:
-        """The k chunks nearest the question among those that pass the filters, with cosine similarity as score.
+        """The k chunks nearest the question among those that pass the filters, with cosine similarity as score."""
+        return with_scores(self.store, self.dense_ranked(question, k, since, until, source))
+
+    def dense_ranked(
+        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the k chunks nearest the question among those that pass the filters.
 
         Chroma's own `where` filter made a query ~50x slower, so filters are applied here, with the ids and dates
         the lexical index holds: a filter that passes few chunks searches among exactly those ids; a broad one
@@ -316,11 +325,7 @@ class HybridRetriever(BaseRetriever):
                 found = [hit for hit in self.store.nearest(vector, wanted) if hit[0] in allowed][:k]
             if passing and len(found) < min(k, len(passing)):
                 found = self.store.nearest(vector, min(k, len(passing)), among=passing)
-        similarity = dict(found)
-        return [
-            chunk.model_copy(update={"score": similarity[chunk.id]})
-            for chunk in self.store.get_chunks(list(similarity))
-        ]
+        return found
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
@@ -331,16 +336,20 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return best[np.argsort(-scores[best], kind="stable")]
 
 
-def fuse_rankings(rankings: list[list[Chunk]]) -> list[Chunk]:
-    """Reciprocal rank fusion: each chunk scores the sum of 1 / (60 + rank) over the rankings it appears in."""
+def fuse_rankings(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of (id, score) rankings: each id scores the sum of 1 / (60 + rank) over the rankings
+    it appears in; best first."""
     fused: dict[str, float] = {}
-    chunks: dict[str, Chunk] = {}
     for ranking in rankings:
-        for rank, chunk in enumerate(ranking, start=1):
-            fused[chunk.id] = fused.get(chunk.id, 0.0) + 1.0 / (RRF_K + rank)
-            chunks.setdefault(chunk.id, chunk)
-    order = sorted(fused, key=fused.__getitem__, reverse=True)
-    return [chunks[id_].model_copy(update={"score": fused[id_]}) for id_ in order]
+        for rank, (id_, _) in enumerate(ranking, start=1):
+            fused[id_] = fused.get(id_, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused.items(), key=lambda item: item[1], reverse=True)
+
+
+def with_scores(store: ArticleStore, ranked: list[tuple[str, float]]) -> list[Chunk]:
+    """The stored chunks of a ranking of (id, score), in its order, each with its score."""
+    score = dict(ranked)
+    return [chunk.model_copy(update={"score": score[chunk.id]}) for chunk in store.get_chunks(list(score))]
 
 
 def prefer_recent(ranking: list[Chunk], until: date | None) -> list[Chunk]:

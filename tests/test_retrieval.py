@@ -63,9 +63,8 @@ def chunk(id_: str, ordinal: int = 0) -> Chunk:
 
 
 def test_rrf_rewards_agreement_between_rankings():
-    fused = fuse_rankings([[chunk("a"), chunk("b"), chunk("c")], [chunk("d"), chunk("b"), chunk("c")]])
-    assert [c.article_id for c in fused] == ["b", "c", "a", "d"]
-    assert [c.score for c in fused] == [2 / 62, 2 / 63, 1 / 61, 1 / 61]
+    fused = fuse_rankings([[("a", 0.9), ("b", 0.8), ("c", 0.7)], [("d", 12.0), ("b", 9.0), ("c", 1.0)]])
+    assert fused == [("b", 2 / 62), ("c", 2 / 63), ("a", 1 / 61), ("d", 1 / 61)]
 
 
 def test_diversify_lets_other_articles_in_before_a_second_chunk_of_one():
