@@ -22,7 +22,7 @@ from qa.retrieval import (
     fuse_rankings,
     prefer_recent,
 )
-from qa.store import day_number
+from qa.store import ArticleStore, day_number
 
 from .conftest import DATA
 
@@ -273,3 +273,14 @@ def test_a_saved_lexical_index_is_reloaded_and_checked_against_the_store(
     assert lexical_scores(LexicalIndex(engine.store, snapshot), "Damar Hamlin") == pytest.approx(
         lexical_scores(rebuilt, "Damar Hamlin"), rel=1e-5
     )
+
+
+def test_an_ingest_saves_the_lexical_index_for_the_next_process(engine: Engine, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("qa.retrieval.SNAPSHOT_AFTER", 1)
+    records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()][:20]
+    engine.ingest_records(records)
+    # The next process answers from the saved index: not one chunk is read to build it.
+    monkeypatch.setattr(ArticleStore, "iter_chunks", lambda self: pytest.fail("the whole index was read again"))
+    monkeypatch.setattr(ArticleStore, "chunks_of", lambda self, ids: pytest.fail("articles were read again"))
+    found = Engine(engine.settings, engine.embeddings).retriever.lexical.search(records[3]["title"], 5)
+    assert found[0].article_id == records[3]["id"]
