@@ -6,8 +6,9 @@ import pytest
 
 from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, verify_citations
 from qa.answer.answer_types import AnswerType, answer_type
+from qa.answer.extractive import MAX_EMBEDDED, ExtractiveAnswerer
 from qa.chain import validate_question
-from qa.embeddings import ReferenceMiniLM, load_embeddings
+from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM, load_embeddings
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError
 from qa.evaluation.datasets import load_dataset
@@ -59,6 +60,22 @@ def test_every_answer_sentence_carries_a_citation(seeded: Engine):
     sentences = [s for s in answer.answer.split("] ") if s]
     assert all("[" in sentence for sentence in sentences)
     assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
+
+
+def test_only_the_sentences_best_on_shared_terms_and_type_are_embedded(
+    embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+):
+    cities = ["Porto", "Lisbon", "Braga", "Faro", "Coimbra", "Evora", "Aveiro", "Leiria", "Viseu", "Guarda"]
+    filler = [f"Officials described the weather in {city} as mild for the season." for city in cities]
+    answer = "NATO expelled eight Russian diplomats on Wednesday."
+    text = " ".join([*filler[:9], answer, *filler[9:]])  # past the first 8: passage order alone would miss it
+    chunk = Chunk(article_id="a", ordinal=0, start=0, end=len(text), text=text, title="T")
+    embedded: list[str] = []
+    embed_documents = embeddings.embed_documents
+    monkeypatch.setattr(embeddings, "embed_documents", lambda texts: embedded.extend(texts) or embed_documents(texts))
+    scored = ExtractiveAnswerer(embeddings, 0.47).score_sentences("How many Russian diplomats did NATO expel?", [chunk])
+    assert len(embedded) == len(scored) == MAX_EMBEDDED < len(filler) + 1
+    assert scored[0].text == answer
 
 
 def test_an_empty_index_refuses(engine: Engine):
