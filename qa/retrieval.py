@@ -99,7 +99,7 @@ class LexicalIndex:
     ) -> list[tuple[str, float]]:
         """Ids and BM25 scores of the k best chunks among those that pass the filters, best first."""
         with self._lock:
-            self.refresh()
+            self._refresh()
             tokens = self._tokenize([question])[0]
             scores = np.zeros(len(self._ids), dtype=np.float32)
             live = int(self._alive.sum())
@@ -133,12 +133,16 @@ class LexicalIndex:
     def passing(self, since: date | None, until: date | None, source: str | None) -> tuple[list[str], int]:
         """Ids of the live chunks that pass the filters, and how many live chunks there are in all."""
         with self._lock:
-            self.refresh()
+            self._refresh()
             rows = np.flatnonzero(self.mask(since, until, source))
             return [self._ids[row] for row in rows], int(self._alive.sum())
 
     def refresh(self) -> None:
         """Catch up with writes by any process: re-read the articles whose content hash changed."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         revision = self._store.revision()
         if revision == self._revision:
             return
