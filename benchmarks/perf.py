@@ -14,7 +14,7 @@
    latency over the benchmark's questions, retrieve only and retrieve + extractive answer, without and with
    the question's date window (its own rows: a filter changes the search path), plus the old path (Chroma's
    `where`) for reference; then the process's peak RSS. Last, the cold start of a process that finds no saved
-   lexical index (after `qa reindex` or `qa import`) and builds it.
+   lexical index (an index written by an older version, or its file deleted) and builds it.
 
 Prints a table and writes JSON (--json, default bench.json).
 """
@@ -63,7 +63,7 @@ def main() -> None:
         shutil.copytree(small, large)
         report["grow"] = child("grow", args, large)
         report["serve"] = {"small": child("serve", args, small), "large": child("serve", args, large)}
-        # Without the lexical index that ingest saved (after qa reindex or qa import): built at the first question.
+        # Without the lexical index that ingest saved (an older version's index): built at the first question.
         report["rebuild"] = {"small": child("rebuild", args, small), "large": child("rebuild", args, large)}
     args.json.write_text(json.dumps(report, indent=2))
     print_table(report)

@@ -19,7 +19,7 @@ from qa.feedback import Feedback, record_feedback
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
 from qa.llm import ENGINES, chat_model, engine_available, engine_label
 from qa.models import Answer, Article, EngineName
-from qa.retrieval import HybridRetriever, LexicalIndex
+from qa.retrieval import HybridRetriever, lexical_index
 from qa.store import ArticleStore, ArticleSummary, StoreStats
 
 
@@ -90,7 +90,7 @@ class Engine:
         self.store = ArticleStore(self.settings, self.embeddings)
         self.retriever = HybridRetriever(
             store=self.store,
-            lexical=LexicalIndex(self.store, self.settings.data_dir / "lexical" / f"{self.settings.collection}.npz"),
+            lexical=lexical_index(self.store, self.settings),
             k=self.settings.k,
         )
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)

@@ -23,6 +23,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.errors import QAError
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles
 from qa.models import Article, Chunk
+from qa.retrieval import lexical_index
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
 
 EXPORT_FORMAT = "qa-export/1"
@@ -213,7 +214,9 @@ def import_store(
 ) -> tuple[dict[str, Any], IngestReport]:
     """Ingest an export's articles, embedded afresh with this installation's model and chunk settings."""
     manifest, loaded = read_export(folder, settings)
-    return manifest, ingest_articles(loaded, store, settings, on_progress)
+    report = ingest_articles(loaded, store, settings, on_progress)
+    lexical_index(store, settings).refresh()  # saved for the next process, as after an ingest
+    return manifest, report
 
 
 def reindex(
@@ -231,4 +234,5 @@ def reindex(
         staging = ArticleStore(settings, embeddings, prefix=settings.collection + STAGING_SUFFIX)
         report = ingest_articles(articles, staging, settings, on_progress)
         current.replace_with(staging)
+    lexical_index(current, settings).refresh()  # rebuilt and saved now rather than at the next first question
     return report

@@ -19,6 +19,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from qa.config import Settings
 from qa.ingest import embedding_text
 from qa.models import Chunk
 from qa.store import ArticleStore, day_number
@@ -272,6 +273,11 @@ class LexicalIndex:
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
         return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
+
+
+def lexical_index(store: ArticleStore, settings: Settings) -> LexicalIndex:
+    """The store's lexical index, saved as <QA_DATA_DIR>/lexical/<collection>.npz."""
+    return LexicalIndex(store, settings.data_dir / "lexical" / f"{settings.collection}.npz")
 
 
 class HybridRetriever(BaseRetriever):

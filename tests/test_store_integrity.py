@@ -140,6 +140,28 @@ def test_export_then_import_restores_every_article(seeded: Engine, tmp_path: Pat
     assert fresh.ask("How many Russian diplomats did NATO expel?").citations
 
 
+def test_import_and_reindex_save_the_lexical_index_for_the_next_process(
+    seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("qa.retrieval.SNAPSHOT_AFTER", 1)
+    export_store(seeded.store, tmp_path / "export")
+    fresh = Engine(Settings(data_dir=tmp_path / "fresh", collection="restored"), embeddings)
+    import_store(tmp_path / "export", fresh.store, fresh.settings)
+    assert_next_process_loads_the_lexical_index(fresh.settings, embeddings, monkeypatch)
+    reindex(fresh.settings, embeddings)
+    assert_next_process_loads_the_lexical_index(fresh.settings, embeddings, monkeypatch)
+
+
+def assert_next_process_loads_the_lexical_index(
+    settings: Settings, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new engine answers from the saved lexical index: not one chunk is read to build it."""
+    with monkeypatch.context() as patch:
+        patch.setattr(ArticleStore, "iter_chunks", lambda self: pytest.fail("no lexical index was saved"))
+        patch.setattr(ArticleStore, "chunks_of", lambda self, ids: pytest.fail("the saved lexical index was stale"))
+        assert Engine(settings, embeddings).retriever.lexical.search("Stoltenberg", 5)
+
+
 def test_import_reports_bad_records_and_refuses_a_folder_that_is_no_export(
     seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings
 ):
