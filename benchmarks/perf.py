@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +227,6 @@ def rebuild(args: argparse.Namespace) -> dict[str, Any]:
 def serve(args: argparse.Namespace) -> dict[str, Any]:
     """Cold start, then warm latency of each query kind, then peak RSS, in this fresh process."""
     from qa.evaluation.datasets import load_dataset
-    from qa.store import where_filter
 
     engine, cold_start = started_engine(args)
     questions = load_dataset(args.dataset).questions[:QUESTIONS]
@@ -248,8 +247,11 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
         "answer_filtered": lambda q, since, until: engine.ask(q, since=since, until=until),
         "dense_filtered": lambda q, since, until: engine.retriever.dense_search(q, 20, since, until),
         # The path this replaced: Chroma's own `where` filter on the dense search.
-        "dense_chroma_where": lambda q, since, until: engine.store.nearest(
-            engine.embeddings.embed_query(q), 20, where=where_filter(since, until)
+        "dense_chroma_where": lambda q, since, until: engine.store._chunks.query(
+            query_embeddings=[engine.embeddings.embed_query(q)],
+            n_results=20,
+            where=chroma_where(since, until),
+            include=["distances"],
         ),
     }
     latency = {}
@@ -262,6 +264,15 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": latency,
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def chroma_where(since: date | None, until: date | None) -> dict[str, Any] | None:
+    """The Chroma `where` clause for a date window, as the dense search used to filter."""
+    from qa.store import day_number
+
+    clauses = [{"published_day": {"$gte": day_number(since)}}] if since else []
+    clauses += [{"published_day": {"$lte": day_number(until)}}] if until else []
+    return {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else None)
 
 
 def print_table(report: dict[str, Any]) -> None:

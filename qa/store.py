@@ -66,22 +66,6 @@ class ArticleSummary(BaseModel):
     content_hash: str
 
 
-def where_filter(
-    since: date | None = None, until: date | None = None, source: str | None = None
-) -> dict[str, Any] | None:
-    """Chroma `where` clause for a publication-date window and a publisher (case-insensitive)."""
-    clauses: list[dict[str, Any]] = []
-    if since:
-        clauses.append({"published_day": {"$gte": day_number(since)}})
-    if until:
-        clauses.append({"published_day": {"$lte": day_number(until)}})
-    if source:
-        clauses.append({"source_key": source.strip().lower()})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
 class Connection:
     """The one Chroma client a process keeps per index location, with the locks that order its use.
 
@@ -426,20 +410,14 @@ class ArticleStore:
         }
 
     def nearest(
-        self,
-        vector: Sequence[float],
-        k: int,
-        *,
-        among: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
+        self, vector: Sequence[float], k: int, *, among: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
-        """Ids and cosine similarities of the k chunks nearest to `vector`, optionally among given ids or a filter."""
+        """Ids and cosine similarities of the k chunks nearest to `vector`, optionally among given ids only."""
         with self._reading():
             found = self._chunks.query(
                 query_embeddings=[list(vector)],
                 n_results=k,
                 ids=list(among) if among is not None else None,
-                where=where,
                 include=["distances"],
             )
         return [(id_, 1.0 - distance) for id_, distance in zip(found["ids"][0], found["distances"][0], strict=True)]
