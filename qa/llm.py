@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from qa.config import Settings
 from qa.errors import ConfigError
@@ -30,9 +33,10 @@ def chat_model(settings: Settings, engine: EngineName) -> BaseChatModel:
                 "the llm engine needs QA_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. "
                 "http://127.0.0.1:11434/v1 for Ollama) and QA_LLM_MODEL"
             )
-        return _openai_compatible(settings, settings.llm_base_url, settings.llm_model, settings.llm_api_key)
+        return ChatOpenAI(**_openai_options(settings, settings.llm_base_url, settings.llm_model, settings.llm_api_key))
     if engine == "local":
-        return _openai_compatible(settings, local_server(settings).url, settings.local_model, None)
+        server = local_server(settings)
+        return LocalChatModel(server=server, **_openai_options(settings, server.url, settings.local_model, None))
     raise ConfigError(f"{engine!r} is not an LLM engine")
 
 
@@ -72,13 +76,41 @@ def local_server(settings: Settings) -> LocalServer:
         return _servers[settings.local_model]
 
 
-def _openai_compatible(settings: Settings, base_url: str, model: str, api_key: SecretStr | None) -> ChatOpenAI:
+class LocalChatModel(ChatOpenAI):
+    """The OpenAI protocol to the local model's server, which is started again if it died, and whose crash is
+    reported as one rather than as a connection error."""
+
+    server: Any = Field(exclude=True, description="The LocalServer answering.")
+
+    def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+        self.server.ensure_running()
+        try:
+            result = super()._generate(*args, **kwargs)
+        except Exception as error:
+            if crash := self.server.crash():
+                raise crash from error
+            raise
+        self.server.answered()
+        return result
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        self.server.ensure_running()
+        try:
+            yield from super()._stream(*args, **kwargs)
+        except Exception as error:
+            if crash := self.server.crash():
+                raise crash from error
+            raise
+        self.server.answered()
+
+
+def _openai_options(settings: Settings, base_url: str, model: str, api_key: SecretStr | None) -> dict[str, Any]:
     # No retries: a failed call falls back to the extractive answer at once instead of after several timeouts.
-    return ChatOpenAI(
-        base_url=base_url,
-        model=model,
-        api_key=api_key or SecretStr("not-needed"),
-        timeout=settings.llm_timeout,
-        max_retries=0,
-        temperature=0,
-    )
+    return {
+        "base_url": base_url,
+        "model": model,
+        "api_key": api_key or SecretStr("not-needed"),
+        "timeout": settings.llm_timeout,
+        "max_retries": 0,
+        "temperature": 0,
+    }

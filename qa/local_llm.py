@@ -5,9 +5,11 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -125,29 +127,41 @@ def assemble(model: LocalModel, models_dir: Path) -> Path:
 
 
 class LocalServer:
-    """llama-cpp-python's OpenAI-compatible server for one model file, on a free loopback port."""
+    """llama-cpp-python's OpenAI-compatible server for one model file, on a loopback port it keeps.
+
+    A server that dies is started again once by the next call (`ensure_running`); one that dies again before it
+    answered is left down, so a model that cannot run on this CPU costs one restart, not one per question. Each
+    start appends to the log, so the failing start's output is kept.
+    """
 
     def __init__(self, model_path: Path, context_tokens: int = 4096) -> None:
         try:
             import llama_cpp.server  # noqa: F401  (only checks that the extra is installed)
         except ImportError:
             raise LocalModelError(f"llama-cpp-python is not installed: {INSTALL_HINT}") from None
+        self.model_path = model_path
+        self.log_path = model_path.with_suffix(".server.log")
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path)]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context_tokens)]
-        self._log = model_path.with_suffix(".server.log").open("wb")
-        self._process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        self._command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path)]
+        self._command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context_tokens)]
+        self._lock = threading.Lock()
+        self._restarts_left = 1
         atexit.register(self.stop)
-        self._wait_until_ready(model_path)
+        self._start()
 
-    def _wait_until_ready(self, model_path: Path) -> None:
+    def _start(self) -> None:
+        with self.log_path.open("ab") as log:
+            log.write(f"==== qa: starting {' '.join(self._command)} at {time.strftime('%F %T')}\n".encode())
+            log.flush()
+            self._process = subprocess.Popen(self._command, stdout=log, stderr=subprocess.STDOUT)
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise LocalModelError(
-                    f"the local model server exited with {self._process.returncode}; see {self._log.name}"
-                )
+                raise LocalModelError(f"the local model server {self._exit()} while starting; see {self.log_path}")
             try:
                 if httpx.get(f"{self.url}/models", timeout=1).status_code == 200:
                     return
@@ -155,7 +169,40 @@ class LocalServer:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise LocalModelError(f"the local model server for {model_path.name} did not start in {STARTUP_TIMEOUT_S} s")
+        raise LocalModelError(
+            f"the local model server for {self.model_path.name} did not start in {STARTUP_TIMEOUT_S} s; "
+            f"see {self.log_path}"
+        )
+
+    def ensure_running(self) -> None:
+        """Start the server again if it died, once; raise LocalModelError if it died again since."""
+        with self._lock:
+            if self._process.poll() is None:
+                return
+            if not self._restarts_left:
+                raise LocalModelError(
+                    f"the local model server crashed again ({self._exit()}) and is not restarted; see {self.log_path}"
+                )
+            self._restarts_left -= 1
+            self._start()
+
+    def answered(self) -> None:
+        """A generation succeeded: the next crash earns a restart again."""
+        self._restarts_left = 1
+
+    def crash(self) -> LocalModelError | None:
+        """Why a call failed, if the server process died under it (the error reaches us before its exit status)."""
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return None
+        return LocalModelError(f"the local model server crashed ({self._exit()}); see {self.log_path}")
+
+    def _exit(self) -> str:
+        code = self._process.returncode
+        if code is not None and code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exited with {code}"
 
     def stop(self) -> None:
         """End the server process."""
@@ -165,7 +212,6 @@ class LocalServer:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
-        self._log.close()
 
 
 def free_port() -> int:

@@ -4,6 +4,8 @@ llama-cpp-python, answering through the same checks as any endpoint."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,9 @@ from qa.config import Settings, get_settings
 from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
+from qa.llm import local_server
 from qa.local_llm import LOCAL_MODELS, LocalModel, LocalModelError, assemble, part_files
+from qa.models import Answer
 
 from .conftest import DATA, SEEDS
 
@@ -71,6 +75,7 @@ def test_the_local_model_answers_a_seed_question_with_a_verified_citation(local_
 
 def test_an_injected_instruction_does_not_become_the_answer(local_engine: Engine):
     answer = local_engine.ask("Why did Russia close NATO's office in Moscow?", engine="local")
+    assert answer.engine == "local", answer  # the extractive fallback would pass what follows
     assert "cheese" not in answer.answer.lower() and "system prompt" not in answer.answer.lower()
 
 
@@ -83,6 +88,46 @@ def test_a_three_turn_conversation_follows_its_subject(local_engine: Engine):
     ]
     for question, article_text in turns:
         answer = local_engine.ask(question, engine="local", history=history)
-        assert answer.citations, answer
+        assert answer.engine == "local" and answer.citations, answer
         assert article_text in local_engine.get_article(answer.citations[0].article_id).text, answer
         history += [Turn(role="user", content=question), Turn(role="assistant", content=answer.answer)]
+
+
+def test_the_runtime_is_the_portable_build():
+    """A native build (llama.cpp's default) uses this CPU's widest instructions and dies on a CPU without them."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AVX2 = 1" in info, info
+    for feature in ("AVX512 = 1", "AVX512_VNNI = 1", "AVX512_BF16 = 1", "AVX_VNNI = 1", "AMX_INT8 = 1"):
+        assert feature not in info, info
+
+
+def test_a_crashed_model_server_is_named_restarted_once_then_left_down(local_engine: Engine):
+    question = "How many Russians did NATO expel?"
+    assert local_engine.ask(question, engine="local").engine == "local"
+    server = local_server(local_engine.settings)
+    starts = server.log_path.read_text().count("==== qa: starting")
+
+    def crashing_mid_answer() -> Answer:
+        """Ask, and kill the server as its first token arrives, as a CPU without the build's instructions does."""
+        for event in local_engine.stream(question, engine="local"):
+            if event.delta and server._process.poll() is None:
+                os.kill(server._process.pid, signal.SIGILL)
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("no answer")
+
+    crashed = crashing_mid_answer()
+    assert crashed.engine == "extractive" and crashed.citations, crashed
+    notice = f"crashed (killed by SIGILL); see {server.log_path}"
+    assert any(notice in line for line in crashed.notices), crashed.notices
+    # The next question starts it again, and its crash is named too; the log keeps every start.
+    crashed_again = crashing_mid_answer()
+    assert any(notice in line for line in crashed_again.notices), crashed_again.notices
+    assert server.log_path.read_text().count("==== qa: starting") == starts + 1
+    # It died again before answering once: left down, not restarted on every question.
+    down = local_engine.ask(question, engine="local")
+    assert down.engine == "extractive" and down.citations, down
+    assert any("is not restarted" in line for line in down.notices), down.notices
+    assert server.log_path.read_text().count("==== qa: starting") == starts + 1
