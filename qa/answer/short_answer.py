@@ -30,6 +30,7 @@ from qa.answer.answer_types import (
     answer_type,
 )
 from qa.answer.citations import Evidence
+from qa.controls import CONTROL_SEQUENCE
 
 SENTENCES = 5
 """Phrases come from the best five sentences."""
@@ -64,6 +65,8 @@ _WH_PHRASE = re.compile(
     r"|\bwho(?:m|se)?\b|\bwhich\s+[\w’'.-]+|\bwhat\b|\bwhere\b|\bwhen\b|\bhow (?:many|much)\b",
     re.I,
 )
+# An article's own citation markers ("[1]") and escape sequences ("\x1b]8;;…") are no phrase of its text.
+_NOT_WORDS = re.compile(rf"\[\d+\]|{CONTROL_SEQUENCE.pattern}")
 _stemmer = Stemmer.Stemmer("english")
 
 
@@ -118,8 +121,12 @@ def short_answer(question: str, sentences: Sequence[Evidence], embeddings: Embed
 def _phrases(sentence: str, kind: AnswerType, question_stems: set[str]) -> list[tuple[str, float]]:
     """(phrase, weight) for each phrase of the asked-for type in the sentence that the question does not say."""
     found = []
+    # Matched with markers and escape sequences blanked out (offsets kept): "\x1b[31mfive" still holds "five".
+    words = _NOT_WORDS.sub(lambda found: " " * len(found.group(0)), sentence)
     for pattern in CANDIDATE_PATTERNS.get(kind, [NAME_PATTERN]):
-        for match in pattern.finditer(sentence):
+        for match in pattern.finditer(words):
+            if sentence[match.start() : match.end()] != match.group(0):
+                continue  # a marker or escape sequence sits inside it
             is_name = pattern is NAME_PATTERN
             pieces = re.split(r"(?<=\w)[’']s\s+", match.group(0)) if is_name else [match.group(0)]  # "Musk's Twitter"
             for piece in pieces:
