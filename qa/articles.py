@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -47,10 +48,12 @@ def discover_files(paths: Iterable[Path]) -> Iterator[Path | LoadFailure]:
     """Expand files and folders (recursively) into article files, reporting paths that yield none."""
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
-            if not files:
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES and not p.is_dir())
+            if not found:
                 yield LoadFailure(location=str(path), reason=f"no article files found (supported: {_SUPPORTED_LIST})")
-            yield from files
+            for file in found:
+                # A link to nothing, a socket or a pipe named like an article is one line, never a silent skip.
+                yield file if file.is_file() else LoadFailure(location=str(file), reason=_not_a_file(file))
         elif path.is_file():
             if path.suffix.lower() in SUPPORTED_SUFFIXES:
                 yield path
@@ -75,6 +78,20 @@ def read_articles(path: Path, settings: Settings) -> list[Article | LoadFailure]
         return [_article_from_text(text, path, settings)]
     except ArticleError as error:
         return [LoadFailure(location=str(path), reason=str(error))]
+    except OSError as error:  # vanished since it was listed, unreadable, a link that broke: this file alone
+        return [LoadFailure(location=str(path), reason=_os_reason(error))]
+
+
+def _not_a_file(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"broken link (to {os.readlink(path)})"
+    return "not a regular file"
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "no longer there (removed while the ingest ran)"
+    return f"could not be read: {error.strerror or type(error).__name__}"
 
 
 def articles_from_records(

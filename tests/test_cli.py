@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa import cli
+from qa import cli, ingest
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 
@@ -147,3 +147,40 @@ def test_an_llm_engine_without_an_endpoint_is_one_line(run):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: the llm engine needs QA_LLM_BASE_URL")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_file_that_vanishes_or_cannot_be_read_is_one_line_and_the_rest_is_ingested(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(f"Title {name}\nNews from the harbour about {name}.")
+    (folder / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    listed = ingest.discover_files
+
+    def listing_then_removing(paths):  # another process deletes b.txt after the folder was listed
+        found = list(listed(paths))
+        (folder / "b.txt").unlink()
+        return iter(found)
+
+    monkeypatch.setattr(ingest, "discover_files", listing_then_removing)
+    result = run("ingest", str(folder))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"skipped {folder / 'b.txt'}: no longer there (removed while the ingest ran)",
+        f"skipped {folder / 'gone.txt'}: broken link (to {tmp_path / 'nowhere.txt'})",
+    ]
+    assert result.stdout.startswith("2 added, 0 updated, 0 skipped, 2 failed; ")
+    assert json.loads(run("stats", "--json").stdout)["articles"] == 2
+
+
+def test_a_question_with_control_characters_is_answered_as_the_question_without_them(run):
+    assert run("ingest", str(SEEDS)).exit_code == 0
+    clean = json.loads(run("ask", "How many Russians did NATO expel?", "--json").stdout)
+    dirty = run("ask", "How many\x1b[2J Russians\x07 did NATO expel?", "--json")
+    assert dirty.exit_code == 0, dirty.output
+    answer = json.loads(dirty.stdout)
+    assert answer["question"] == clean["question"] and answer["citations"] == clean["citations"]
+    only_controls = run("ask", "\x1b[2J\x07")
+    assert only_controls.exit_code == 1 and only_controls.stderr.strip() == "Error: the question is empty"

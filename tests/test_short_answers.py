@@ -116,3 +116,16 @@ def test_short_answers_on_the_seed_gold_set_stand_in_citation_one(engine: Engine
 def test_refusals_have_no_short_answer(seeded: Engine):
     answer = seeded.ask("Which team won the 2022 World Cup final in Qatar?")
     assert answer.refused and answer.short_answer is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The dockworkers ended their strike [1] after nine days [2], the union said [3].",
+        "The dockworkers ended their \x1b]8;;http://x.example/\x07strike\x1b]8;;\x07 after nine days.",
+        "The dockworkers ended their strike \x1b[1;31mafter nine days\x1b[0m of pickets.",
+    ],
+)
+def test_markers_and_escape_sequences_never_become_the_short_answer(text: str, embeddings: MiniLMEmbeddings):
+    found = short_answer("How many days did the dockworkers strike?", sentences(text), embeddings)
+    assert found is not None and found.text == "nine days", found
