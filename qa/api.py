@@ -10,11 +10,13 @@ import asyncio
 import ipaddress
 import json
 import logging
+import math
 import secrets
 import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -34,11 +36,20 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import answer_sentences, citation_heading
+from qa.articles import NESTED_TOO_DEEPLY
 from qa.chain import MAX_QUESTION_CHARS, AnswerEvent, final_answer, validate_question
 from qa.config import Settings, get_settings
+from qa.controls import strip_controls
 from qa.conversation import MAX_TURNS, Turn
 from qa.engine import Engine
-from qa.errors import ArticleError, ConfigError, InvalidQuestionError, NotFoundError, QAError
+from qa.errors import (
+    ArticleError,
+    ConfigError,
+    InvalidFeedbackError,
+    InvalidQuestionError,
+    NotFoundError,
+    QAError,
+)
 from qa.feedback import Feedback
 from qa.ingest import IngestReport
 from qa.llm import MODEL_IDS, engine_available
@@ -47,6 +58,8 @@ from qa.store import ArticleSummary, StoreStats
 
 log = logging.getLogger("qa.api")
 _Body = TypeVar("_Body", bound=BaseModel)
+# A feedback body is one answer with its quotes: far smaller than a question's history may be.
+FEEDBACK_BODY_BYTES = 256 * 1024
 
 _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (or JSON, for a plain chat)."}
@@ -191,9 +204,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/readyz", tags=["health"], responses={503: {"model": ErrorBody}})
     def readyz() -> dict[str, Any]:
-        """The model and the index are loaded."""
-        engine = state.require()
-        return {"status": "ready", "articles": engine.stats().articles}
+        """The model and the index are loaded (what the index holds is for /v1/stats, behind the token)."""
+        state.require().stats()
+        return {"status": "ready"}
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(_authorize)], responses={401: {"model": ErrorBody}})
 
@@ -300,7 +313,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         articles = engine.articles()
         return ArticlePage(total=len(articles), offset=offset, limit=limit, articles=articles[offset : offset + limit])
 
-    @v1.get("/articles/{article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
+    @v1.get("/articles/{article_id:path}", tags=["articles"], responses={404: {"model": ErrorBody}})
     def get_article(article_id: str, engine: EngineDep) -> Article:
         """One stored article with its full text (every citation's offsets refer to it)."""
         return engine.get_article(article_id)
@@ -335,7 +348,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         records = _validated(RecordsRequest, await request.body())
         return await run_in_threadpool(_locked, ingest_lock, engine.ingest_records, records.articles)
 
-    @v1.delete("/articles/{article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
+    @v1.delete("/articles/{article_id:path}", tags=["articles"], responses={404: {"model": ErrorBody}})
     def remove_article(article_id: str, engine: EngineDep) -> RemovedArticle:
         """Remove one article and its chunks."""
         engine.get_article(article_id)  # 404 for an unknown id, never a path
@@ -348,16 +361,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """What the index holds."""
         return engine.stats()
 
-    @v1.post("/feedback", tags=["questions"], status_code=204)
-    def feedback(body: Feedback, engine: EngineDep) -> Response:
-        """Append a thumbs up or down on an answer to <QA_DATA_DIR>/feedback.jsonl."""
+    feedback_rate = _RateLimit(settings.feedback_per_minute)
+
+    @v1.post("/feedback", tags=["questions"], status_code=204, responses={429: {"model": ErrorBody}})
+    def feedback(body: Feedback, engine: EngineDep, request: Request) -> Response:
+        """Append a thumbs up or down on an answer to <QA_DATA_DIR>/feedback.jsonl: at most FEEDBACK_BODY_BYTES,
+        QA_FEEDBACK_PER_MINUTE per client, and only on an answer whose every quote is in a stored article."""
+        feedback_rate.check(request.client.host if request.client else "-")
         engine.record_feedback(body)
         return Response(status_code=204)
 
     app.include_router(v1)
-    app.middleware("http")(_body_limit(settings))
-    app.middleware("http")(_security_headers)
+    # The last added runs first: headers on every response, the 504 and 413 included.
+    app.add_middleware(_BodyLimit, settings=settings)
     app.add_middleware(_TimeLimit, seconds=settings.api_timeout)
+    app.add_middleware(_SecurityHeaders)
     if settings.api_cors_origins:  # closed unless origins are named: no browser page may call the API otherwise
         app.add_middleware(
             CORSMiddleware,
@@ -464,8 +482,20 @@ def _sources_text(citations: list[Citation]) -> str:
     return "\n".join(lines)
 
 
-_STATUS = {InvalidQuestionError: 422, ArticleError: 422, NotFoundError: 404, ConfigError: 400}
-_KINDS = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large", 503: "unavailable"}
+_STATUS = {
+    InvalidQuestionError: 422,
+    InvalidFeedbackError: 422,
+    ArticleError: 422,
+    NotFoundError: 404,
+    ConfigError: 400,
+}
+_KINDS = {
+    401: "authentication_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "unavailable",
+}
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -482,6 +512,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and isinstance(error.__cause__, RecursionError):
+            # FastAPI's JSON parsing lets a body nested too deeply through as a 400: it is malformed JSON, a 422.
+            return _error(422, f"body: {NESTED_TOO_DEEPLY}")
         return _error(error.status_code, str(error.detail), getattr(error, "headers", None))
 
     @app.exception_handler(QAError)
@@ -495,18 +528,58 @@ def _add_error_handlers(app: FastAPI) -> None:
         # happened is logged; the whole traceback at DEBUG.
         frame = traceback.extract_tb(error.__traceback__)[-1]
         where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
-        log.error("unexpected %s at %s (%s %s)", type(error).__name__, where, request.method, request.url.path)
+        path = strip_controls(request.url.path)
+        log.error("unexpected %s at %s (%s %s)", type(error).__name__, where, request.method, path)
         log.debug("traceback", exc_info=error)
         return _error(500, "internal error (logged on the server)")
 
 
-async def _security_headers(request: Request, call_next: Callable[..., Any]) -> Any:
-    """Responses are data, never a page: browsers must not sniff article text into HTML, nor frame it."""
-    response = await call_next(request)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.url.path.startswith("/v1"):
-        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
-    return response
+class _SecurityHeaders:
+    """Responses are data, never a page: browsers must not sniff article text into HTML, nor frame it.
+
+    Plain ASGI: an http middleware would read the body in a task group of its own, turning the body limit's
+    413 into an exception group.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = [(b"x-content-type-options", b"nosniff")]
+        if scope["path"].startswith("/v1"):
+            headers.append((b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _RateLimit:
+    """At most `per_minute` calls from one client address in any 60 seconds; more are answered 429."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.calls: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if len(self.calls) > 10_000:  # forget clients with no call in the window: memory stays bounded
+                self.calls = {key: times for key, times in self.calls.items() if now - times[-1] < 60}
+            calls = self.calls.setdefault(client, deque())
+            while calls and now - calls[0] >= 60:
+                calls.popleft()
+            if len(calls) >= self.per_minute:
+                wait = max(1, math.ceil(60 - (now - calls[0])))
+                message = f"too many requests: at most {self.per_minute} a minute (QA_FEEDBACK_PER_MINUTE)"
+                raise HTTPException(429, message, {"Retry-After": str(wait)})
+            calls.append(now)
 
 
 class _TimeLimit:
@@ -540,14 +613,44 @@ class _TimeLimit:
         await _error(504, message)(scope, receive, send)
 
 
-def _body_limit(settings: Settings) -> Callable[..., Any]:
-    """Refuse bodies over the upload limit from their Content-Length, before reading them."""
-    limit = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024  # room for multipart framing
+class _BodyLimit:
+    """Answer 413 to a body over its route's limit, counted while it is read, however it is framed.
 
-    async def middleware(request: Request, call_next: Callable[..., Any]) -> Any:
-        length = request.headers.get("content-length", "")
+    A Content-Length over the limit is refused before reading; a chunked (or lying) body is cut off at the
+    limit: the bytes past it are never read. Uploads may be QA_MAX_UPLOAD_MB (plus multipart framing), feedback
+    FEEDBACK_BODY_BYTES, every other body QA_MAX_REQUEST_KB.
+    """
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.upload = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024
+        self.request = int(settings.max_request_kb * 1024)
+
+    def limit(self, scope: dict[str, Any]) -> tuple[int, str]:
+        if scope["path"] == "/v1/articles":
+            return self.upload, "QA_MAX_UPLOAD_MB"
+        if scope["path"] == "/v1/feedback":
+            return min(FEEDBACK_BODY_BYTES, self.request), "the feedback limit"
+        return self.request, "QA_MAX_REQUEST_KB"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, setting = self.limit(scope)
+        refusal = f"request body too large (> {limit:,} bytes, {setting})"
+        length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
-            return _error(413, f"request body too large (> {settings.max_upload_mb:g} MB)")
-        return await call_next(request)
+            return await _error(413, refusal)(scope, receive, send)
+        received = 0
 
-    return middleware
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException passes through FastAPI's body parsing and multipart reading as itself.
+                    raise HTTPException(413, refusal)
+            return message
+
+        await self.app(scope, counted_receive, send)

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
     max_upload_mb: float = Field(default=20, gt=0, description="Uploads (chat, API) larger than this are refused.")
+    max_request_kb: float = Field(
+        default=2048,
+        gt=0,
+        description="Other HTTP API bodies (questions, chats) larger than this are refused.",
+    )
+    feedback_per_minute: int = Field(
+        default=30, ge=1, description="Feedback calls one client may make to the HTTP API in a minute."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token every /v1 route of the HTTP API requires; required off loopback."
     )

@@ -8,13 +8,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer
+from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.articles import articles_from_records
 from qa.chain import AnswerEvent, Question, build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
-from qa.errors import NotFoundError
+from qa.errors import InvalidFeedbackError, NotFoundError
 from qa.feedback import Feedback, record_feedback
 from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
 from qa.llm import ENGINES, chat_model, engine_available, engine_label
@@ -188,7 +188,11 @@ class Engine:
         return article
 
     def record_feedback(self, feedback: Feedback) -> None:
-        """Append feedback on an answer to <data_dir>/feedback.jsonl."""
+        """Append feedback on an answer to <data_dir>/feedback.jsonl, if its every quote is in a stored article."""
+        citations = feedback.answer.citations
+        verified = {c.n for c in verify_citations(citations, self.store.get_article)}
+        if wrong := [c.n for c in citations if c.n not in verified]:
+            raise InvalidFeedbackError(f"answer: citation [{wrong[0]}] does not quote a stored article")
         record_feedback(self.feedback_path, feedback)
 
     @property

@@ -31,3 +31,7 @@ class EmbeddingModelError(QAError):
 
 class NotFoundError(QAError):
     """No stored article matches the given id or path."""
+
+
+class InvalidFeedbackError(QAError):
+    """Feedback on an answer whose citations do not quote the stored articles."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from qa.api import check_exposure, create_app
 from qa.config import Settings
@@ -57,7 +58,7 @@ def sse_events(text: str) -> list[tuple[str | None, str]]:
 
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "articles": 2}
+    assert client.get("/readyz").json() == {"status": "ready"}  # what the index holds is behind the token
 
 
 def test_every_v1_route_needs_the_token(client: TestClient) -> None:
@@ -283,3 +284,69 @@ def test_the_server_refuses_to_listen_beyond_loopback_without_a_token(host: str,
     else:
         with pytest.raises(QAError, match=f"refusing to listen on {host} without a token"):
             check_exposure(host, settings)
+
+
+def test_json_nested_too_deeply_is_a_422_like_any_malformed_body(client: TestClient) -> None:
+    deep = b'{"question": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post("/v1/ask", content=deep, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["message"] == "body: JSON nested too deeply"
+
+
+def test_an_article_id_with_a_slash_can_be_read_and_deleted(client: TestClient) -> None:
+    record = {"id": "wire/2023/ferry", "title": "Ferry", "text": "The ferry from Dover sailed at dawn."}
+    assert (
+        client.post("/v1/articles", json={"articles": [record]}, headers=AUTH).json()["items"][0]["status"] == "added"
+    )
+    for path in ("/v1/articles/wire/2023/ferry", "/v1/articles/wire%2F2023%2Fferry"):
+        article = client.get(path, headers=AUTH)
+        assert article.status_code == 200 and article.json()["id"] == "wire/2023/ferry", article.text
+    removed = client.delete("/v1/articles/wire/2023/ferry", headers=AUTH)
+    assert removed.status_code == 200 and removed.json()["id"] == "wire/2023/ferry"
+    assert client.get("/v1/articles/wire/2023/ferry", headers=AUTH).status_code == 404
+
+
+def test_a_question_with_control_characters_is_the_question_without_them(client: TestClient) -> None:
+    clean = client.post("/v1/ask", json={"question": NATO}, headers=AUTH).json()
+    dirty = client.post("/v1/ask", json={"question": "How many\x1b[2J Russians\x00 did NATO\x07 expel?"}, headers=AUTH)
+    assert dirty.status_code == 200, dirty.text
+    assert dirty.json()["question"] == NATO
+    assert dirty.json()["answer"] == clean["answer"] and dirty.json()["citations"] == clean["citations"]
+    only_controls = client.post("/v1/ask", json={"question": "\x1b[2J\x00\x07"}, headers=AUTH)
+    assert only_controls.status_code == 422 and only_controls.json()["error"]["message"] == "the question is empty"
+
+
+def test_feedback_is_bounded_and_must_rate_an_answer_this_service_gave(client: TestClient, api_engine: Engine) -> None:
+    answer = client.post("/v1/ask", json={"question": NATO}, headers=AUTH).json()
+    lines = len(api_engine.feedback_path.read_text().splitlines()) if api_engine.feedback_path.exists() else 0
+
+    def send(rated: dict, **more: object) -> Response:
+        return client.post("/v1/feedback", json={"rating": "down", "answer": rated, **more}, headers=AUTH)
+
+    made_up = {**answer, "answer": "x" * (15 * 1024 * 1024)}
+    assert send(made_up).status_code == 413
+    quote = answer["citations"][0]
+    forged = {**answer, "citations": [{**quote, "quote": "NATO expelled nobody at all."}]}
+    assert send(forged).status_code == 422  # its offsets no longer span the quote
+    shifted = {**quote, "start": quote["start"] + 1, "end": quote["end"] + 1}
+    response = send({**answer, "citations": [shifted]})
+    assert response.status_code == 422 and "does not quote a stored article" in response.json()["error"]["message"]
+    unnumbered = send({**answer, "answer": answer["answer"] + " Also this [7]."})
+    assert unnumbered.status_code == 422 and "names no citation" in unnumbered.json()["error"]["message"]
+    assert send({**answer, "refused": True}).status_code == 422
+    assert send(answer, filters={"source": "x" * 500}).status_code == 422
+    after = len(api_engine.feedback_path.read_text().splitlines()) if api_engine.feedback_path.exists() else 0
+    assert after == lines  # none of them was kept
+
+
+def test_feedback_is_rate_limited_per_client(tmp_path: Path, api_engine: Engine) -> None:
+    settings = api_engine.settings.model_copy(update={"feedback_per_minute": 3})
+    with TestClient(create_app(settings, api_engine), raise_server_exceptions=False) as limited:
+        answer = limited.post("/v1/ask", json={"question": NATO}, headers=AUTH).json()
+        statuses = [
+            limited.post("/v1/feedback", json={"rating": "up", "answer": answer}, headers=AUTH).status_code
+            for _ in range(5)
+        ]
+        assert statuses == [204, 204, 204, 429, 429]
+        refused = limited.post("/v1/feedback", json={"rating": "up", "answer": answer}, headers=AUTH)
+        assert refused.json()["error"]["type"] == "rate_limit_error" and int(refused.headers["Retry-After"]) >= 1

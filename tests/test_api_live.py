@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -157,3 +158,56 @@ def test_the_load_script_reports_zero_errors() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "12 questions from 4 clients" in result.stdout and "errors 0; unfinished 0" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def small_limits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`qa serve` with QA_MAX_UPLOAD_MB=0.05 and QA_MAX_REQUEST_KB=64, over an empty embedded index."""
+    folder = tmp_path_factory.mktemp("limits")
+    env = {**os.environ, "QA_DATA_DIR": str(folder / "data"), "QA_API_TOKEN": TOKEN, "HF_HUB_OFFLINE": "1"}
+    env.pop("QA_CHROMA_URL", None)
+    env.update({"QA_MAX_UPLOAD_MB": "0.05", "QA_MAX_REQUEST_KB": "64", "TRANSFORMERS_OFFLINE": "1"})
+    process, url = start_server(env, folder / "serve.log")
+    try:
+        wait_ready(process, url, folder / "serve.log")
+        yield process, url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+def in_pieces(body: bytes, size: int = 16 * 1024) -> Iterator[bytes]:
+    """The body as a generator: httpx sends it with Transfer-Encoding: chunked and no Content-Length."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+def test_body_limits_hold_however_the_body_is_framed(small_limits: tuple[subprocess.Popen, str]) -> None:
+    process, url = small_limits
+    records = [{"title": f"Ferry {i}", "text": f"Ferry {i} sails at dawn. " + "Waves. " * 1400} for i in range(20)]
+    body = json.dumps({"articles": records}).encode()  # ~200 KB: over the 0.05 MB upload limit
+    assert len(body) > 150_000
+    headers = {**AUTH, "Content-Type": "application/json"}
+    declared = httpx.post(f"{url}/v1/articles", content=body, headers=headers, timeout=60)
+    chunked = httpx.post(f"{url}/v1/articles", content=in_pieces(body), headers=headers, timeout=60)
+    for response in (declared, chunked):
+        assert response.status_code == 413, response.text
+        assert response.json()["error"]["type"] == "request_too_large"
+    assert httpx.get(f"{url}/v1/stats", headers=AUTH).json()["articles"] == 0
+
+    # A question body of 200 MB, chunked: cut off at 64 KB, never read whole.
+    before = peak_rss_mb(process.pid)
+    question = b'{"question": "' + b"a" * (200 * 1024 * 1024) + b'"}'
+    try:
+        response = httpx.post(f"{url}/v1/ask", content=in_pieces(question, 1024 * 1024), headers=headers, timeout=60)
+        assert response.status_code == 413, response.text
+    except httpx.TransportError:
+        pass  # the server answered 413 and closed the connection while the client was still sending
+    del question
+    assert peak_rss_mb(process.pid) - before < 100
+    assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
