@@ -32,6 +32,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import format_sse_event
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -147,6 +148,21 @@ class ErrorBody(BaseModel):
     """Every error: `{"error": {"type", "message"}}`, as OpenAI clients expect."""
 
     error: dict[str, str]
+
+
+class _ArticleIdConvertor(Convertor[str]):
+    """An article id in a path: a record's own id may hold '/' and any other character, a newline included."""
+
+    regex = r"(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("article_id", _ArticleIdConvertor())
 
 
 # ---- dependencies ----
@@ -313,7 +329,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         articles = engine.articles()
         return ArticlePage(total=len(articles), offset=offset, limit=limit, articles=articles[offset : offset + limit])
 
-    @v1.get("/articles/{article_id:path}", tags=["articles"], responses={404: {"model": ErrorBody}})
+    @v1.get("/articles/{article_id:article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
     def get_article(article_id: str, engine: EngineDep) -> Article:
         """One stored article with its full text (every citation's offsets refer to it)."""
         return engine.get_article(article_id)
@@ -348,7 +364,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         records = _validated(RecordsRequest, await request.body())
         return await run_in_threadpool(_locked, ingest_lock, engine.ingest_records, records.articles)
 
-    @v1.delete("/articles/{article_id:path}", tags=["articles"], responses={404: {"model": ErrorBody}})
+    @v1.delete("/articles/{article_id:article_id}", tags=["articles"], responses={404: {"model": ErrorBody}})
     def remove_article(article_id: str, engine: EngineDep) -> RemovedArticle:
         """Remove one article and its chunks."""
         engine.get_article(article_id)  # 404 for an unknown id, never a path

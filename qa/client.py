@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -93,12 +94,12 @@ class ApiClient:
 
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
         """Remove one article by id (DELETE /v1/articles/{id}; a path means nothing to the server)."""
-        removed = self._call("DELETE", f"/v1/articles/{id_or_path}")
+        removed = self._call("DELETE", f"/v1/articles/{quote(id_or_path, safe='')}")
         return [removed["id"]], int(removed["chunks"])
 
     def get_article(self, article_id: str) -> Article:
         """The stored article with this id (GET /v1/articles/{id})."""
-        return Article.model_validate(self._call("GET", f"/v1/articles/{article_id}"))
+        return Article.model_validate(self._call("GET", f"/v1/articles/{quote(article_id, safe='')}"))
 
     def record_feedback(self, feedback: Feedback) -> None:
         """Send a thumbs up or down (POST /v1/feedback)."""

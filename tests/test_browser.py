@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -74,12 +75,22 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, chat_url: str) -> Iterator[Page]:
+    """The chat in a fresh browser context; after the test, every request the page made went to the app alone."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
     page = context.new_page()
     page.goto(chat_url)
     page.get_by_test_id("stChatInputTextArea").wait_for(timeout=90_000)
     yield page
+    page.wait_for_timeout(500)  # icons and fonts load after the reply
     context.close()
+    app = urlsplit(chat_url).netloc
+    assert requested and any("/_stcore/" in url for url in requested)
+    elsewhere = [
+        url for url in requested if urlsplit(url).scheme not in ("data", "blob") and urlsplit(url).netloc != app
+    ]
+    assert elsewhere == [], elsewhere  # the chat runs offline: nothing from anywhere but its own server
 
 
 def ask(page: Page, question: str) -> Locator:
@@ -108,6 +119,10 @@ def test_question_answer_citation_and_export(page: Page) -> None:
     )
     expect(answer).to_contain_text("NATO also halved the number of accredited positions for Russia to 10.")
     expect(page.get_by_test_id("stChatMessage")).to_have_count(4)  # the conversation so far, both turns
+    status = answer.get_by_test_id("stExpander").filter(has_text="Searched").first
+    status.click()
+    expect(status).to_contain_text("Searched for: How many Russians did NATO expel?")
+    expect(status).to_contain_text("Timings: retrieve")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(500)  # let the expander finish opening before the picture
     page.screenshot(path=ARTIFACTS / "chat.png", full_page=True)
