@@ -78,6 +78,8 @@ def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: En
     assert "eight Russians" in reply.markdown[0].value
     assert "\\[1\\]" in reply.markdown[0].value
     assert reply.status[0].label.startswith("Searched 2 articles: 1 source")
+    details = reply.status[0].caption[0].value  # the status box says what was searched, how, and how long it took
+    assert details.startswith(escape(f"Searched for: {NATO}")) and escape("Filters: none; 5 passages") in details
     [source] = reply.expander
     citation = expected.citations[0]
     assert source.label.startswith("\\[1\\] NATO Secretary")

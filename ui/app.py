@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -31,6 +32,8 @@ from qa.store import ArticleSummary, StoreStats
 
 log = logging.getLogger("qa.ui")
 
+# Served by the app itself: a Material icon as page icon makes the browser fetch it from fonts.gstatic.com.
+PAGE_ICON = Path(__file__).with_name("icon.png")
 UPLOAD_TYPES = ["txt", "md", "markdown", "html", "htm", "json", "jsonl"]
 ENGINE_CAPTIONS = {
     "extractive": "Quotes the best sentences; needs no LLM.",
@@ -97,7 +100,7 @@ def shown_errors(action: str) -> Iterator[None]:
 
 def main() -> None:
     """Draw the page; Streamlit reruns this on every interaction."""
-    st.set_page_config(page_title="qa · answers from your news articles", page_icon=":material/newspaper:")
+    st.set_page_config(page_title="qa · answers from your news articles", page_icon=str(PAGE_ICON))
     st.session_state.setdefault("turns", [])
     st.session_state.setdefault("uploads", {})
     engine = open_engine()
@@ -301,9 +304,20 @@ def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[Convers
             seconds = turn.answer.timings_ms.get("total", 0) / 1000
             found = plural(len(turn.answer.citations), "source") if not turn.answer.refused else "no support"
             status.update(label=f"Searched {article_count:,} articles: {found} ({seconds:.1f} s)", state="complete")
+            status.caption(escape(search_details(turn)))
         if turn.answer and not turn.answer.refused:
             st.write_stream(sentences(turn.answer))
         show_result(turn)
+
+
+def search_details(turn: Turn) -> str:
+    """What the status box holds: what was searched for, with which filters, and how long each step took."""
+    assert turn.answer is not None
+    filters = {name: turn.filters.get(name) for name in ("since", "until", "source")}
+    narrowed = ", ".join(f"{name} {value}" for name, value in filters.items() if value) or "none"
+    timings = ", ".join(f"{stage} {ms:,.0f} ms" for stage, ms in turn.answer.timings_ms.items())
+    searched = turn.answer.standalone_question or turn.question
+    return f"Searched for: {searched}\n\nFilters: {narrowed}; {turn.filters.get('k')} passages\n\nTimings: {timings}"
 
 
 def history(turns: list[Turn]) -> list[ConversationTurn]:
