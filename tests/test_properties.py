@@ -20,6 +20,7 @@ from qa.chain import MAX_QUESTION_CHARS
 from qa.chunking import chunk_article
 from qa.cli import _date_option
 from qa.config import Settings
+from qa.controls import strip_controls
 from qa.engine import Engine
 from qa.errors import ArticleError, InvalidQuestionError, QAError
 from qa.models import Article
@@ -134,7 +135,8 @@ def test_any_question_gets_an_answer_with_exact_quotes_or_a_one_line_error(seede
         answer = seeded_engine.ask(question)
     except InvalidQuestionError as error:
         assert "\n" not in str(error)
-        assert not question.strip() or len(question) > MAX_QUESTION_CHARS
+        asked = strip_controls(question).strip()  # what every shell asks: the question without control characters
+        assert not asked or len(asked) > MAX_QUESTION_CHARS
         return
     assert answer.refused or answer.citations
     for citation in answer.citations:
