@@ -13,10 +13,13 @@ unit vectors. This module alone knows how vectors are made.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -175,9 +178,10 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
             options.optimized_model_filepath = str(folded)
             onnxruntime.InferenceSession(str(self._onnx_source), options, providers=["CPUExecutionProvider"])
-            quantize_dynamic(
-                folded, partial, per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
-            )
+            with _quiet_root_logger():
+                quantize_dynamic(
+                    folded, partial, per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
+                )
             os.replace(partial, target)  # atomic: processes racing here each write a whole file
         except OSError as error:
             raise EmbeddingModelError(f"cannot write the quantised embedding model to {cache}: {error}") from None
@@ -185,6 +189,26 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
             folded.unlink(missing_ok=True)
             partial.unlink(missing_ok=True)
         return target
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's quantiser warns through the root logger ("Please consider to run pre-processing…"), which
+    would also install a stderr handler: neither may reach the user. A handler held for the while keeps
+    logging from installing its own, and a filter drops the records; both go again after."""
+    root = logging.getLogger()
+    silence = logging.NullHandler()
+
+    def not_onnxruntime(record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname
+
+    root.addHandler(silence)
+    root.addFilter(not_onnxruntime)
+    try:
+        yield
+    finally:
+        root.removeFilter(not_onnxruntime)
+        root.removeHandler(silence)
 
 
 class ReferenceMiniLM(MiniLMEmbeddings):

