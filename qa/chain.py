@@ -9,7 +9,7 @@ from typing import Any
 
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from qa.answer import (
     CANNOT_ANSWER,
@@ -43,6 +43,12 @@ class Question(BaseModel):
     history: list[Turn] = Field(
         default_factory=list, description="Earlier turns of the conversation, oldest first, for follow-ups."
     )
+
+    @field_validator("source")
+    @classmethod
+    def _blank_source_is_none(cls, source: str | None) -> str | None:
+        # "" and "   " name no publisher: no filter, rather than a filter that nothing passes.
+        return source.strip() or None if source is not None else None
 
 
 class AnswerEvent(BaseModel):
