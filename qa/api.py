@@ -37,11 +37,12 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import answer_sentences, citation_heading
+from qa.answerers import ANSWERERS, AnswererName, by_model_id
 from qa.articles import NESTED_TOO_DEEPLY
-from qa.chain import MAX_QUESTION_CHARS, AnswerEvent, final_answer, validate_question
+from qa.chain import MAX_QUESTION_CHARS, final_answer, validate_question
 from qa.config import Settings, get_settings
 from qa.controls import strip_controls
-from qa.conversation import MAX_TURNS, Turn
+from qa.conversation import MAX_TURNS
 from qa.engine import Engine
 from qa.errors import (
     ArticleError,
@@ -52,10 +53,7 @@ from qa.errors import (
     QAError,
 )
 from qa.feedback import Feedback
-from qa.ingest import IngestReport
-from qa.llm import MODEL_IDS, engine_available
-from qa.models import Answer, Article, Citation, EngineName
-from qa.store import ArticleSummary, StoreStats
+from qa.models import Answer, AnswerEvent, Article, ArticleSummary, Citation, IngestReport, StoreStats, Turn
 
 log = logging.getLogger("qa.api")
 _Body = TypeVar("_Body", bound=BaseModel)
@@ -90,7 +88,7 @@ class AskRequest(BaseModel):
         max_length=100,
         description="Earlier turns, oldest first: a follow-up is made standalone from them before retrieval.",
     )
-    engine: EngineName | None = Field(
+    engine: AnswererName | None = Field(
         default=None, description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset."
     )
 
@@ -261,9 +259,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return {
             "object": "list",
             "data": [
-                {"id": model, "object": "model", "created": 0, "owned_by": "qa"}
-                for model, name in MODEL_IDS.items()
-                if engine_available(settings, name)
+                {"id": spec.model_id, "object": "model", "created": 0, "owned_by": "qa"}
+                for spec in ANSWERERS.values()
+                if spec.is_set_up(settings)
             ],
         }
 
@@ -285,7 +283,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             **request.model_dump(include={"k", "since", "until", "source"}),
             "question": request.messages[last_user].text(),
             "history": history[-MAX_TURNS:],
-            "engine": MODEL_IDS.get(request.model),
+            "engine": by_model_id(request.model),
         }
         # Clients show streamed text as final, so they get the verified answer only, never unchecked tokens.
         answer = _ask(engine, _validated(AskRequest, fields))

@@ -22,10 +22,11 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
+from qa.answerers import AnswererName
 from qa.controls import strip_controls
-from qa.conversation import Turn, resolve_follow_up, rewrite_with_llm
+from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.errors import InvalidQuestionError
-from qa.models import Answer, Article, Citation, EngineName
+from qa.models import Answer, AnswerEvent, Article, Citation, Turn
 from qa.retrieval import chunk_from_document
 
 MAX_QUESTION_CHARS = 4000
@@ -39,7 +40,7 @@ class Question(BaseModel):
     since: date | None = Field(default=None, description="Only articles published on or after this date.")
     until: date | None = Field(default=None, description="Only articles published on or before this date.")
     source: str | None = Field(default=None, description="Only articles from this publisher (case-insensitive).")
-    engine: EngineName = Field(default="extractive", description="Who writes the answer: extractive, llm or local.")
+    engine: AnswererName = Field(default="extractive", description="Who writes the answer: extractive, llm or local.")
     history: list[Turn] = Field(
         default_factory=list, description="Earlier turns of the conversation, oldest first, for follow-ups."
     )
@@ -49,13 +50,6 @@ class Question(BaseModel):
     def _blank_source_is_none(cls, source: str | None) -> str | None:
         # "" and "   " name no publisher: no filter, rather than a filter that nothing passes.
         return source.strip() or None if source is not None else None
-
-
-class AnswerEvent(BaseModel):
-    """One step of a streamed answer: text as an LLM writes it, then the verified answer, always last."""
-
-    delta: str | None = Field(default=None, description="Generated text, unverified: the final answer replaces it.")
-    answer: Answer | None = Field(default=None, description="The verified answer; set on the last event only.")
 
 
 def final_answer(events: Iterable[AnswerEvent]) -> Answer:
@@ -80,9 +74,9 @@ def validate_question(question: str) -> str:
 def build_chain(
     retriever: BaseRetriever,
     extractive: ExtractiveAnswerer,
-    llm_answerer: Callable[[EngineName], LLMAnswerer],
+    llm_answerer: Callable[[AnswererName], LLMAnswerer],
     get_article: Callable[[str], Article | None],
-    engine_label: Callable[[EngineName], str],
+    engine_label: Callable[[AnswererName], str],
 ) -> Runnable[Question, AnswerEvent]:
     """Compose follow-up rewriting and retrieval, then answering and citation checks; each step is timed.
 
@@ -173,7 +167,7 @@ def build_chain(
 
 def _answer(
     state: dict[str, Any],
-    engine: EngineName,
+    engine: AnswererName,
     text: str,
     citations: list[Citation],
     short_answer: str | None,

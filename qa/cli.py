@@ -15,19 +15,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from qa.answer.citations import citation_heading
+from qa.answerers import ANSWERERS, AnswererName
 from qa.articles import parse_date
 from qa.controls import strip_controls
 from qa.errors import ArticleError, QAError
-from qa.ingest import IngestStatus
-from qa.models import Answer, EngineName
+from qa.models import Answer, IngestStatus
 
 if TYPE_CHECKING:
-    from qa.chain import AnswerEvent
     from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
     from qa.evaluation.runner import QuestionResult
-    from qa.ingest import IngestReport
     from qa.maintenance import CheckReport
+    from qa.models import AnswerEvent, IngestReport
     from qa.store import ArticleStore
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
@@ -40,12 +39,8 @@ UntilOption = Annotated[str | None, typer.Option(help="Only articles published o
 SourceOption = Annotated[str | None, typer.Option(help="Only articles from this publisher.")]
 
 
-class EngineChoice(StrEnum):
-    """The answer engines, for --engine."""
-
-    EXTRACTIVE = "extractive"
-    LLM = "llm"
-    LOCAL = "local"
+# --engine's choices, from the one table of answerers.
+EngineChoice = StrEnum("EngineChoice", {name.upper(): name for name in ANSWERERS})  # type: ignore[misc]
 
 
 EngineOption = Annotated[
@@ -152,7 +147,7 @@ def chat(
     engine: EngineOption = None,
 ) -> None:
     """Ask questions in a terminal conversation; follow-ups may lean on earlier turns (empty line quits)."""
-    from qa.conversation import Turn
+    from qa.models import Turn
 
     with user_errors():
         window = _date_option("--since", since), _date_option("--until", until)
@@ -301,7 +296,7 @@ def evaluate(
             help="A folder with articles.jsonl and questions.jsonl; or diff and two --report folders.",
         ),
     ],
-    engine: Annotated[EngineChoice, typer.Option(help="Answer engine.")] = EngineChoice.EXTRACTIVE,
+    engine: Annotated[EngineChoice | None, typer.Option(help="Answer engine (extractive if unset).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     k: KOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
@@ -323,6 +318,7 @@ def evaluate(
         from qa.config import get_settings
         from qa.evaluation import datasets, runner
 
+        answerer = _engine_name(engine) or "extractive"
         dataset = datasets.load_dataset(Path(target[0]))
         questions = dataset.questions[:limit]
         with progress_bar("Indexing", "chunks") as advance:
@@ -331,14 +327,14 @@ def evaluate(
         interrupted = False
         with progress_bar("Asking", "questions") as advance:
             try:
-                for result in runner.evaluate(index, questions, k, engine.value):
+                for result in runner.evaluate(index, questions, k, answerer):
                     results.append(result)
                     advance(1, len(questions))
             except KeyboardInterrupt:
                 interrupted = True
         if not results:
             raise QAError("interrupted before the first question was scored")
-        summary = runner.summarize(results, dataset=dataset.name, engine=engine.value, ingest=ingest)
+        summary = runner.summarize(results, dataset=dataset.name, engine=answerer, ingest=ingest)
         if report:
             written = reporting.write_report(report, summary, results, dataset.baselines)
             show_error(f"report: {written[0]}")
@@ -444,8 +440,8 @@ def print_answer(answer: Answer) -> None:
         show(f"    {where} (characters {citation.start}–{citation.end})", style="dim")
 
 
-def _engine_name(choice: EngineChoice | None) -> EngineName | None:
-    return None if choice is None else choice.value
+def _engine_name(choice: EngineChoice | None) -> AnswererName | None:
+    return None if choice is None else next(name for name in ANSWERERS if name == choice.value)
 
 
 def _date_option(name: str, value: str | None) -> date | None:

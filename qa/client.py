@@ -14,15 +14,20 @@ from urllib.parse import quote
 
 import httpx
 
-from qa.chain import AnswerEvent
+from qa.answerers import ANSWERERS, AnswererName
 from qa.config import Settings
-from qa.conversation import Turn
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
-from qa.ingest import IngestReport, ProgressCallback
-from qa.llm import MODEL_IDS
-from qa.models import Answer, Article, EngineName
-from qa.store import ArticleSummary, StoreStats
+from qa.models import (
+    Answer,
+    AnswerEvent,
+    Article,
+    ArticleSummary,
+    IngestReport,
+    ProgressCallback,
+    StoreStats,
+    Turn,
+)
 
 PAGE = 500
 
@@ -49,7 +54,7 @@ class ApiClient:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        engine: EngineName | None = None,
+        engine: AnswererName | None = None,
         history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question (POST /v1/ask)."""
@@ -64,7 +69,7 @@ class ApiClient:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        engine: EngineName | None = None,
+        engine: AnswererName | None = None,
         history: Sequence[Turn] = (),
     ) -> Iterator[AnswerEvent]:
         """Answer one question as events (POST /v1/ask/stream): text as it comes, then the verified answer."""
@@ -118,10 +123,10 @@ class ApiClient:
             if not page["articles"] or len(found) >= page["total"]:
                 return found
 
-    def engines(self) -> list[EngineName]:
+    def engines(self) -> list[AnswererName]:
         """The engines the server can run (GET /v1/models)."""
         listed = {model["id"] for model in self._call("GET", "/v1/models")["data"]}
-        return [name for model, name in MODEL_IDS.items() if model in listed]
+        return [spec.name for spec in ANSWERERS.values() if spec.model_id in listed]
 
     def revision(self) -> str:
         """Another process may write at any time, and the API does not say when: always a new token."""
@@ -158,7 +163,7 @@ def _ask_body(
     since: date | None,
     until: date | None,
     source: str | None,
-    engine: EngineName | None,
+    engine: AnswererName | None,
     history: Sequence[Turn],
 ) -> dict[str, Any]:
     body = {"question": question, "k": k, "since": since, "until": until, "source": source, "engine": engine}

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.answerers import AnswererName
 from qa.errors import ConfigError
 
 
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
         default=60, ge=0, description="Seconds a write waits while another process writes the same data directory."
     )
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
-    engine: Literal["extractive", "llm", "local"] = Field(
+    engine: AnswererName = Field(
         default="extractive",
         description="Who writes answers: extractive (no LLM), llm (the QA_LLM_* endpoint) or local (offline model).",
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
 
 from qa.answer.answer_types import STOPWORDS
+from qa.models import Turn
 
 MAX_TURNS = 6
 REWRITE_PROMPT = """Rewrite the user's last question so that it can be understood without the conversation:
@@ -24,13 +23,6 @@ _PERSONAL = re.compile(r"\b(?:he|she|they|him|them)\b", re.I)
 _POSSESSIVE = re.compile(r"\b(?:his|their|her(?=\s+\w))\b", re.I)
 _OBJECT_HER = re.compile(r"\bher\b", re.I)
 _PREPOSITIONS = frozenset("about on in at for from with to regarding after before during since".split())
-
-
-class Turn(BaseModel):
-    """One message of a conversation."""
-
-    role: Literal["user", "assistant"] = Field(description="Who wrote it.")
-    content: str = Field(description="What was written.")
 
 
 def resolve_follow_up(question: str, history: Sequence[Turn]) -> str:

@@ -9,18 +9,26 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
+from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
-from qa.chain import AnswerEvent, Question, build_chain, final_answer
+from qa.chain import Question, build_chain, final_answer
 from qa.config import Settings, get_settings
-from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
-from qa.errors import InvalidFeedbackError, NotFoundError
+from qa.errors import ConfigError, InvalidFeedbackError, NotFoundError
 from qa.feedback import Feedback, record_feedback
-from qa.ingest import IngestReport, ProgressCallback, ingest_articles, ingest_paths, ingest_upload
-from qa.llm import ENGINES, chat_model, engine_available, engine_label
-from qa.models import Answer, Article, EngineName
+from qa.ingest import ingest_articles, ingest_paths, ingest_upload
+from qa.models import (
+    Answer,
+    AnswerEvent,
+    Article,
+    ArticleSummary,
+    IngestReport,
+    ProgressCallback,
+    StoreStats,
+    Turn,
+)
 from qa.retrieval import HybridRetriever, lexical_index
-from qa.store import ArticleStore, ArticleSummary, StoreStats
+from qa.store import ArticleStore
 
 
 class QAService(Protocol):
@@ -36,7 +44,7 @@ class QAService(Protocol):
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        engine: EngineName | None = None,
+        engine: AnswererName | None = None,
         history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question."""
@@ -49,7 +57,7 @@ class QAService(Protocol):
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        engine: EngineName | None = None,
+        engine: AnswererName | None = None,
         history: Sequence[Turn] = (),
     ) -> Iterator[AnswerEvent]:
         """Answer one question as events: generated text as it arrives, then the verified answer."""
@@ -75,7 +83,7 @@ class QAService(Protocol):
     def revision(self) -> str:
         """A token that changes when the index may have changed."""
 
-    def engines(self) -> list[EngineName]:
+    def engines(self) -> list[AnswererName]:
         """The answer engines that are set up."""
 
 
@@ -94,14 +102,14 @@ class Engine:
             k=self.settings.k,
         )
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
-        self._llm_answerers: dict[EngineName, LLMAnswerer] = {}
+        self._llm_answerers: dict[AnswererName, LLMAnswerer] = {}
         self._llm_lock = threading.Lock()
         self.chain = build_chain(
             self.retriever,
             self.answerer,
             self.llm_answerer,
             self.store.get_article,
-            lambda engine: engine_label(self.settings, engine),
+            lambda name: ANSWERERS[name].label(self.settings),
         )
 
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
@@ -131,7 +139,7 @@ class Engine:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        engine: EngineName | None = None,
+        engine: AnswererName | None = None,
         history: Sequence[Turn] = (),
     ) -> Answer:
         """Answer one question from the stored articles."""
@@ -147,7 +155,7 @@ class Engine:
         since: date | None = None,
         until: date | None = None,
         source: str | None = None,
-        engine: EngineName | None = None,
+        engine: AnswererName | None = None,
         history: Sequence[Turn] = (),
     ) -> Iterator[AnswerEvent]:
         """Answer one question as events: an LLM's text as it arrives, then the verified answer, always last."""
@@ -162,12 +170,15 @@ class Engine:
         )
         return self.chain.stream(query)
 
-    def llm_answerer(self, engine: EngineName) -> LLMAnswerer:
+    def llm_answerer(self, engine: AnswererName) -> LLMAnswerer:
         """The answerer of an LLM engine, made on first use (the local engine starts its model server then)."""
         with self._llm_lock:
             if engine not in self._llm_answerers:
                 checker = GroundingChecker(self.embeddings)
-                self._llm_answerers[engine] = LLMAnswerer(chat_model(self.settings, engine), checker)
+                build = ANSWERERS[engine].chat_model
+                if build is None:
+                    raise ConfigError(f"{engine!r} is not an LLM engine")
+                self._llm_answerers[engine] = LLMAnswerer(build(self.settings), checker)
             return self._llm_answerers[engine]
 
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
@@ -212,6 +223,6 @@ class Engine:
         """Stored articles, newest first."""
         return self.store.list_articles()
 
-    def engines(self) -> list[EngineName]:
+    def engines(self) -> list[AnswererName]:
         """The answer engines that are set up: extractive always, llm when configured, local when installed."""
-        return [name for name in ENGINES if engine_available(self.settings, name)]
+        return set_up(self.settings)

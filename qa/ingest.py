@@ -5,77 +5,23 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.controls import strip_controls
 from qa.embeddings import DIMENSION, MiniLMEmbeddings
-from qa.models import Article, Chunk
+from qa.models import Article, Chunk, IngestItem, IngestReport, IngestStatus, ProgressCallback
 from qa.store import ArticleStore, ArticleVersion
 
 # Articles embedded and written together: many chunks per Chroma call, yet small enough that
 # an interrupted ingest loses little work.
 ARTICLES_PER_WRITE = 32
-
-ProgressCallback = Callable[[int, int], None]
-"""Called with (chunks just embedded, total chunks to embed)."""
-
-
-class IngestStatus(StrEnum):
-    """What happened to one article or file."""
-
-    ADDED = "added"
-    UPDATED = "updated"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-class IngestItem(BaseModel):
-    """The result for one article, or for a file or record that could not be read."""
-
-    location: str = Field(description="File path, or file:line for a record.")
-    status: IngestStatus
-    article_id: str | None = Field(default=None, description="Id of the article, when one was read.")
-    title: str | None = Field(default=None, description="Title of the article, when one was read.")
-    reason: str | None = Field(default=None, description="Why it was skipped or failed.")
-    chunks: int = Field(default=0, description="Chunks written for it.")
-
-
-class IngestReport(BaseModel):
-    """Summary of one ingest run."""
-
-    items: list[IngestItem] = Field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, status: IngestStatus) -> int:
-        """How many items ended with `status`."""
-        return sum(item.status == status for item in self.items)
-
-    @property
-    def chunks(self) -> int:
-        """Chunks written in this run."""
-        return sum(item.chunks for item in self.items)
-
-    @property
-    def failed(self) -> list[IngestItem]:
-        """Items that could not be ingested."""
-        return [item for item in self.items if item.status == IngestStatus.FAILED]
-
-    def summary(self) -> str:
-        """One line: added / updated / skipped / failed, chunks, seconds."""
-        return (
-            f"{self.count(IngestStatus.ADDED)} added, {self.count(IngestStatus.UPDATED)} updated, "
-            f"{self.count(IngestStatus.SKIPPED)} skipped, {self.count(IngestStatus.FAILED)} failed; "
-            f"{self.chunks} chunks in {self.seconds:.1f} s"
-        )
 
 
 def ingest_paths(

@@ -1,8 +1,7 @@
-"""The chat models behind the LLM engines: the configured OpenAI-compatible endpoint, or the local model's server."""
+"""The chat models of the LLM answerers: the configured OpenAI-compatible endpoint, or the local model's server."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,48 +14,25 @@ from pydantic import Field, SecretStr
 from qa.config import Settings
 from qa.errors import ConfigError
 from qa.local_llm import INSTALL_HINT, LOCAL_MODELS, LocalServer
-from qa.models import EngineName
-
-ENGINES: tuple[EngineName, ...] = ("extractive", "llm", "local")
-# The engines as OpenAI "models" of the HTTP API.
-MODEL_IDS: dict[str, EngineName] = {"qa-extractive": "extractive", "qa-llm": "llm", "qa-local": "local"}
 
 _servers: dict[str, LocalServer] = {}
 _servers_lock = threading.Lock()
 
 
-def chat_model(settings: Settings, engine: EngineName) -> BaseChatModel:
-    """The chat model of an LLM engine; raises ConfigError or LocalModelError with what to set or install."""
-    if engine == "llm":
-        if not settings.llm_base_url or not settings.llm_model:
-            raise ConfigError(
-                "the llm engine needs QA_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. "
-                "http://127.0.0.1:11434/v1 for Ollama) and QA_LLM_MODEL"
-            )
-        return ChatOpenAI(**_openai_options(settings, settings.llm_base_url, settings.llm_model, settings.llm_api_key))
-    if engine == "local":
-        server = local_server(settings)
-        return LocalChatModel(server=server, **_openai_options(settings, server.url, settings.local_model, None))
-    raise ConfigError(f"{engine!r} is not an LLM engine")
+def endpoint_chat_model(settings: Settings) -> BaseChatModel:
+    """The `llm` answerer's chat model: the configured endpoint; ConfigError saying what to set if it is not."""
+    if not settings.llm_base_url or not settings.llm_model:
+        raise ConfigError(
+            "the llm engine needs QA_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. "
+            "http://127.0.0.1:11434/v1 for Ollama) and QA_LLM_MODEL"
+        )
+    return ChatOpenAI(**_openai_options(settings, settings.llm_base_url, settings.llm_model, settings.llm_api_key))
 
 
-def engine_available(settings: Settings, engine: EngineName) -> bool:
-    """Whether the engine is set up: the endpoint configured, or the local model's runtime installed."""
-    if engine == "llm":
-        return bool(settings.llm_base_url and settings.llm_model)
-    if engine == "local":
-        assembled = LOCAL_MODELS[settings.local_model].assembled(settings.local_models_dir)
-        return importlib.util.find_spec("llama_cpp") is not None and assembled is not None
-    return True
-
-
-def engine_label(settings: Settings, engine: EngineName) -> str:
-    """Who answers, for notices: 'the LLM at URL (model)' or 'the local model NAME'."""
-    if engine == "llm":
-        return f"the LLM at {settings.llm_base_url} ({settings.llm_model})"
-    if engine == "local":
-        return f"the local model {settings.local_model}"
-    return "the extractive engine"
+def local_chat_model(settings: Settings) -> BaseChatModel:
+    """The `local` answerer's chat model: the offline model's server, started on first use."""
+    server = local_server(settings)
+    return LocalChatModel(server=server, **_openai_options(settings, server.url, settings.local_model, None))
 
 
 def local_server(settings: Settings) -> LocalServer:

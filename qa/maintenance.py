@@ -21,8 +21,8 @@ from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.errors import QAError
-from qa.ingest import IngestReport, ProgressCallback, ingest_articles
-from qa.models import Article, Chunk
+from qa.ingest import ingest_articles
+from qa.models import Article, Chunk, IngestReport, ProgressCallback
 from qa.retrieval import lexical_index
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
 

@@ -1,16 +1,19 @@
-"""The data model every stage passes on: Article -> Chunk -> Citation -> Answer."""
+"""The data every stage and every shell passes on: Article -> Chunk -> Citation -> Answer, the answer's events, a
+conversation's turns, ingest reports and what the index holds. Pydantic alone: a client of the HTTP API imports
+these without the engine's machinery."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date
+from enum import StrEnum
 from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-# Who writes answers: sentences picked from the passages (no LLM), the configured endpoint, or the offline model.
-EngineName = Literal["extractive", "llm", "local"]
+from qa.answerers import AnswererName
 
 
 class Article(BaseModel):
@@ -86,7 +89,7 @@ class Answer(BaseModel):
     )
     refused: bool = Field(description="True when the articles did not support an answer.")
     citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")
-    engine: EngineName = Field(default="extractive", description="The engine that wrote this answer.")
+    engine: AnswererName = Field(default="extractive", description="The engine that wrote this answer.")
     standalone_question: str | None = Field(
         default=None, description="The follow-up as it was searched for, when the conversation changed it."
     )
@@ -98,3 +101,93 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds spent per stage: retrieve, answer, total."
     )
+
+
+class AnswerEvent(BaseModel):
+    """One step of a streamed answer: text as an LLM writes it, then the verified answer, always last."""
+
+    delta: str | None = Field(default=None, description="Generated text, unverified: the final answer replaces it.")
+    answer: Answer | None = Field(default=None, description="The verified answer; set on the last event only.")
+
+
+class Turn(BaseModel):
+    """One message of a conversation."""
+
+    role: Literal["user", "assistant"] = Field(description="Who wrote it.")
+    content: str = Field(description="What was written.")
+
+
+class StoreStats(BaseModel):
+    """What the index holds."""
+
+    articles: int = Field(description="Number of stored articles.")
+    chunks: int = Field(description="Number of stored chunks.")
+    sources: list[str] = Field(description="Distinct publishers, sorted.")
+    first_published: date | None = Field(description="Earliest publication date among dated articles.")
+    last_published: date | None = Field(description="Latest publication date among dated articles.")
+
+
+class ArticleSummary(BaseModel):
+    """A stored article without its text."""
+
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    path: str | None
+    published: date | None
+    chunks: int
+    content_hash: str
+
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (chunks just embedded, total chunks to embed)."""
+
+
+class IngestStatus(StrEnum):
+    """What happened to one article or file."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class IngestItem(BaseModel):
+    """The result for one article, or for a file or record that could not be read."""
+
+    location: str = Field(description="File path, or file:line for a record.")
+    status: IngestStatus
+    article_id: str | None = Field(default=None, description="Id of the article, when one was read.")
+    title: str | None = Field(default=None, description="Title of the article, when one was read.")
+    reason: str | None = Field(default=None, description="Why it was skipped or failed.")
+    chunks: int = Field(default=0, description="Chunks written for it.")
+
+
+class IngestReport(BaseModel):
+    """Summary of one ingest run."""
+
+    items: list[IngestItem] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: IngestStatus) -> int:
+        """How many items ended with `status`."""
+        return sum(item.status == status for item in self.items)
+
+    @property
+    def chunks(self) -> int:
+        """Chunks written in this run."""
+        return sum(item.chunks for item in self.items)
+
+    @property
+    def failed(self) -> list[IngestItem]:
+        """Items that could not be ingested."""
+        return [item for item in self.items if item.status == IngestStatus.FAILED]
+
+    def summary(self) -> str:
+        """One line: added / updated / skipped / failed, chunks, seconds."""
+        return (
+            f"{self.count(IngestStatus.ADDED)} added, {self.count(IngestStatus.UPDATED)} updated, "
+            f"{self.count(IngestStatus.SKIPPED)} skipped, {self.count(IngestStatus.FAILED)} failed; "
+            f"{self.chunks} chunks in {self.seconds:.1f} s"
+        )

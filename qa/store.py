@@ -20,28 +20,17 @@ from urllib.parse import urlparse
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from pydantic import BaseModel, Field
 
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.errors import StoreBusyError, StoreError
-from qa.models import Article, Chunk
+from qa.models import Article, ArticleSummary, Chunk, StoreStats
 
 SCHEMA_VERSION = 1
 # Chroma accepts at most 5,461 records per call.
 WRITE_BATCH = 5000
 # `qa reindex` builds the new index under this suffix of the collection prefix, then swaps it in.
 STAGING_SUFFIX = "--reindex"
-
-
-class StoreStats(BaseModel):
-    """What the index holds."""
-
-    articles: int = Field(description="Number of stored articles.")
-    chunks: int = Field(description="Number of stored chunks.")
-    sources: list[str] = Field(description="Distinct publishers, sorted.")
-    first_published: date | None = Field(description="Earliest publication date among dated articles.")
-    last_published: date | None = Field(description="Latest publication date among dated articles.")
 
 
 @dataclass(frozen=True)
@@ -51,19 +40,6 @@ class ArticleVersion:
     article: Article
     chunks: list[Chunk]
     vectors: np.ndarray
-
-
-class ArticleSummary(BaseModel):
-    """A stored article without its text."""
-
-    id: str
-    title: str
-    source: str | None
-    url: str | None
-    path: str | None
-    published: date | None
-    chunks: int
-    content_hash: str
 
 
 class Connection:

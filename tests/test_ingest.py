@@ -10,8 +10,8 @@ import pytest
 
 from qa.engine import Engine
 from qa.errors import NotFoundError, StoreError
-from qa.ingest import IngestStatus
 from qa.maintenance import check_store
+from qa.models import IngestStatus
 from qa.store import ArticleStore
 
 from .conftest import DATA, SEEDS

@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from qa.api import create_app
 from qa.config import Settings
-from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
+from qa.models import Turn
 
 from .chat_server import Reply, ScriptedChatServer, marker
 from .conftest import DATA, SEEDS, free_port

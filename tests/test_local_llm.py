@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings, get_settings
-from qa.conversation import Turn
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.llm import local_server
 from qa.local_llm import LOCAL_MODELS, LocalModel, LocalModelError, assemble, part_files
-from qa.models import Answer
+from qa.models import Answer, Turn
 
 from .conftest import DATA, SEEDS
 

@@ -18,28 +18,22 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from qa.answer import QuoteContext, answer_sentences, quote_context
+from qa.answerers import ANSWERERS, AnswererName
 from qa.client import ApiClient
 from qa.config import Settings, get_settings
-from qa.conversation import Turn as ConversationTurn
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
 from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
-from qa.ingest import IngestReport, IngestStatus
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
-from qa.models import Answer, EngineName
-from qa.store import ArticleSummary, StoreStats
+from qa.models import Answer, ArticleSummary, IngestReport, IngestStatus, StoreStats
+from qa.models import Turn as ConversationTurn
 
 log = logging.getLogger("qa.ui")
 
 # Served by the app itself: a Material icon as page icon makes the browser fetch it from fonts.gstatic.com.
 PAGE_ICON = Path(__file__).with_name("icon.png")
 UPLOAD_TYPES = ["txt", "md", "markdown", "html", "htm", "json", "jsonl"]
-ENGINE_CAPTIONS = {
-    "extractive": "Quotes the best sentences; needs no LLM.",
-    "llm": "Your OpenAI-compatible LLM writes the answer; every claim is checked against its quote.",
-    "local": "The offline model on this machine writes it (slow on a laptop); claims are checked the same way.",
-}
 STATUS_ICONS = {
     IngestStatus.ADDED: ":material/add_circle:",
     IngestStatus.UPDATED: ":material/sync:",
@@ -166,7 +160,7 @@ def sidebar(
             "Answer engine",
             engines,
             index=engines.index(engine.settings.engine) if engine.settings.engine in engines else 0,
-            captions=[ENGINE_CAPTIONS[name] for name in engines],
+            captions=[ANSWERERS[name].caption for name in engines],
             key="answer_engine",
         )
 
@@ -330,9 +324,9 @@ def history(turns: list[Turn]) -> list[ConversationTurn]:
     return earlier
 
 
-def engine_name(value: object) -> EngineName | None:
+def engine_name(value: object) -> AnswererName | None:
     """The engine chosen in the sidebar (None: the configured one)."""
-    return value if value in ENGINE_CAPTIONS else None  # type: ignore[return-value]
+    return next((name for name in ANSWERERS if name == value), None)
 
 
 def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteContext]:

@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 
 from qa.answer import verify_citations
 from qa.answer.citations import MARKER
+from qa.answerers import AnswererName
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
-from qa.models import Citation, EngineName
+from qa.models import Citation
 from qa.retrieval import chunk_from_document
 from qa.store import SCHEMA_VERSION
 
@@ -52,7 +53,7 @@ class QuestionResult(BaseModel):
     answer: str = Field(description="The engine's answer text, or its refusal.")
     short_answer: str | None = Field(default=None, description="The engine's answer in a few words, if any.")
     refused: bool
-    answered_by: EngineName = Field(default="extractive", description="The engine that wrote the answer.")
+    answered_by: AnswererName = Field(default="extractive", description="The engine that wrote the answer.")
     notices: list[str] = Field(default_factory=list, description="The answer's notices (e.g. an LLM failure).")
     citations: list[Citation]
     retrieved: list[str] = Field(description=f"Article ids of the top {RETRIEVAL_DEPTH} retrieved passages.")
@@ -106,7 +107,7 @@ def open_engine(
 
 
 def evaluate(
-    engine: Engine, questions: Sequence[EvalQuestion], k: int | None = None, answerer: EngineName = "extractive"
+    engine: Engine, questions: Sequence[EvalQuestion], k: int | None = None, answerer: AnswererName = "extractive"
 ) -> Iterator[QuestionResult]:
     """Ask each question (never with its choices) in its date window; yield its scored result."""
     for question in questions:
@@ -114,7 +115,7 @@ def evaluate(
 
 
 def evaluate_one(
-    engine: Engine, question: EvalQuestion, k: int | None = None, answerer: EngineName = "extractive"
+    engine: Engine, question: EvalQuestion, k: int | None = None, answerer: AnswererName = "extractive"
 ) -> QuestionResult:
     """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
     since, until = question.window()
