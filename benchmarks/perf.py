@@ -211,9 +211,10 @@ def started_engine(args: argparse.Namespace) -> tuple[Any, float]:
     """An engine in this fresh process, and the seconds from the process's start to its first answer."""
     from qa.engine import Engine
     from qa.evaluation.datasets import load_dataset
+    from qa.query import Query
 
     engine = Engine(settings_for(args.data))
-    engine.ask(load_dataset(args.dataset).questions[0].question)
+    engine.ask(Query(question=load_dataset(args.dataset).questions[0].question))
     return engine, time.perf_counter() - PROCESS_START
 
 
@@ -227,6 +228,7 @@ def rebuild(args: argparse.Namespace) -> dict[str, Any]:
 def serve(args: argparse.Namespace) -> dict[str, Any]:
     """Cold start, then warm latency of each query kind, then peak RSS, in this fresh process."""
     from qa.evaluation.datasets import load_dataset
+    from qa.query import Filters, Query
 
     engine, cold_start = started_engine(args)
     questions = load_dataset(args.dataset).questions[:QUESTIONS]
@@ -240,12 +242,19 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
             times.append((time.perf_counter() - began) * 1000)
         return times
 
+    def window(since: date | None, until: date | None) -> Filters:
+        return Filters(since=since, until=until)
+
     kinds = {
-        "retrieve": lambda q, since, until: engine.retriever.invoke(q),
-        "retrieve_filtered": lambda q, since, until: engine.retriever.invoke(q, since=since, until=until),
-        "answer": lambda q, since, until: engine.ask(q),
-        "answer_filtered": lambda q, since, until: engine.ask(q, since=since, until=until),
-        "dense_filtered": lambda q, since, until: engine.retriever.dense_search(q, 20, since, until),
+        "retrieve": lambda q, since, until: engine.retriever.retrieve(q),
+        "retrieve_filtered": lambda q, since, until: engine.retriever.retrieve(
+            q, None, Filters(since=since, until=until)
+        ),
+        "answer": lambda q, since, until: engine.ask(Query(question=q)),
+        "answer_filtered": lambda q, since, until: engine.ask(Query(question=q, since=since, until=until)),
+        "dense_filtered": lambda q, since, until: engine.retriever.dense_search(
+            q, 20, Filters(since=since, until=until)
+        ),
         # The path this replaced: Chroma's own `where` filter on the dense search.
         "dense_chroma_where": lambda q, since, until: engine.store._chunks.query(
             query_embeddings=[engine.embeddings.embed_query(q)],

@@ -21,6 +21,7 @@ from qa.config import Settings
 from qa.embeddings import load_embeddings
 from qa.engine import Engine
 from qa.ingest import ingest_articles
+from qa.query import Filters
 
 
 def main() -> None:
@@ -52,8 +53,8 @@ def main() -> None:
                 if not q["gold_article_ids"]:
                     continue
                 since, until = _window(q)
-                docs = engine.retriever.invoke(q["question"], k=10, since=since, until=until)
-                ranked = [d.metadata["article_id"] for d in docs]
+                docs = engine.retriever.retrieve(q["question"], 10, Filters(since=since, until=until))
+                ranked = [chunk.article_id for chunk in docs]
                 for k in recall:
                     recall[k].append(any(a in q["gold_article_ids"] for a in ranked[:k]))
             print(
@@ -83,10 +84,9 @@ def main() -> None:
 
 
 def _best(engine: Engine, question: str, since: date, until: date) -> tuple[float, str]:
-    docs = engine.retriever.invoke(question, k=engine.settings.k, since=since, until=until)
-    from qa.retrieval import chunk_from_document
+    docs = engine.retriever.retrieve(question, engine.settings.k, Filters(since=since, until=until))
 
-    scored = engine.answerer.score_sentences(question, [chunk_from_document(d) for d in docs])
+    scored = engine.answerer.score_sentences(question, docs)
     return (scored[0].score, scored[0].text) if scored else (0.0, "")
 
 

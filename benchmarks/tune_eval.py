@@ -21,6 +21,7 @@ from qa.evaluation import metrics
 from qa.evaluation.datasets import load_dataset
 from qa.evaluation.runner import open_engine
 from qa.models import Chunk
+from qa.query import Filters
 from qa.retrieval import diversify
 
 DEPTH = 40
@@ -51,8 +52,9 @@ def main() -> None:
         since, until = question.window()
         if since and question.date:
             since = question.date - timedelta(days=args.days_before)
-        dense = engine.retriever.dense_search(question.question, DEPTH, since, until)
-        lexical = engine.retriever.lexical.search(question.question, DEPTH, since, until)
+        window = Filters(since=since, until=until)
+        dense = engine.retriever.dense_search(question.question, DEPTH, window)
+        lexical = engine.retriever.lexical.search(question.question, DEPTH, window)
         rows.append((question, dense, lexical))
     print(f"{len(rows)} questions retrieved at depth {DEPTH}")
 

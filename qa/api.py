@@ -19,11 +19,11 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import Query as QueryParameter
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -37,9 +37,9 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import answer_sentences, citation_heading
-from qa.answerers import ANSWERERS, AnswererName, by_model_id
+from qa.answerers import ANSWERERS, by_model_id
 from qa.articles import NESTED_TOO_DEEPLY
-from qa.chain import MAX_QUESTION_CHARS, final_answer, validate_question
+from qa.chain import final_answer
 from qa.config import Settings, get_settings
 from qa.controls import strip_controls
 from qa.conversation import MAX_TURNS
@@ -53,7 +53,8 @@ from qa.errors import (
     QAError,
 )
 from qa.feedback import Feedback
-from qa.models import Answer, AnswerEvent, Article, ArticleSummary, Citation, IngestReport, StoreStats, Turn
+from qa.models import Answer, Article, ArticleSummary, Citation, IngestReport, StoreStats
+from qa.query import Filters, Query
 
 log = logging.getLogger("qa.api")
 _Body = TypeVar("_Body", bound=BaseModel)
@@ -66,31 +67,6 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 
 
 # ---- request and response bodies ----
-
-
-class HistoryMessage(BaseModel):
-    """An earlier turn of the conversation."""
-
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=MAX_QUESTION_CHARS * 4)
-
-
-class AskRequest(BaseModel):
-    """A question with the filters that narrow which articles may answer it."""
-
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="The question.")
-    k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve; the configured k if unset.")
-    since: date | None = Field(default=None, description="Only articles published on or after this date.")
-    until: date | None = Field(default=None, description="Only articles published on or before this date.")
-    source: str | None = Field(default=None, max_length=200, description="Only articles from this publisher.")
-    history: list[HistoryMessage] = Field(
-        default_factory=list,
-        max_length=100,
-        description="Earlier turns, oldest first: a follow-up is made standalone from them before retrieval.",
-    )
-    engine: AnswererName | None = Field(
-        default=None, description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset."
-    )
 
 
 class ChatMessage(BaseModel):
@@ -106,8 +82,10 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
-    """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored."""
+class ChatCompletionRequest(Filters):
+    """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored.
+
+    Extensions: k, and the filters (since, until, source) of every Query."""
 
     model: str = Field(
         default="qa-extractive", description="qa-extractive, qa-llm or qa-local (see /v1/models); others: QA_ENGINE."
@@ -115,9 +93,6 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool = False
     k: int | None = Field(default=None, ge=1, le=50, description="Extension: passages to retrieve.")
-    since: date | None = Field(default=None, description="Extension: only articles published on or after this.")
-    until: date | None = Field(default=None, description="Extension: only articles published on or before this.")
-    source: str | None = Field(default=None, max_length=200, description="Extension: only this publisher.")
 
 
 class RecordsRequest(BaseModel):
@@ -225,24 +200,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(_authorize)], responses={401: {"model": ErrorBody}})
 
     @v1.post("/ask", tags=["questions"])
-    def ask(request: AskRequest, engine: EngineDep) -> Answer:
+    def ask(query: Query, engine: EngineDep) -> Answer:
         """Answer one question: the same JSON as `qa ask --json`."""
-        return _ask(engine, request)
+        return final_answer(engine.stream(query))
 
     @v1.post("/ask/stream", tags=["questions"], response_model=None, responses=_EVENT_STREAM)
-    def ask_stream(request: AskRequest, engine: EngineDep) -> StreamingResponse:
+    def ask_stream(query: Query, engine: EngineDep) -> StreamingResponse:
         """Server-sent events: `delta` events carry the answer text as it comes (an LLM's tokens, unverified; or
         the extractive short answer, then each sentence), then one `answer` event the verified Answer with its
         citations, which replaces the deltas."""
-        # Checked before the stream starts, so that a bad question or an engine not set up is a plain 4xx.
-        validate_question(request.question)
-        name = request.engine or settings.engine
+        # Checked before the stream starts, so that an engine not set up is a plain 4xx.
+        name = query.engine or settings.engine
         if name != "extractive":
             engine.llm_answerer(name)
 
         def events() -> Iterator[bytes]:
             streamed = False
-            for event in _stream(engine, request):
+            for event in engine.stream(query):
                 if event.delta:
                     streamed = True
                     yield format_sse_event(event="delta", data_str=json.dumps({"text": event.delta}))
@@ -280,13 +254,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if m.role in ("user", "assistant") and m.text().strip()
         ]
         fields = {
-            **request.model_dump(include={"k", "since", "until", "source"}),
+            **request.filters.model_dump(),
+            "k": request.k,
             "question": request.messages[last_user].text(),
             "history": history[-MAX_TURNS:],
             "engine": by_model_id(request.model),
         }
         # Clients show streamed text as final, so they get the verified answer only, never unchecked tokens.
-        answer = _ask(engine, _validated(AskRequest, fields))
+        answer = final_answer(engine.stream(_validated(Query, fields)))
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         extras = {"citations": jsonable_encoder(answer.citations), "short_answer": answer.short_answer}
         if not request.stream:
@@ -320,8 +295,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @v1.get("/articles", tags=["articles"])
     def list_articles(
         engine: EngineDep,
-        offset: Annotated[int, Query(ge=0)] = 0,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
     ) -> ArticlePage:
         """Stored articles, newest first, a page at a time."""
         articles = engine.articles()
@@ -466,22 +441,6 @@ def _locked(lock: threading.Lock, function: Callable[..., IngestReport], *args: 
         return function(*args)
 
 
-def _ask(engine: Engine, request: AskRequest) -> Answer:
-    return final_answer(_stream(engine, request))
-
-
-def _stream(engine: Engine, request: AskRequest) -> Iterator[AnswerEvent]:
-    return engine.stream(
-        request.question,
-        k=request.k,
-        since=request.since,
-        until=request.until,
-        source=request.source,
-        engine=request.engine,
-        history=[Turn(role=m.role, content=m.content) for m in request.history],
-    )
-
-
 def _answer_pieces(answer: Answer) -> Iterator[str]:
     if answer.short_answer:
         yield f"{answer.short_answer} [1]."
@@ -521,8 +480,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         problem = error.errors()[0]
+        message = str(problem.get("msg", "invalid"))
+        if message.startswith("Value error, "):  # our own validators' words say what they are about, as in the CLI
+            return _error(422, message.removeprefix("Value error, "))
         where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
-        return _error(422, f"{where}: {problem.get('msg', 'invalid')}")
+        return _error(422, f"{where}: {message}")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -1,15 +1,12 @@
-"""The Runnable chain: question (+ history, filters, engine) -> retrieve -> answer -> verify citations -> Answer."""
+"""The Runnable chain: Query -> retrieve -> answer -> verify citations -> Answer, streamed as AnswerEvents."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
-from typing import Any
 
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from qa.answer import (
     CANNOT_ANSWER,
@@ -23,33 +20,25 @@ from qa.answer import (
     verify_citations,
 )
 from qa.answerers import AnswererName
-from qa.controls import strip_controls
 from qa.conversation import resolve_follow_up, rewrite_with_llm
-from qa.errors import InvalidQuestionError
-from qa.models import Answer, AnswerEvent, Article, Citation, Turn
-from qa.retrieval import chunk_from_document
-
-MAX_QUESTION_CHARS = 4000
+from qa.models import Answer, AnswerEvent, Article, Chunk, Citation
+from qa.query import Query
+from qa.retrieval import HybridRetriever
 
 
-class Question(BaseModel):
-    """A question with the filters that narrow which articles may answer it."""
+class Retrieved(BaseModel):
+    """What retrieval hands the answer step: the passages for the question as it was searched for."""
 
-    question: str = Field(description="The question, 1 to 4,000 characters.")
-    k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve; the configured k if unset.")
-    since: date | None = Field(default=None, description="Only articles published on or after this date.")
-    until: date | None = Field(default=None, description="Only articles published on or before this date.")
-    source: str | None = Field(default=None, description="Only articles from this publisher (case-insensitive).")
-    engine: AnswererName = Field(default="extractive", description="Who writes the answer: extractive, llm or local.")
-    history: list[Turn] = Field(
-        default_factory=list, description="Earlier turns of the conversation, oldest first, for follow-ups."
-    )
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    @field_validator("source")
-    @classmethod
-    def _blank_source_is_none(cls, source: str | None) -> str | None:
-        # "" and "   " name no publisher: no filter, rather than a filter that nothing passes.
-        return source.strip() or None if source is not None else None
+    question: str = Field(description="The question as asked.")
+    standalone: str = Field(description="The question as searched for (a follow-up made standalone).")
+    passages: list[Chunk] = Field(description="The retrieved passages, best first.")
+    answerer: AnswererName = Field(description="Who writes the answer.")
+    llm: LLMAnswerer | None = Field(description="The LLM answerer, for an LLM engine.")
+    notices: list[str] = Field(description="What the reader should know so far.")
+    timings: dict[str, float] = Field(description="Seconds per stage so far.")
+    started: float = Field(description="perf_counter() when the question's clock started.")
 
 
 def final_answer(events: Iterable[AnswerEvent]) -> Answer:
@@ -60,34 +49,24 @@ def final_answer(events: Iterable[AnswerEvent]) -> Answer:
     return last.answer
 
 
-def validate_question(question: str) -> str:
-    """The question without control characters and surrounding whitespace (the same rule for every shell);
-    raise InvalidQuestionError if that leaves it empty or too long."""
-    stripped = strip_controls(question).strip()
-    if not stripped:
-        raise InvalidQuestionError("the question is empty")
-    if len(stripped) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(f"the question is too long ({len(stripped):,} characters > {MAX_QUESTION_CHARS:,})")
-    return stripped
-
-
 def build_chain(
-    retriever: BaseRetriever,
+    retriever: HybridRetriever,
     extractive: ExtractiveAnswerer,
     llm_answerer: Callable[[AnswererName], LLMAnswerer],
     get_article: Callable[[str], Article | None],
     engine_label: Callable[[AnswererName], str],
-) -> Runnable[Question, AnswerEvent]:
+    default_answerer: AnswererName,
+) -> Runnable[Query, AnswerEvent]:
     """Compose follow-up rewriting and retrieval, then answering and citation checks; each step is timed.
 
     Streaming the chain yields AnswerEvents; an LLM that fails, times out or supports none of its claims gives
     way to the extractive answer with a notice saying so.
     """
 
-    def retrieve(query: Question) -> dict[str, Any]:
-        question = validate_question(query.question)
+    def retrieve(query: Query) -> Retrieved:
+        question, answerer = query.question, query.engine or default_answerer
         # Made (and for the local engine, started) before the clock: a one-off cost, not the question's.
-        llm = llm_answerer(query.engine) if query.engine != "extractive" else None
+        llm = llm_answerer(answerer) if answerer != "extractive" else None
         started = time.perf_counter()
         notices: list[str] = []
         standalone = question
@@ -99,25 +78,23 @@ def build_chain(
                     else resolve_follow_up(question, query.history)
                 )
             except Exception as error:  # the LLM is outside our control: any failure falls back
-                notices.append(f"{engine_label(query.engine)} could not rewrite the follow-up ({_reason(error)})")
+                notices.append(f"{engine_label(answerer)} could not rewrite the follow-up ({_reason(error)})")
                 standalone = resolve_follow_up(question, query.history)
-        filters = {"k": query.k, "since": query.since, "until": query.until, "source": query.source}
-        documents = retriever.invoke(
-            standalone, config=None, **{key: value for key, value in filters.items() if value is not None}
+        passages = retriever.retrieve(standalone, query.k, query.filters)
+        timings = {"retrieve": time.perf_counter() - started}
+        return Retrieved(
+            question=question,
+            standalone=standalone,
+            passages=passages,
+            answerer=answerer,
+            llm=llm,
+            notices=notices,
+            timings=timings,
+            started=started,
         )
-        return {
-            "question": question,
-            "standalone": standalone,
-            "passages": [chunk_from_document(document) for document in documents],
-            "engine": query.engine,
-            "llm": llm,
-            "notices": notices,
-            "timings": {"retrieve": time.perf_counter() - started},
-            "started": started,
-        }
 
-    def extractive_answer(state: dict[str, Any], notices: list[str]) -> Answer:
-        selection = extractive.select(state["standalone"], state["passages"])
+    def extractive_answer(state: Retrieved, notices: list[str]) -> Answer:
+        selection = extractive.select(state.standalone, state.passages)
         text, citations = keep_cited_sentences(*_verified(cite(selection.evidence)))
         short = selection.short_answer
         # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
@@ -128,16 +105,16 @@ def build_chain(
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
 
-    def answer(state: dict[str, Any]) -> Iterator[AnswerEvent]:
-        notices = list(state["notices"])
-        llm: LLMAnswerer | None = state["llm"]
-        if llm is None or not state["passages"]:
+    def answer(state: Retrieved) -> Iterator[AnswerEvent]:
+        notices = list(state.notices)
+        llm = state.llm
+        if llm is None or not state.passages:
             yield AnswerEvent(answer=extractive_answer(state, notices))
             return
-        label = engine_label(state["engine"])
+        label = engine_label(state.answerer)
         generated = ""
         try:
-            for token in llm.stream(state["standalone"], state["passages"]):
+            for token in llm.stream(state.standalone, state.passages):
                 generated += token
                 yield AnswerEvent(delta=token)
         except Exception as error:  # down, slow, erroring or refusing the protocol: never a crash
@@ -145,9 +122,9 @@ def build_chain(
             yield AnswerEvent(answer=extractive_answer(state, notices))
             return
         generated_at = time.perf_counter()
-        grounded = llm.ground(state["standalone"], generated, split_claims(generated), state["passages"])
+        grounded = llm.ground(state.standalone, generated, split_claims(generated), state.passages)
         text, citations = keep_cited_sentences(*_verified((grounded.answer, grounded.citations)))
-        state["timings"]["verify"] = time.perf_counter() - generated_at
+        state.timings["verify"] = time.perf_counter() - generated_at
         if citations or grounded.refused:
             if grounded.dropped:
                 count = len(grounded.dropped)
@@ -155,7 +132,7 @@ def build_chain(
                     f"{count} sentence{'s' if count > 1 else ''} of {label}'s answer left out: not supported by "
                     "the passages it cited."
                 )
-            yield AnswerEvent(answer=_answer(state, state["engine"], text, citations, None, notices))
+            yield AnswerEvent(answer=_answer(state, state.answerer, text, citations, None, notices))
             return
         notices.append(f"{label} wrote no claim that its passages support; this is the extractive answer.")
         yield AnswerEvent(answer=extractive_answer(state, notices))
@@ -166,7 +143,7 @@ def build_chain(
 
 
 def _answer(
-    state: dict[str, Any],
+    state: Retrieved,
     engine: AnswererName,
     text: str,
     citations: list[Citation],
@@ -174,12 +151,12 @@ def _answer(
     notices: list[str],
 ) -> Answer:
     finished = time.perf_counter()
-    timings = {stage: seconds * 1000 for stage, seconds in state["timings"].items()}
-    timings["answer"] = (finished - state["started"]) * 1000 - timings["retrieve"]
-    timings["total"] = (finished - state["started"]) * 1000
+    timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}
+    timings["answer"] = (finished - state.started) * 1000 - timings["retrieve"]
+    timings["total"] = (finished - state.started) * 1000
     common = {
-        "question": state["question"],
-        "standalone_question": state["standalone"] if state["standalone"] != state["question"] else None,
+        "question": state.question,
+        "standalone_question": state.standalone if state.standalone != state.question else None,
         "engine": engine,
         "notices": notices,
         "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},

@@ -20,6 +20,7 @@ from qa.articles import parse_date
 from qa.controls import strip_controls
 from qa.errors import ArticleError, QAError
 from qa.models import Answer, IngestStatus
+from qa.query import Query, parse_query
 
 if TYPE_CHECKING:
     from qa.embeddings import MiniLMEmbeddings
@@ -126,14 +127,8 @@ def ask(
 ) -> None:
     """Answer a question from the ingested articles, citing exact quotes."""
     with user_errors():
-        window = _date_option("--since", since), _date_option("--until", until)
-        from qa.chain import validate_question
-
-        validate_question(question)
-        events = open_engine().stream(
-            question, k=k, since=window[0], until=window[1], source=source, engine=_engine_name(engine)
-        )
-        answer = print_stream(events, quiet=as_json)
+        query = _query(question, k, since, until, source, engine)
+        answer = print_stream(open_engine().stream(query), quiet=as_json)
     if as_json:
         out.print_json(json.dumps(answer.model_dump(mode="json")))
 
@@ -150,7 +145,7 @@ def chat(
     from qa.models import Turn
 
     with user_errors():
-        window = _date_option("--since", since), _date_option("--until", until)
+        asked = _query("?", k, since, until, source, engine)  # the options, checked before the first question
         service = open_engine()
     show("Ask about your articles. Empty line or Ctrl-D to quit.")
     history: list[Turn] = []
@@ -162,16 +157,8 @@ def chat(
         if not question:
             break
         with user_errors():
-            events = service.stream(
-                question,
-                k=k,
-                since=window[0],
-                until=window[1],
-                source=source,
-                engine=_engine_name(engine),
-                history=history,
-            )
-            answer = print_stream(events)
+            query = parse_query(**asked.model_dump(exclude={"question", "history"}), question=question, history=history)
+            answer = print_stream(service.stream(query))
             history += [Turn(role="user", content=question), Turn(role="assistant", content=answer.answer)]
 
 
@@ -438,6 +425,16 @@ def print_answer(answer: Answer) -> None:
         show(f"\n{citation_heading(citation)}", style="bold")
         show(f"    “{citation.quote}”")
         show(f"    {where} (characters {citation.start}–{citation.end})", style="dim")
+
+
+def _query(
+    question: str, k: int | None, since: str | None, until: str | None, source: str | None, engine: EngineChoice | None
+) -> Query:
+    """The Query the command's arguments make: its dates parsed, the rest checked by Query itself."""
+    window = _date_option("--since", since), _date_option("--until", until)
+    return parse_query(
+        question=question, k=k, since=window[0], until=window[1], source=source, engine=_engine_name(engine)
+    )
 
 
 def _engine_name(choice: EngineChoice | None) -> AnswererName | None:

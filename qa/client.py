@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
-from datetime import date
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -26,8 +25,8 @@ from qa.models import (
     IngestReport,
     ProgressCallback,
     StoreStats,
-    Turn,
 )
+from qa.query import Query
 
 PAGE = 500
 
@@ -46,34 +45,13 @@ class ApiClient:
             timeout=httpx.Timeout(120, connect=5),
         )
 
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        engine: AnswererName | None = None,
-        history: Sequence[Turn] = (),
-    ) -> Answer:
+    def ask(self, query: Query) -> Answer:
         """Answer one question (POST /v1/ask)."""
-        body = _ask_body(question, k, since, until, source, engine, history)
-        return Answer.model_validate(self._call("POST", "/v1/ask", json=body))
+        return Answer.model_validate(self._call("POST", "/v1/ask", json=_ask_body(query)))
 
-    def stream(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        engine: AnswererName | None = None,
-        history: Sequence[Turn] = (),
-    ) -> Iterator[AnswerEvent]:
+    def stream(self, query: Query) -> Iterator[AnswerEvent]:
         """Answer one question as events (POST /v1/ask/stream): text as it comes, then the verified answer."""
-        body = _ask_body(question, k, since, until, source, engine, history)
+        body = _ask_body(query)
         try:
             with self._http.stream("POST", "/v1/ask/stream", json=body) as response:
                 if not response.is_success:
@@ -157,19 +135,6 @@ class ApiClient:
         raise error_type(f"the API answered {response.status_code}: {message or 'no details'}")
 
 
-def _ask_body(
-    question: str,
-    k: int | None,
-    since: date | None,
-    until: date | None,
-    source: str | None,
-    engine: AnswererName | None,
-    history: Sequence[Turn],
-) -> dict[str, Any]:
-    body = {"question": question, "k": k, "since": since, "until": until, "source": source, "engine": engine}
-    sent: dict[str, Any] = {
-        key: str(value) if isinstance(value, date) else value for key, value in body.items() if value
-    }
-    if history:
-        sent["history"] = [turn.model_dump() for turn in history]
-    return sent
+def _ask_body(query: Query) -> dict[str, Any]:
+    """The query as the API's JSON: what is unset is left for the server to choose."""
+    return query.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {"question": query.question}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
-from qa.chain import Question, build_chain, final_answer
+from qa.chain import build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
 from qa.errors import ConfigError, InvalidFeedbackError, NotFoundError
@@ -25,8 +24,8 @@ from qa.models import (
     IngestReport,
     ProgressCallback,
     StoreStats,
-    Turn,
 )
+from qa.query import Query
 from qa.retrieval import HybridRetriever, lexical_index
 from qa.store import ArticleStore
 
@@ -36,30 +35,10 @@ class QAService(Protocol):
 
     settings: Settings
 
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        engine: AnswererName | None = None,
-        history: Sequence[Turn] = (),
-    ) -> Answer:
+    def ask(self, query: Query) -> Answer:
         """Answer one question."""
 
-    def stream(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        engine: AnswererName | None = None,
-        history: Sequence[Turn] = (),
-    ) -> Iterator[AnswerEvent]:
+    def stream(self, query: Query) -> Iterator[AnswerEvent]:
         """Answer one question as events: generated text as it arrives, then the verified answer."""
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
@@ -110,6 +89,7 @@ class Engine:
             self.llm_answerer,
             self.store.get_article,
             lambda name: ANSWERERS[name].label(self.settings),
+            self.settings.engine,
         )
 
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
@@ -131,43 +111,12 @@ class Engine:
         self.retriever.lexical.refresh()
         return report
 
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        engine: AnswererName | None = None,
-        history: Sequence[Turn] = (),
-    ) -> Answer:
+    def ask(self, query: Query) -> Answer:
         """Answer one question from the stored articles."""
-        return final_answer(
-            self.stream(question, k=k, since=since, until=until, source=source, engine=engine, history=history)
-        )
+        return final_answer(self.stream(query))
 
-    def stream(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
-        engine: AnswererName | None = None,
-        history: Sequence[Turn] = (),
-    ) -> Iterator[AnswerEvent]:
+    def stream(self, query: Query) -> Iterator[AnswerEvent]:
         """Answer one question as events: an LLM's text as it arrives, then the verified answer, always last."""
-        query = Question(
-            question=question,
-            k=k,
-            since=since,
-            until=until,
-            source=source,
-            engine=engine or self.settings.engine,
-            history=list(history),
-        )
         return self.chain.stream(query)
 
     def llm_answerer(self, engine: AnswererName) -> LLMAnswerer:

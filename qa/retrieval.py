@@ -22,9 +22,11 @@ from pydantic import ConfigDict
 from qa.config import Settings
 from qa.ingest import embedding_text
 from qa.models import Chunk
+from qa.query import Filters
 from qa.store import ArticleStore, day_number
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
+NO_FILTERS = Filters()
 RRF_K = 60
 # Each ranking contributes this many candidates (or k, if larger). A pool that does not grow with k keeps the
 # top 5 a prefix of the top 10, so evaluation at depth 10 scores the very passages a k = 5 answer reads.
@@ -89,15 +91,11 @@ class LexicalIndex:
         self._sources = np.zeros(0, dtype=np.int32)
         self._source_codes = {}
 
-    def search(
-        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
-    ) -> list[Chunk]:
+    def search(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[Chunk]:
         """The k best chunks by BM25 among those that pass the filters, with the BM25 score."""
-        return with_scores(self._store, self.ranked(question, k, since, until, source))
+        return with_scores(self._store, self.ranked(question, k, filters))
 
-    def ranked(
-        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
-    ) -> list[tuple[str, float]]:
+    def ranked(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[tuple[str, float]]:
         """Ids and BM25 scores of the k best chunks among those that pass the filters, best first."""
         with self._lock:
             self._refresh()
@@ -117,25 +115,25 @@ class LexicalIndex:
                 idf = np.log(1 + (live - len(rows) + 0.5) / (len(rows) + 0.5))
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * self._lengths[rows] / average_length)
                 scores[rows] += idf * counts * (BM25_K1 + 1) / (counts + norm)
-            scores[~self.mask(since, until, source)] = 0.0
+            scores[~self.mask(filters)] = 0.0
             return [(self._ids[row], float(scores[row])) for row in _top(scores, k) if scores[row] > 0]
 
-    def mask(self, since: date | None, until: date | None, source: str | None) -> np.ndarray:
+    def mask(self, filters: Filters) -> np.ndarray:
         """Which rows are live chunks that pass the date window and publisher (case-insensitive)."""
         mask = self._alive.copy()
-        if since:
-            mask &= self._days >= day_number(since)
-        if until:
-            mask &= (self._days <= day_number(until)) & (self._days > 0)
-        if source:
-            mask &= self._sources == self._source_codes.get(source.strip().lower(), -1)
+        if filters.since:
+            mask &= self._days >= day_number(filters.since)
+        if filters.until:
+            mask &= (self._days <= day_number(filters.until)) & (self._days > 0)
+        if filters.source:
+            mask &= self._sources == self._source_codes.get(filters.source.strip().lower(), -1)
         return mask
 
-    def passing(self, since: date | None, until: date | None, source: str | None) -> tuple[list[str], int]:
+    def passing(self, filters: Filters) -> tuple[list[str], int]:
         """Ids of the live chunks that pass the filters, and how many live chunks there are in all."""
         with self._lock:
             self._refresh()
-            rows = np.flatnonzero(self.mask(since, until, source))
+            rows = np.flatnonzero(self.mask(filters))
             return [self._ids[row] for row in rows], int(self._alive.sum())
 
     def refresh(self) -> None:
@@ -281,7 +279,8 @@ def lexical_index(store: ArticleStore, settings: Settings) -> LexicalIndex:
 
 
 class HybridRetriever(BaseRetriever):
-    """A LangChain retriever over the store: invoke(question, k=, since=, until=, source=) -> Documents."""
+    """Hybrid retrieval over the store: `retrieve(question, k, filters)` -> chunks, fused from the dense and the
+    BM25 rankings; and a LangChain retriever for outside users: invoke(question, k=, filters=) -> Documents."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -289,33 +288,31 @@ class HybridRetriever(BaseRetriever):
     lexical: LexicalIndex
     k: int = 5
 
+    def retrieve(self, question: str, k: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:
+        """The k best passages for the question among those that pass the filters (the configured k if None)."""
+        k = k or self.k
+        candidates = max(CANDIDATES, k)
+        dense = self.dense_ranked(question, candidates, filters)
+        lexical = self.lexical.ranked(question, candidates, filters)
+        # One read of the stored chunks for both rankings.
+        ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), filters.until)
+        return diversify(ranking)[:k]
+
     def _get_relevant_documents(
         self,
         query: str,
         *,
         run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        source: str | None = None,
+        filters: Filters = NO_FILTERS,
     ) -> list[Document]:
-        k = k or self.k
-        candidates = max(CANDIDATES, k)
-        dense = self.dense_ranked(query, candidates, since, until, source)
-        lexical = self.lexical.ranked(query, candidates, since, until, source)
-        # One read of the stored chunks for both rankings.
-        ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), until)
-        return [chunk_to_document(chunk) for chunk in diversify(ranking)[:k]]
+        return [chunk_to_document(chunk) for chunk in self.retrieve(query, k, filters)]
 
-    def dense_search(
-        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
-    ) -> list[Chunk]:
+    def dense_search(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[Chunk]:
         """The k chunks nearest the question among those that pass the filters, with cosine similarity as score."""
-        return with_scores(self.store, self.dense_ranked(question, k, since, until, source))
+        return with_scores(self.store, self.dense_ranked(question, k, filters))
 
-    def dense_ranked(
-        self, question: str, k: int, since: date | None = None, until: date | None = None, source: str | None = None
-    ) -> list[tuple[str, float]]:
+    def dense_ranked(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the k chunks nearest the question among those that pass the filters.
 
         Chroma's own `where` filter made a query ~50x slower, so filters are applied here, with the ids and dates
@@ -324,10 +321,10 @@ class HybridRetriever(BaseRetriever):
         do; when too few pass, it searches among the passing ids. Exact in every case (tests/test_retrieval.py).
         """
         vector = self.store.embeddings.embed_query(question)
-        if since is None and until is None and source is None:
+        if not filters.narrows:
             found = self.store.nearest(vector, k)
         else:
-            passing, live = self.lexical.passing(since, until, source)
+            passing, live = self.lexical.passing(filters)
             found = []
             if len(passing) > FEW_PASSING:
                 wanted = min(live, max(k, int(k * live / len(passing) * OVERFETCH)))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, verify_citations
 from qa.answer.answer_types import AnswerType, answer_type
 from qa.answer.extractive import MAX_EMBEDDED, ExtractiveAnswerer
-from qa.chain import validate_question
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM, load_embeddings
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError
 from qa.evaluation.datasets import load_dataset
 from qa.models import Answer, Article, Chunk, Citation
+from qa.query import Query, parse_query
 
 from .conftest import DATA
 
@@ -43,7 +45,7 @@ def test_seed_gold_set(engine: Engine, backend: str):
     unanswerable = [q for q in SEED_SET.questions if not q.answer]
     correct = refused = 0
     for gold in SEED_SET.questions:
-        answer = engine.ask(gold.question)
+        answer = engine.ask(Query(question=gold.question))
         assert_citations_are_exact(engine, answer)
         if gold.answer:
             cited = {c.article_id for c in answer.citations}
@@ -55,7 +57,7 @@ def test_seed_gold_set(engine: Engine, backend: str):
 
 
 def test_every_answer_sentence_carries_a_citation(seeded: Engine):
-    answer = seeded.ask("What did NATO do to the Russian mission?")
+    answer = seeded.ask(Query(question="What did NATO do to the Russian mission?"))
     assert not answer.refused
     sentences = [s for s in answer.answer.split("] ") if s]
     assert all("[" in sentence for sentence in sentences)
@@ -79,17 +81,31 @@ def test_only_the_sentences_best_on_shared_terms_and_type_are_embedded(
 
 
 def test_an_empty_index_refuses(engine: Engine):
-    answer = engine.ask("How many Russians did NATO expel?")
+    answer = engine.ask(Query(question="How many Russians did NATO expel?"))
     assert (answer.refused, answer.answer, answer.citations) == (True, CANNOT_ANSWER, [])
 
 
 @pytest.mark.parametrize(
     ("question", "error"),
-    [("", "the question is empty"), ("  \n\t ", "the question is empty"), ("x" * 4001, "the question is too long")],
+    [
+        ("", "the question is empty"),
+        ("  \n\t ", "the question is empty"),
+        ("\x1b[2J\x07", "the question is empty"),
+        ("x" * 4001, "the question is too long"),
+        (" " * 10 + "x" * 4000 + " " * 10, None),  # measured once stripped
+    ],
 )
-def test_bad_questions_get_a_clear_error(question: str, error: str):
+def test_bad_questions_get_a_clear_error(question: str, error: str | None):
+    if error is None:
+        assert parse_query(question=question).question == "x" * 4000
+        return
     with pytest.raises(InvalidQuestionError, match=error):
-        validate_question(question)
+        parse_query(question=question)
+
+
+def test_a_date_window_that_ends_before_it_starts_is_refused():
+    with pytest.raises(InvalidQuestionError, match=r"since \(2023-02-01\) is after until \(2023-01-01\)"):
+        parse_query(question="Who?", since=date(2023, 2, 1), until=date(2023, 1, 1))
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.errors import QAError
+from qa.query import Query
 
 from .conftest import ANSWER_KEYS, SEEDS
 
@@ -82,7 +83,7 @@ def test_ask_returns_the_cli_json_with_exact_quotes(client: TestClient, api_engi
     for citation in answer["citations"]:
         article = client.get(f"/v1/articles/{citation['article_id']}", headers=AUTH).json()
         assert article["text"][citation["start"] : citation["end"]] == citation["quote"]
-    assert answer["answer"] == api_engine.ask(NATO, k=3).answer
+    assert answer["answer"] == api_engine.ask(Query(question=NATO, k=3)).answer
 
 
 def test_ask_stream_sends_the_text_then_the_citations(client: TestClient) -> None:
@@ -137,7 +138,7 @@ def test_chat_completions_stream_ends_with_citations_and_done(client: TestClient
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
-        ("/v1/ask", {"question": "x" * 4001}, 422, "question: String should have at most 4000 characters"),
+        ("/v1/ask", {"question": "x" * 4001}, 422, "the question is too long (4,001 characters > 4,000)"),
         ("/v1/ask", {"question": ""}, 422, "question: String should have at least 1 character"),
         ("/v1/ask", {"question": NATO, "k": 0}, 422, "k: Input should be greater than or equal to 1"),
         ("/v1/ask", {"question": NATO, "k": 51}, 422, "k: Input should be less than or equal to 50"),

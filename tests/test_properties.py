@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from qa.api import create_app
 from qa.articles import SUPPORTED_SUFFIXES, parse_date, read_articles
-from qa.chain import MAX_QUESTION_CHARS
 from qa.chunking import chunk_article
 from qa.cli import _date_option
 from qa.config import Settings
@@ -25,6 +24,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.errors import ArticleError, InvalidQuestionError, QAError
 from qa.models import Article
+from qa.query import MAX_QUESTION_CHARS, parse_query
 
 # Any Unicode the loaders may meet, control, zero-width and right-to-left marks included.
 ANY_TEXT = st.text(
@@ -133,7 +133,7 @@ def seeded_engine(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Engin
 @given(question=st.text(st.characters(codec="utf-8"), max_size=MAX_QUESTION_CHARS + 50))
 def test_any_question_gets_an_answer_with_exact_quotes_or_a_one_line_error(seeded_engine: Engine, question: str):
     try:
-        answer = seeded_engine.ask(question)
+        answer = seeded_engine.ask(parse_query(question=question))
     except InvalidQuestionError as error:
         assert "\n" not in str(error)
         asked = strip_controls(question).strip()  # what every shell asks: the question without control characters
@@ -195,7 +195,13 @@ def passes(record: dict, since: date | None, until: date | None, source: str | N
 def test_any_filter_gives_an_answer_from_passing_articles_or_a_refusal(
     dated_engine: Engine, source: str | None, since: date | None, until: date | None
 ):
-    answer = dated_engine.ask("How many Russians did NATO expel?", since=since, until=until, source=source)
+    try:
+        query = parse_query(question="How many Russians did NATO expel?", since=since, until=until, source=source)
+    except InvalidQuestionError as error:  # a window that ends before it starts, a publisher name over 200
+        assert (since and until and since > until) or len(source or "") > 200, error
+        return
+    answer = dated_engine.ask(query)
+
     passing = {record["id"] for record in DATED if passes(record, since, until, source)}
     event("some articles pass" if passing else "no article passes")
     if not passing:

@@ -13,6 +13,7 @@ import pytest
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.models import Chunk
+from qa.query import Filters
 from qa.retrieval import (
     RECENCY_DECAY,
     LexicalIndex,
@@ -123,7 +124,9 @@ def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path
     dated_engine(engine, tmp_path)
 
     def ids(**filters) -> list[str]:
-        return sorted(d.metadata["article_id"] for d in engine.retriever.invoke("heavy floods", k=5, **filters))
+        return sorted(
+            d.metadata["article_id"] for d in engine.retriever.invoke("heavy floods", k=5, filters=Filters(**filters))
+        )
 
     assert ids() == ["feb", "jan", "mar"]
     assert ids(since=date(2023, 2, 1)) == ["feb", "mar"]
@@ -131,7 +134,7 @@ def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path
     assert ids(since=date(2023, 2, 1), until=date(2023, 2, 28)) == ["feb"]
     assert ids(source="reuters") == ["feb", "mar"]
     assert ids(source="Unknown Wire") == []
-    assert engine.retriever.lexical.search("floods", 5, since=date(2023, 3, 1))[0].article_id == "mar"
+    assert engine.retriever.lexical.search("floods", 5, Filters(since=date(2023, 3, 1)))[0].article_id == "mar"
 
 
 def test_lexical_index_rereads_only_the_articles_a_write_changed(
@@ -155,7 +158,7 @@ def test_lexical_index_rereads_only_the_articles_a_write_changed(
 
 
 def lexical_scores(lexical: LexicalIndex, question: str, **filters: Any) -> dict[str, float]:
-    return {chunk.id: chunk.score or 0.0 for chunk in lexical.search(question, 10_000, **filters)}
+    return {chunk.id: chunk.score or 0.0 for chunk in lexical.search(question, 10_000, Filters(**filters))}
 
 
 def test_incremental_lexical_updates_score_exactly_as_a_rebuild(engine: Engine, monkeypatch: pytest.MonkeyPatch):
@@ -237,7 +240,7 @@ def test_filtered_dense_search_is_exact_in_every_branch(
             passes = (days >= day_number(since or date.min)) & (days <= day_number(until or date.max))
             passes &= (sources == "USA Today") if source == "usa today" else (sources == source) if source else True
             expected = [stored["ids"][i] for i in np.argsort(-np.where(passes, similarity, -np.inf))[:5] if passes[i]]
-            found = engine.retriever.dense_search(question, 5, since, until, source)
+            found = engine.retriever.dense_search(question, 5, Filters(since=since, until=until, source=source))
             assert expected, (since, until, source)
             assert [chunk.id for chunk in found] == expected, (question, since, until, source)
             assert [chunk.score for chunk in found] == pytest.approx(

@@ -11,6 +11,7 @@ from qa.engine import Engine
 from qa.evaluation import metrics
 from qa.evaluation.datasets import load_dataset
 from qa.models import Chunk
+from qa.query import Query
 
 from .conftest import DATA
 
@@ -106,7 +107,7 @@ def test_short_answers_on_the_seed_gold_set_stand_in_citation_one(engine: Engine
     engine.ingest([SEED_SET.articles_path])
     scores = []
     for gold in (q for q in SEED_SET.questions if q.answer):
-        answer = engine.ask(gold.question)
+        answer = engine.ask(Query(question=gold.question))
         if answer.short_answer:
             assert answer.short_answer in answer.citations[0].quote
         scores.append(metrics.token_f1(answer.short_answer or answer.answer, gold.answer))
@@ -114,7 +115,7 @@ def test_short_answers_on_the_seed_gold_set_stand_in_citation_one(engine: Engine
 
 
 def test_refusals_have_no_short_answer(seeded: Engine):
-    answer = seeded.ask("Which team won the 2022 World Cup final in Qatar?")
+    answer = seeded.ask(Query(question="Which team won the 2022 World Cup final in Qatar?"))
     assert answer.refused and answer.short_answer is None
 
 

@@ -17,6 +17,7 @@ from qa.errors import QAError, StoreError
 from qa.ingest import ingest_articles
 from qa.maintenance import ProblemKind, check_store, export_store, import_store, reindex, repair_store
 from qa.models import Article
+from qa.query import Query
 from qa.store import STAGING_SUFFIX, ArticleStore
 
 from .conftest import DATA, SEEDS
@@ -137,7 +138,7 @@ def test_export_then_import_restores_every_article(seeded: Engine, tmp_path: Pat
         id_: (a.content_hash, a.chunks, a.path) for id_, a in originals.items()
     }
     assert check_store(fresh.store).ok
-    assert fresh.ask("How many Russian diplomats did NATO expel?").citations
+    assert fresh.ask(Query(question="How many Russian diplomats did NATO expel?")).citations
 
 
 def test_import_and_reindex_save_the_lexical_index_for_the_next_process(
@@ -189,7 +190,7 @@ def test_an_old_schema_names_the_command_that_migrates_it(seeded: Engine, embedd
     migrated = Engine(seeded.settings, embeddings)
     assert {a.id: a.content_hash for a in migrated.articles()} == before
     assert check_store(migrated.store).ok
-    assert migrated.ask("How many Russian diplomats did NATO expel?").citations
+    assert migrated.ask(Query(question="How many Russian diplomats did NATO expel?")).citations
 
 
 def test_new_chunk_settings_need_a_reindex_which_resplits_every_article(

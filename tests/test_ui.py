@@ -18,6 +18,7 @@ from qa.config import Settings
 from qa.engine import Engine
 from qa.feedback import read_feedback
 from qa.markdown import escape
+from qa.query import Query
 
 from .chat_server import Reply, ScriptedChatServer, marker
 from .conftest import DATA, ROOT, SEEDS, served
@@ -71,7 +72,7 @@ def sidebar_text(at: AppTest) -> str:
 
 
 def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: Engine) -> None:
-    expected = seeded.ask(NATO)
+    expected = seeded.ask(Query(question=NATO))
     ask(app, NATO)
     [reply] = assistant_messages(app)
     assert reply.markdown[0].value.startswith("**eight** [1]\n\n")  # the short answer, then the sentences

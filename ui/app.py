@@ -28,6 +28,7 @@ from qa.feedback import Feedback
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
 from qa.models import Answer, ArticleSummary, IngestReport, IngestStatus, StoreStats
 from qa.models import Turn as ConversationTurn
+from qa.query import Filters, parse_query
 
 log = logging.getLogger("qa.ui")
 
@@ -42,12 +43,25 @@ STATUS_ICONS = {
 }
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What the sidebar sets for the next question: the filters, k and the answer engine."""
+
+    filters: Filters
+    k: int
+    engine: AnswererName
+
+    def recorded(self) -> dict[str, str | int | None]:
+        """As feedback records them."""
+        return {"k": self.k, **self.filters.model_dump(mode="json"), "engine": self.engine}
+
+
 @dataclass
 class Turn:
     """One question in the conversation, with what came back."""
 
     question: str
-    filters: dict[str, str | int | None]
+    choices: Choices
     answer: Answer | None = None
     contexts: dict[int, QuoteContext] = field(default_factory=dict)
     error: str | None = None
@@ -99,14 +113,14 @@ def main() -> None:
     st.session_state.setdefault("uploads", {})
     engine = open_engine()
     stats, articles = read_corpus(engine)
-    filters, export_slot = sidebar(engine, stats, articles)
+    choices, export_slot = sidebar(engine, stats, articles)
 
     st.title("Ask the articles")
     st.caption("Every answer quotes the articles; click a source to see the passage it came from.")
     for turn in st.session_state.turns:
         show_turn(engine, turn)
     if prompt := st.chat_input("Ask a question about the articles"):
-        turn = Turn(question=prompt, filters=filters)
+        turn = Turn(question=prompt, choices=choices)
         # Kept before answering: a question sent while this one runs stops this run, not the conversation.
         st.session_state.turns.append(turn)
         ask(engine, turn, stats.articles, history(st.session_state.turns[:-1]))
@@ -130,8 +144,8 @@ def open_engine() -> QAService:
 
 def sidebar(
     engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
-) -> tuple[dict[str, str | int | None], DeltaGenerator]:
-    """Corpus, filters, uploads and article list; returns the filters and a slot for the export button."""
+) -> tuple[Choices, DeltaGenerator]:
+    """Corpus, filters, uploads and article list; returns the choices and a slot for the export button."""
     with st.sidebar:
         if st.button("New chat", icon=":material/add_comment:", width="stretch"):
             st.session_state.turns = []
@@ -174,14 +188,8 @@ def sidebar(
             manage_articles(engine, articles)
 
         export_slot = st.empty()
-    filters: dict[str, str | int | None] = {
-        "k": k,
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
-        "source": None if source == "All sources" else source,
-        "engine": answer_engine,
-    }
-    return filters, export_slot
+    filters = Filters(since=since, until=until, source=None if source == "All sources" else source)
+    return Choices(filters=filters, k=k, engine=engine_name(answer_engine) or "extractive"), export_slot
 
 
 def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
@@ -273,16 +281,15 @@ def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[Convers
         draft = st.empty()
         drafted = ""
         try:
-            events = engine.stream(
-                turn.question,
-                k=int(turn.filters["k"] or engine.settings.k),
-                since=date.fromisoformat(str(turn.filters["since"])) if turn.filters["since"] else None,
-                until=date.fromisoformat(str(turn.filters["until"])) if turn.filters["until"] else None,
-                source=str(turn.filters["source"]) if turn.filters["source"] else None,
-                engine=engine_name(turn.filters.get("engine")),
+            choices = turn.choices
+            query = parse_query(
+                question=turn.question,
+                k=choices.k,
+                engine=choices.engine,
                 history=earlier,
+                **choices.filters.model_dump(),
             )
-            for event in events:
+            for event in engine.stream(query):
                 if event.delta:
                     drafted += event.delta
                     draft.markdown(escape(drafted) + " ▌")
@@ -307,11 +314,11 @@ def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[Convers
 def search_details(turn: Turn) -> str:
     """What the status box holds: what was searched for, with which filters, and how long each step took."""
     assert turn.answer is not None
-    filters = {name: turn.filters.get(name) for name in ("since", "until", "source")}
-    narrowed = ", ".join(f"{name} {value}" for name, value in filters.items() if value) or "none"
+    filters = turn.choices.filters.model_dump(exclude_none=True)
+    narrowed = ", ".join(f"{name} {value}" for name, value in filters.items()) or "none"
     timings = ", ".join(f"{stage} {ms:,.0f} ms" for stage, ms in turn.answer.timings_ms.items())
     searched = turn.answer.standalone_question or turn.question
-    return f"Searched for: {searched}\n\nFilters: {narrowed}; {turn.filters.get('k')} passages\n\nTimings: {timings}"
+    return f"Searched for: {searched}\n\nFilters: {narrowed}; {turn.choices.k} passages\n\nTimings: {timings}"
 
 
 def history(turns: list[Turn]) -> list[ConversationTurn]:
@@ -397,7 +404,7 @@ def save_feedback(turn: Turn) -> None:
     engine = open_engine()
     with shown_errors("Saving feedback"):
         rating = "up" if value == 1 else "down"
-        engine.record_feedback(Feedback(rating=rating, answer=turn.answer, filters=turn.filters))
+        engine.record_feedback(Feedback(rating=rating, answer=turn.answer, filters=turn.choices.recorded()))
         st.toast("Thanks: feedback saved.", icon=":material/thumb_up:")
 
 

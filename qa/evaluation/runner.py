@@ -21,7 +21,7 @@ from qa.engine import Engine
 from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
 from qa.models import Citation
-from qa.retrieval import chunk_from_document
+from qa.query import Query
 from qa.store import SCHEMA_VERSION
 
 RETRIEVAL_DEPTH = 10
@@ -119,12 +119,10 @@ def evaluate_one(
 ) -> QuestionResult:
     """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
     since, until = question.window()
-    documents = engine.retriever.invoke(
-        question.question, None, k=max(RETRIEVAL_DEPTH, k or 0), since=since, until=until
-    )
-    passages = [chunk_from_document(document) for document in documents]
+    query = Query(question=question.question, k=k, since=since, until=until, engine=answerer)
+    passages = engine.retriever.retrieve(query.question, max(RETRIEVAL_DEPTH, k or 0), query.filters)
     retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
-    answer = engine.ask(question.question, k=k, since=since, until=until, engine=answerer)
+    answer = engine.ask(query)
     gold = question.answer
     # EM and F1 score the answer in a few words when the engine gives one (as the benchmark's baselines do),
     # "contains" the whole answer.

@@ -1,0 +1,96 @@
+"""A question as one object from the shell to the retriever: its text, the filters on articles, who answers.
+
+Validated once, here: the CLI, the chat and the API build a Query; the engine, the HTTP client, the chain and the
+retriever take it (the retriever and the lexical index its Filters); feedback records its filters.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qa.answerers import AnswererName
+from qa.controls import strip_controls
+from qa.errors import InvalidQuestionError
+from qa.models import Turn
+
+MAX_QUESTION_CHARS = 4000
+MAX_HISTORY_TURNS = 100
+
+
+class Filters(BaseModel):
+    """Which articles may answer: a publication-date window and a publisher."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: date | None = Field(default=None, description="Only articles published on or after this date.")
+    until: date | None = Field(default=None, description="Only articles published on or before this date.")
+    source: str | None = Field(
+        default=None, max_length=200, description="Only articles from this publisher (case-insensitive)."
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _blank_source_is_none(cls, source: str | None) -> str | None:
+        # "" and "   " name no publisher: no filter, rather than a filter that nothing passes.
+        return source.strip() or None if source is not None else None
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> Filters:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since ({self.since}) is after until ({self.until})")
+        return self
+
+    @property
+    def filters(self) -> Filters:
+        """The filters alone (of a Query, without its question)."""
+        return Filters(since=self.since, until=self.until, source=self.source)
+
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter is set."""
+        return self.since is not None or self.until is not None or self.source is not None
+
+
+class Query(Filters):
+    """A question with the filters that narrow which articles may answer it, and who writes the answer."""
+
+    question: str = Field(
+        min_length=1,
+        json_schema_extra={"maxLength": MAX_QUESTION_CHARS},
+        description="The question: 1 to 4,000 characters once control characters and surrounding space are gone.",
+    )
+    k: int | None = Field(default=None, ge=1, le=50, description="Passages to retrieve; the configured k if unset.")
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns, oldest first: a follow-up is made standalone from them before retrieval.",
+    )
+    engine: AnswererName | None = Field(
+        default=None, description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset."
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question_text(cls, question: str) -> str:
+        # One rule for every shell: control characters go, then surrounding space.
+        stripped = strip_controls(question).strip()
+        if not stripped:
+            raise ValueError("the question is empty")
+        if len(stripped) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the question is too long ({len(stripped):,} characters > {MAX_QUESTION_CHARS:,})")
+        return stripped
+
+
+def parse_query(**fields: object) -> Query:
+    """The Query a shell's fields make; InvalidQuestionError with one line saying what is wrong otherwise."""
+    try:
+        return Query.model_validate(fields)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["loc"] == ("question",) and problem["type"] == "string_too_short":
+            message = "the question is empty"  # "" as "   " is: the shells' words, not the schema's
+        where = ".".join(str(part) for part in problem["loc"] if part != "question")
+        raise InvalidQuestionError(f"{where}: {message}" if where else message) from None
