@@ -138,15 +138,15 @@ def ingest(args: argparse.Namespace) -> dict[str, Any]:
 
 def token_count(engine: Any, chunks: list[Any]) -> int:
     """Tokens the model reads for these chunks (after its 256-token cut)."""
-    from qa.ingest import embedding_text
+    from qa.chunking import embedding_text
 
     return engine.embeddings.count_tokens([embedding_text(c) for c in chunks])
 
 
 def embedding_alone(args: argparse.Namespace) -> dict[str, Any]:
     """Chunks/s and tokens/s of the int8 backend and of plain sentence-transformers on the same sample."""
+    from qa.chunking import embedding_text
     from qa.embeddings import OnnxInt8MiniLM, ReferenceMiniLM
-    from qa.ingest import embedding_text
 
     _, chunks = benchmark_articles(args)
     texts = [embedding_text(chunk) for chunk in chunks[:: max(1, len(chunks) // SAMPLE)][:SAMPLE]]

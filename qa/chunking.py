@@ -94,3 +94,8 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: the title gives context; offsets still refer to the article text alone."""
+    return f"{chunk.title}\n{chunk.text}"

@@ -25,7 +25,6 @@ from qa.query import Query, parse_query
 if TYPE_CHECKING:
     from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
-    from qa.evaluation.runner import QuestionResult
     from qa.maintenance import CheckReport
     from qa.models import AnswerEvent, IngestReport
     from qa.store import ArticleStore
@@ -305,33 +304,30 @@ def evaluate(
         from qa.config import get_settings
         from qa.evaluation import datasets, runner
 
-        answerer = _engine_name(engine) or "extractive"
         dataset = datasets.load_dataset(Path(target[0]))
-        questions = dataset.questions[:limit]
-        with progress_bar("Indexing", "chunks") as advance:
-            index, ingest = runner.open_engine(dataset, get_settings(), load_embeddings(), advance)
-        results: list[QuestionResult] = []
-        interrupted = False
-        with progress_bar("Asking", "questions") as advance:
-            try:
-                for result in runner.evaluate(index, questions, k, answerer):
-                    results.append(result)
-                    advance(1, len(questions))
-            except KeyboardInterrupt:
-                interrupted = True
-        if not results:
-            raise QAError("interrupted before the first question was scored")
-        summary = runner.summarize(results, dataset=dataset.name, engine=answerer, ingest=ingest)
+        total = min(limit or len(dataset.questions), len(dataset.questions))
+        with progress_bars(("Indexing", "chunks"), ("Asking", "questions")) as [indexed, asked]:
+            done = runner.run(
+                dataset,
+                get_settings(),
+                load_embeddings(),
+                answerer=_engine_name(engine) or "extractive",
+                limit=limit,
+                k=k,
+                on_index_progress=indexed,
+                on_question=lambda: asked(1, total),
+            )
+        summary = done.summary
         if report:
-            written = reporting.write_report(report, summary, results, dataset.baselines)
+            written = reporting.write_report(report, summary, done.results, dataset.baselines)
             show_error(f"report: {written[0]}")
-    if interrupted:
-        show_error(f"interrupted: metrics over the first {len(results)} of {len(questions)} questions")
+    if done.interrupted:
+        show_error(f"interrupted: metrics over the first {len(done.results)} of {done.asked} questions")
     if as_json:
         out.print_json(json.dumps(summary))
     else:
         show(reporting.summary_table(summary, dataset.baselines))
-    if interrupted:
+    if done.interrupted:
         raise typer.Exit(130)
 
 
@@ -375,24 +371,35 @@ def local_llm(
 @contextmanager
 def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr with the rate in `unit`/s, gone when done; yields advance(done, total)."""
+    with progress_bars((verb, unit)) as [advance]:
+        yield advance
+
+
+@contextmanager
+def progress_bars(*phases: tuple[str, str]) -> Iterator[list[Callable[[int, int], None]]]:
+    """One bar per (verb, unit) phase in one display (rich shows one at a time); yields their advance()s."""
     with Progress(
-        TextColumn(verb),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn(f"{unit} · {{task.fields[rate]}}"),
+        TextColumn("{task.fields[unit]} · {task.fields[rate]}"),
         TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=not err.is_terminal,  # no bar in logs and pipes, where errors must stay one line
     ) as progress:
-        task = progress.add_task(verb, total=None, rate="")
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, advance=done, total=total)
-            speed = progress.tasks[0].speed
-            progress.update(task, rate=f"{speed:.1f} {unit}/s" if speed else "")
+        def advancer(verb: str, unit: str) -> Callable[[int, int], None]:
+            task = progress.add_task(verb, total=None, rate="", unit=unit)
 
-        yield advance
+            def advance(done: int, total: int) -> None:
+                progress.update(task, advance=done, total=total)
+                speed = progress.tasks[task].speed
+                progress.update(task, rate=f"{speed:.1f} {unit}/s" if speed else "")
+
+            return advance
+
+        yield [advancer(verb, unit) for verb, unit in phases]
 
 
 def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
-from qa.chunking import chunk_article
+from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
 from qa.controls import strip_controls
 from qa.embeddings import DIMENSION, MiniLMEmbeddings
@@ -151,11 +151,6 @@ def _embed(
         )
         for article, chunks in group
     ]
-
-
-def embedding_text(chunk: Chunk) -> str:
-    """What is embedded for a chunk: the title gives context; offsets still refer to the article text alone."""
-    return f"{chunk.title}\n{chunk.text}"
 
 
 def _relabel(report: IngestReport, path: Path, display: str) -> IngestReport:

@@ -19,8 +19,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from qa.chunking import embedding_text
 from qa.config import Settings
-from qa.ingest import embedding_text
 from qa.models import Chunk
 from qa.query import Filters
 from qa.store import ArticleStore, day_number

@@ -18,9 +18,10 @@ from qa.answerers import AnswererName
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
+from qa.errors import QAError
 from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
-from qa.models import Citation
+from qa.models import Citation, ProgressCallback
 from qa.query import Query
 from qa.store import SCHEMA_VERSION
 
@@ -161,6 +162,44 @@ def evaluate_one(
         verbatim=_verbatim(engine, answer.citations),
         timings_ms=answer.timings_ms,
     )
+
+
+class EvaluationRun(BaseModel):
+    """What one `qa eval` run gave: each question's result, the summary, and whether it was cut short."""
+
+    results: list[QuestionResult]
+    summary: dict[str, Any]
+    asked: int = Field(description="How many questions the run was to ask.")
+    interrupted: bool = Field(description="True when Ctrl-C stopped it: the summary covers the results so far.")
+
+
+def run(
+    dataset: EvalDataset,
+    settings: Settings,
+    embeddings: MiniLMEmbeddings,
+    *,
+    answerer: AnswererName = "extractive",
+    limit: int | None = None,
+    k: int | None = None,
+    on_index_progress: ProgressCallback | None = None,
+    on_question: Callable[[], None] | None = None,
+) -> EvaluationRun:
+    """Index the dataset (once), ask its first `limit` questions and summarise; Ctrl-C ends it early, scored."""
+    questions = dataset.questions[:limit]
+    engine, ingest = open_engine(dataset, settings, embeddings, on_index_progress)
+    results: list[QuestionResult] = []
+    interrupted = False
+    try:
+        for result in evaluate(engine, questions, k, answerer):
+            results.append(result)
+            if on_question:
+                on_question()
+    except KeyboardInterrupt:
+        interrupted = True
+    if not results:
+        raise QAError("interrupted before the first question was scored")
+    summary = summarize(results, dataset=dataset.name, engine=answerer, ingest=ingest)
+    return EvaluationRun(results=results, summary=summary, asked=len(questions), interrupted=interrupted)
 
 
 def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, ingest: IngestFigures) -> dict[str, Any]:
