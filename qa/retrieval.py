@@ -23,7 +23,8 @@ from qa.chunking import embedding_text
 from qa.config import Settings
 from qa.models import Chunk
 from qa.query import Filters
-from qa.store import ArticleStore, day_number
+from qa.records import day_number
+from qa.store import ArticleStore
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
 NO_FILTERS = Filters()

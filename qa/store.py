@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import sys
-import threading
-import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import Any, ClassVar, Literal
-from urllib.parse import urlparse
+from typing import Any, Literal
 
-import chromadb
 import numpy as np
-from chromadb.config import Settings as ChromaSettings
 
 from qa.config import Settings
+from qa.connection import Connection, index_location, new_revision
 from qa.embeddings import MiniLMEmbeddings
-from qa.errors import StoreBusyError, StoreError
+from qa.errors import StoreError
 from qa.models import Article, ArticleSummary, Chunk, StoreStats
+from qa.records import article_from_record, article_metadata, chunk_from_record, chunk_metadata, read_shared_metadata
 
 SCHEMA_VERSION = 1
 # Chroma accepts at most 5,461 records per call.
@@ -40,140 +31,6 @@ class ArticleVersion:
     article: Article
     chunks: list[Chunk]
     vectors: np.ndarray
-
-
-class Connection:
-    """The one Chroma client a process keeps per index location, with the locks that order its use.
-
-    Embedded Chroma keeps its vector index in memory, per process, and its SQLite file refuses a reader while
-    another process writes ("database is locked"). A process that writes after another process wrote, without
-    reopening, corrupts the index on disk (measured: three processes writing one directory in turns left reads
-    failing with "Error getting embedding" and a segfault). So in embedded mode a write session holds
-    `write.lock` exclusively and a read holds it shared (flock: the kernel releases it if the holder dies), and a
-    process reopens its client whenever another process has written since it last looked: each write session
-    stamps `write.generation` first, so even a writer killed half-way is noticed. A Chroma server orders its
-    clients itself and needs none of this.
-    """
-
-    _open: ClassVar[dict[str, Connection]] = {}
-    _open_lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.embedded = settings.chroma_url is None
-        # Guards the client within the process: a reopen must not pull it from under another thread's call.
-        self.lock = threading.RLock()
-        self.epoch = 0
-        self._depth = 0
-        if self.embedded:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with self._file_lock(exclusive=True):
-            self._generation = self._read_generation()
-            self.client = _open_client(settings)
-
-    @classmethod
-    def to(cls, settings: Settings) -> Connection:
-        """The connection to the index these settings name, opened on first use."""
-        key = settings.chroma_url or str((settings.data_dir / "chroma").resolve())
-        with cls._open_lock:
-            if key not in cls._open:
-                cls._open[key] = cls(settings)
-            return cls._open[key]
-
-    @contextmanager
-    def reading(self) -> Iterator[Any]:
-        """The client for reads: reopened first if another process wrote since this one last looked."""
-        with self.lock:
-            if self._depth:  # this thread holds a write session: it is the writer
-                yield self.client
-                return
-            if self.embedded and self._read_generation() != self._generation:
-                with self._file_lock(exclusive=True):
-                    self._reopen()
-            with self._file_lock(exclusive=False):
-                yield self.client
-
-    @contextmanager
-    def writing(self) -> Iterator[Any]:
-        """The client, held for writing: other writers and readers (threads, and processes) wait."""
-        with self.lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self.client
-                finally:
-                    self._depth -= 1
-                return
-            with self._file_lock(exclusive=True):
-                if self.embedded:
-                    if self._read_generation() != self._generation:
-                        self._reopen()
-                    self._stamp_generation()
-                self._depth += 1
-                try:
-                    yield self.client
-                finally:
-                    self._depth -= 1
-                    if self.embedded:
-                        self._owner_file.unlink(missing_ok=True)
-
-    @contextmanager
-    def _file_lock(self, *, exclusive: bool) -> Iterator[None]:
-        """flock on <data_dir>/write.lock for up to QA_LOCK_TIMEOUT; nothing for a Chroma server."""
-        if not self.embedded:
-            yield
-            return
-        descriptor = os.open(self.settings.data_dir / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + self.settings.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(descriptor, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StoreBusyError(self._busy_message()) from None
-                    time.sleep(0.02)
-            yield
-        finally:
-            os.close(descriptor)  # releases the lock
-
-    @property
-    def _generation_file(self) -> Path:
-        return self.settings.data_dir / "write.generation"
-
-    @property
-    def _owner_file(self) -> Path:
-        return self.settings.data_dir / "write.owner"
-
-    def _read_generation(self) -> str:
-        try:
-            return self._generation_file.read_text()
-        except FileNotFoundError:
-            return ""
-
-    def _stamp_generation(self) -> None:
-        self._generation = _new_revision()
-        _write_atomically(self._generation_file, self._generation)
-        owner = {"pid": os.getpid(), "command": " ".join(sys.argv)[:200], "since": time.strftime("%H:%M:%S")}
-        _write_atomically(self._owner_file, json.dumps(owner))
-
-    def _reopen(self) -> None:
-        self.client.close()
-        self.client = _open_client(self.settings)
-        self._generation = self._read_generation()
-        self.epoch += 1
-
-    def _busy_message(self) -> str:
-        try:
-            owner = json.loads(self._owner_file.read_text())
-            who = f" (pid {owner['pid']}: {owner['command']}, since {owner['since']})"
-        except (OSError, ValueError, KeyError):
-            who = ""
-        return (
-            f"another process is writing to {self.settings.data_dir}{who}; waited {self.settings.lock_timeout:g} s. "
-            "Try again when it has finished, or raise QA_LOCK_TIMEOUT"
-        )
 
 
 class ArticleStore:
@@ -217,7 +74,7 @@ class ArticleStore:
         except StoreError:
             raise
         except Exception as error:  # chromadb raises many types for an unreachable server or a broken directory
-            raise StoreError(f"cannot open the Chroma index ({_where(settings)}): {error}") from None
+            raise StoreError(f"cannot open the Chroma index ({index_location(settings)}): {error}") from None
         if check_identity:
             self._check_identity(self._chunks.metadata or {}, self._names[0])
 
@@ -288,12 +145,12 @@ class ArticleStore:
             found = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not found["ids"]:
             return None
-        return _article_from_record(article_id, found["documents"][0], found["metadatas"][0])
+        return article_from_record(article_id, found["documents"][0], found["metadatas"][0])
 
     def iter_articles(self) -> Iterator[Article]:
         """Every stored article with its text, page by page."""
         for ids, documents, metadatas in self._pages("articles", ["documents", "metadatas"], page=500):
-            yield from map(_article_from_record, ids, documents, metadatas)
+            yield from map(article_from_record, ids, documents, metadatas)
 
     def article_ids_for_path(self, path: str) -> list[str]:
         """Ids of the articles read from the file at `path` (absolute)."""
@@ -315,7 +172,7 @@ class ArticleStore:
                     ids=[chunk.id for chunk in batch],
                     embeddings=vectors[i : i + WRITE_BATCH],
                     documents=[chunk.text for chunk in batch],
-                    metadatas=[_chunk_metadata(chunk) for chunk in batch],
+                    metadatas=[chunk_metadata(chunk) for chunk in batch],
                 )
             for version in written:
                 if version.article.id in replacing:
@@ -326,9 +183,7 @@ class ArticleStore:
                 ids=[version.article.id for version in written],
                 embeddings=[_mean_vector(version.vectors) for version in written],
                 documents=[version.article.text for version in written],
-                metadatas=[
-                    {**_article_metadata(version.article), "chunks": len(version.chunks)} for version in written
-                ],
+                metadatas=[{**article_metadata(version.article), "chunks": len(version.chunks)} for version in written],
             )
 
     def stored_vectors(self, article_ids: Sequence[str]) -> dict[tuple[str, str], np.ndarray]:
@@ -404,7 +259,7 @@ class ArticleStore:
             ArticleSummary(
                 id=id_,
                 chunks=int(meta["chunks"]),
-                **_read_shared_metadata(meta),
+                **read_shared_metadata(meta),
                 content_hash=str(meta["content_hash"]),
             )
             for ids, _, metadatas in self._pages("articles", ["metadatas"], page=WRITE_BATCH)
@@ -470,7 +325,7 @@ class ArticleStore:
         layout = {"chunk_words": self.settings.chunk_words, "chunk_overlap_words": self.settings.chunk_overlap_words}
         self._chunks = client.get_or_create_collection(
             self._names[0],
-            metadata={**self._identity, **layout, "revision": _new_revision()},
+            metadata={**self._identity, **layout, "revision": new_revision()},
             configuration={"hnsw": {"space": "cosine"}},
         )
         self._articles = client.get_or_create_collection(
@@ -499,7 +354,7 @@ class ArticleStore:
             offset += page
 
     def _bump_revision(self) -> None:
-        self._chunks.modify(metadata={**(self._chunks.metadata or {}), "revision": _new_revision()})
+        self._chunks.modify(metadata={**(self._chunks.metadata or {}), "revision": new_revision()})
 
     def _check_identity(self, metadata: dict[str, Any], name: str) -> None:
         stored = {key: metadata.get(key) for key in self._identity}
@@ -523,120 +378,7 @@ def collection_names(prefix: str) -> tuple[str, str]:
     return f"{prefix}-chunks", f"{prefix}-articles"
 
 
-def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
-    """Rebuild a Chunk from its Chroma document and metadata."""
-    return Chunk(
-        article_id=str(meta["article_id"]),
-        ordinal=int(meta["ordinal"]),
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        text=text,
-        **_read_shared_metadata(meta),
-    )
-
-
-def _open_client(settings: Settings) -> Any:
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    try:
-        if settings.chroma_url is None:
-            return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
-        url = urlparse(settings.chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise StoreError(f"QA_CHROMA_URL must look like http://127.0.0.1:8000, got {settings.chroma_url!r}")
-        return chromadb.HttpClient(
-            host=url.hostname,
-            port=url.port or (443 if url.scheme == "https" else 8000),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    except StoreError:
-        raise
-    except Exception as error:
-        raise StoreError(f"cannot open the Chroma index ({_where(settings)}): {error}") from None
-
-
-def _article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Article:
-    return Article(id=article_id, text=text, author=_opt(meta, "author"), **_read_shared_metadata(meta))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
-def _where(settings: Settings) -> str:
-    return f"server {settings.chroma_url}" if settings.chroma_url else f"directory {settings.data_dir}"
-
-
-def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "article_id": chunk.article_id,
-        "ordinal": chunk.ordinal,
-        "start": chunk.start,
-        "end": chunk.end,
-        **_shared_metadata(chunk.title, chunk.source, chunk.url, chunk.path, chunk.published),
-    }
-
-
-def _article_metadata(article: Article) -> dict[str, Any]:
-    return {
-        "content_hash": article.content_hash,
-        "author": article.author,
-        **_shared_metadata(article.title, article.source, article.url, article.path, article.published),
-    }
-
-
-def _shared_metadata(
-    title: str, source: str | None, url: str | None, path: str | None, published: date | None
-) -> dict[str, Any]:
-    """Provenance stored on articles and chunks alike.
-
-    Absent values are None, which Chroma's upsert takes as "delete this key": a key left out would instead keep
-    the value of the version being replaced.
-    """
-    return {
-        "title": title,
-        "source": source,
-        "source_key": source.lower() if source else None,
-        "url": url,
-        "path": path,
-        "published": published.isoformat() if published else None,
-        "published_day": day_number(published) if published else None,
-    }
-
-
-def _read_shared_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of _shared_metadata."""
-    return {
-        "title": str(meta["title"]),
-        "source": _opt(meta, "source"),
-        "url": _opt(meta, "url"),
-        "path": _opt(meta, "path"),
-        "published": _opt_date(meta),
-    }
-
-
-def day_number(day: date) -> int:
-    """20230105 for 2023-01-05: an integer Chroma can compare with $gte / $lte."""
-    return day.year * 10000 + day.month * 100 + day.day
-
-
 def _mean_vector(vectors: np.ndarray) -> np.ndarray:
     """The article's vector: the normalised mean of its chunks' (zero for an article without text)."""
     sums = vectors.sum(axis=0)
     return sums / (np.linalg.norm(sums) or 1.0)
-
-
-def _opt(meta: dict[str, Any], key: str) -> str | None:
-    value = meta.get(key)
-    return str(value) if value is not None else None
-
-
-def _opt_date(meta: dict[str, Any]) -> date | None:
-    value = meta.get("published")
-    return date.fromisoformat(str(value)) if value else None
-
-
-def _new_revision() -> str:
-    return uuid.uuid4().hex

@@ -14,6 +14,7 @@ from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.models import Chunk
 from qa.query import Filters
+from qa.records import day_number
 from qa.retrieval import (
     RECENCY_DECAY,
     LexicalIndex,
@@ -23,7 +24,7 @@ from qa.retrieval import (
     fuse_rankings,
     prefer_recent,
 )
-from qa.store import ArticleStore, day_number
+from qa.store import ArticleStore
 
 from .conftest import DATA
 

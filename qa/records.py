@@ -1,0 +1,90 @@
+"""How articles and chunks are written as Chroma records (document and metadata) and read back."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from qa.models import Article, Chunk
+
+
+def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
+    """Rebuild a Chunk from its Chroma document and metadata."""
+    return Chunk(
+        article_id=str(meta["article_id"]),
+        ordinal=int(meta["ordinal"]),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        text=text,
+        **read_shared_metadata(meta),
+    )
+
+
+def article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Article:
+    """Rebuild an Article from its Chroma record."""
+    return Article(id=article_id, text=text, author=_opt(meta, "author"), **read_shared_metadata(meta))
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    """A chunk's Chroma metadata: its place in the article and its provenance."""
+    return {
+        "article_id": chunk.article_id,
+        "ordinal": chunk.ordinal,
+        "start": chunk.start,
+        "end": chunk.end,
+        **shared_metadata(chunk.title, chunk.source, chunk.url, chunk.path, chunk.published),
+    }
+
+
+def article_metadata(article: Article) -> dict[str, Any]:
+    """An article record's Chroma metadata: its content hash, author and provenance."""
+    return {
+        "content_hash": article.content_hash,
+        "author": article.author,
+        **shared_metadata(article.title, article.source, article.url, article.path, article.published),
+    }
+
+
+def shared_metadata(
+    title: str, source: str | None, url: str | None, path: str | None, published: date | None
+) -> dict[str, Any]:
+    """Provenance stored on articles and chunks alike.
+
+    Absent values are None, which Chroma's upsert takes as "delete this key": a key left out would instead keep
+    the value of the version being replaced.
+    """
+    return {
+        "title": title,
+        "source": source,
+        "source_key": source.lower() if source else None,
+        "url": url,
+        "path": path,
+        "published": published.isoformat() if published else None,
+        "published_day": day_number(published) if published else None,
+    }
+
+
+def read_shared_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of shared_metadata."""
+    return {
+        "title": str(meta["title"]),
+        "source": _opt(meta, "source"),
+        "url": _opt(meta, "url"),
+        "path": _opt(meta, "path"),
+        "published": _opt_date(meta),
+    }
+
+
+def day_number(day: date) -> int:
+    """20230105 for 2023-01-05: an integer Chroma can compare with $gte / $lte."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _opt(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return str(value) if value is not None else None
+
+
+def _opt_date(meta: dict[str, Any]) -> date | None:
+    value = meta.get("published")
+    return date.fromisoformat(str(value)) if value else None
