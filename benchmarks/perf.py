@@ -199,7 +199,7 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
         if versions:
             store.write_articles(versions, set())
     written = time.perf_counter()
-    engine.retriever.lexical.refresh()
+    engine.retriever.catalog.refresh()
     return {
         "chunks": store.stats().chunks,
         "write_s": round(written - started, 1),

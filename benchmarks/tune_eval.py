@@ -20,9 +20,9 @@ from qa.embeddings import load_embeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import load_dataset
 from qa.evaluation.runner import open_engine
+from qa.fusion import diversify
 from qa.models import Chunk
 from qa.query import Filters
-from qa.retrieval import diversify
 
 DEPTH = 40
 
@@ -54,7 +54,7 @@ def main() -> None:
             since = question.date - timedelta(days=args.days_before)
         window = Filters(since=since, until=until)
         dense = engine.retriever.dense_search(question.question, DEPTH, window)
-        lexical = engine.retriever.lexical.search(question.question, DEPTH, window)
+        lexical = engine.retriever.catalog.search(question.question, DEPTH, window)
         rows.append((question, dense, lexical))
     print(f"{len(rows)} questions retrieved at depth {DEPTH}")
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
+from qa.catalog import open_catalog
 from qa.chain import build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
@@ -26,7 +27,7 @@ from qa.models import (
     StoreStats,
 )
 from qa.query import Query
-from qa.retrieval import HybridRetriever, lexical_index
+from qa.retrieval import HybridRetriever
 from qa.store import ArticleStore
 
 
@@ -77,7 +78,7 @@ class Engine:
         self.store = ArticleStore(self.settings, self.embeddings)
         self.retriever = HybridRetriever(
             store=self.store,
-            lexical=lexical_index(self.store, self.settings),
+            catalog=open_catalog(self.store, self.settings),
             k=self.settings.k,
         )
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
@@ -106,9 +107,9 @@ class Engine:
         return self._indexed(ingest_upload(name, data, self.store, self.settings, on_progress))
 
     def _indexed(self, report: IngestReport) -> IngestReport:
-        """The report, once the lexical index has caught up with the ingest and saved itself if it grew much:
+        """The report, once the catalogue has caught up with the ingest and saved itself if it grew much:
         the next process to open the index then loads it instead of tokenising every chunk (38 s at 200k)."""
-        self.retriever.lexical.refresh()
+        self.retriever.catalog.refresh()
         return report
 
     def ask(self, query: Query) -> Answer:

@@ -17,13 +17,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qa.articles import LoadFailure, articles_from_jsonl
+from qa.catalog import open_catalog
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.errors import QAError
 from qa.ingest import ingest_articles
 from qa.models import Article, Chunk, IngestReport, ProgressCallback
-from qa.retrieval import lexical_index
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
 
 EXPORT_FORMAT = "qa-export/1"
@@ -215,7 +215,7 @@ def import_store(
     """Ingest an export's articles, embedded afresh with this installation's model and chunk settings."""
     manifest, loaded = read_export(folder, settings)
     report = ingest_articles(loaded, store, settings, on_progress)
-    lexical_index(store, settings).refresh()  # saved for the next process, as after an ingest
+    open_catalog(store, settings).refresh()  # saved for the next process, as after an ingest
     return manifest, report
 
 
@@ -234,5 +234,5 @@ def reindex(
         staging = ArticleStore(settings, embeddings, prefix=settings.collection + STAGING_SUFFIX)
         report = ingest_articles(articles, staging, settings, on_progress)
         current.replace_with(staging)
-    lexical_index(current, settings).refresh()  # rebuilt and saved now rather than at the next first question
+    open_catalog(current, settings).refresh()  # rebuilt and saved now rather than at the next first question
     return report

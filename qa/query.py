@@ -94,3 +94,6 @@ def parse_query(**fields: object) -> Query:
             message = "the question is empty"  # "" as "   " is: the shells' words, not the schema's
         where = ".".join(str(part) for part in problem["loc"] if part != "question")
         raise InvalidQuestionError(f"{where}: {message}" if where else message) from None
+
+
+NO_FILTERS = Filters()

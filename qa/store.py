@@ -382,3 +382,9 @@ def _mean_vector(vectors: np.ndarray) -> np.ndarray:
     """The article's vector: the normalised mean of its chunks' (zero for an article without text)."""
     sums = vectors.sum(axis=0)
     return sums / (np.linalg.norm(sums) or 1.0)
+
+
+def with_scores(store: ArticleStore, ranked: list[tuple[str, float]]) -> list[Chunk]:
+    """The stored chunks of a ranking of (id, score), in its order, each with its score."""
+    score = dict(ranked)
+    return [chunk.model_copy(update={"score": score[chunk.id]}) for chunk in store.get_chunks(list(score))]

@@ -54,7 +54,7 @@ def test_changed_article_replaces_its_old_chunks(engine: Engine, seed_copy: Path
     assert [c.ordinal for c in after] == list(range(len(after)))
     assert "twelve diplomats" in after[-1].text
     assert engine.stats().chunks == sum(a.chunks for a in engine.articles())
-    lexical = engine.retriever.lexical.search("Kramp-Karrenbauer intelligence activities", 10)
+    lexical = engine.retriever.catalog.search("Kramp-Karrenbauer intelligence activities", 10)
     assert all(c.article_id != article_id for c in lexical)
 
 
@@ -81,13 +81,13 @@ def test_an_updated_article_embeds_only_its_new_chunks(engine: Engine, monkeypat
 
 def test_remove_by_id_and_by_path(seeded: Engine):
     first, second = sorted(seeded.articles(), key=lambda a: a.path or "")
-    assert seeded.retriever.lexical.search("Stoltenberg", 10)
+    assert seeded.retriever.catalog.search("Stoltenberg", 10)
     ids, removed = seeded.remove(first.id)
     assert (ids, removed) == ([first.id], first.chunks)
     ids, removed = seeded.remove(str(Path(second.path or "")))
     assert (ids, removed) == ([second.id], second.chunks)
     assert seeded.stats().chunks == 0
-    assert seeded.retriever.lexical.search("Stoltenberg", 10) == []
+    assert seeded.retriever.catalog.search("Stoltenberg", 10) == []
     with pytest.raises(NotFoundError, match="no stored article has the id or path 'nope'"):
         seeded.remove("nope")
 

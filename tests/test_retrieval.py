@@ -10,20 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qa.catalog import Catalog
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
+from qa.fusion import RECENCY_DECAY, date_in_url, diversify, fuse_rankings, prefer_recent
 from qa.models import Chunk
 from qa.query import Filters
 from qa.records import day_number
-from qa.retrieval import (
-    RECENCY_DECAY,
-    LexicalIndex,
-    chunk_from_document,
-    date_in_url,
-    diversify,
-    fuse_rankings,
-    prefer_recent,
-)
+from qa.retrieval import chunk_from_document
 from qa.store import ArticleStore
 
 from .conftest import DATA
@@ -117,7 +111,7 @@ def test_more_passages_only_add_to_the_end(engine: Engine):
 
 def test_a_question_of_stopwords_only_is_answered_from_dense_search_alone(seeded: Engine):
     for question in ("?!", "and the of ..."):
-        assert seeded.retriever.lexical.search(question, 5) == []
+        assert seeded.retriever.catalog.search(question, 5) == []
         assert len(seeded.retriever.invoke(question, k=3)) == 3
 
 
@@ -135,14 +129,14 @@ def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path
     assert ids(since=date(2023, 2, 1), until=date(2023, 2, 28)) == ["feb"]
     assert ids(source="reuters") == ["feb", "mar"]
     assert ids(source="Unknown Wire") == []
-    assert engine.retriever.lexical.search("floods", 5, Filters(since=date(2023, 3, 1)))[0].article_id == "mar"
+    assert engine.retriever.catalog.search("floods", 5, Filters(since=date(2023, 3, 1)))[0].article_id == "mar"
 
 
 def test_lexical_index_rereads_only_the_articles_a_write_changed(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     dated_engine(engine, tmp_path)
-    lexical = engine.retriever.lexical
+    lexical = engine.retriever.catalog
     lexical.search("floods", 5)
     read: list[list[str]] = []
     chunks_of = engine.store.chunks_of
@@ -158,7 +152,7 @@ def test_lexical_index_rereads_only_the_articles_a_write_changed(
     assert read == [["jan"]]
 
 
-def lexical_scores(lexical: LexicalIndex, question: str, **filters: Any) -> dict[str, float]:
+def lexical_scores(lexical: Catalog, question: str, **filters: Any) -> dict[str, float]:
     return {chunk.id: chunk.score or 0.0 for chunk in lexical.search(question, 10_000, Filters(**filters))}
 
 
@@ -169,10 +163,10 @@ def test_incremental_lexical_updates_score_exactly_as_a_rebuild(engine: Engine, 
         "floods in the city",
         "the president said on Monday",
     ]
-    lexical = engine.retriever.lexical
+    lexical = engine.retriever.catalog
 
     def assert_same_as_rebuild() -> None:
-        rebuilt = LexicalIndex(engine.store)
+        rebuilt = Catalog(engine.store)
         for question in questions:
             incremental, fresh = lexical_scores(lexical, question), lexical_scores(rebuilt, question)
             assert incremental.keys() == fresh.keys(), question
@@ -202,9 +196,9 @@ def test_incremental_lexical_updates_score_exactly_as_a_rebuild(engine: Engine, 
 
 def test_a_second_engine_sees_writes_made_by_the_first(engine: Engine, tmp_path: Path):
     reader = Engine(engine.settings, engine.embeddings)
-    assert reader.retriever.lexical.search("floods", 5) == []
+    assert reader.retriever.catalog.search("floods", 5) == []
     dated_engine(engine, tmp_path)
-    assert len(reader.retriever.lexical.search("floods", 5)) == 3
+    assert len(reader.retriever.catalog.search("floods", 5)) == 3
 
 
 @pytest.mark.parametrize(
@@ -252,11 +246,11 @@ def test_filtered_dense_search_is_exact_in_every_branch(
 def test_a_saved_lexical_index_is_reloaded_and_checked_against_the_store(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("qa.retrieval.SNAPSHOT_AFTER", 1)
+    monkeypatch.setattr("qa.catalog.SNAPSHOT_AFTER", 1)
     snapshot = tmp_path / "lexical" / "index.npz"
     records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()]
     engine.ingest_records(records[:20])
-    LexicalIndex(engine.store, snapshot).refresh()
+    Catalog(engine.store, snapshot).refresh()
     assert snapshot.exists()
     # Written after the snapshot: one article changed, one removed, new ones added.
     engine.ingest_records([{**records[0], "text": "Heavy floods hit Porto on Tuesday."}, *records[20:]])
@@ -266,25 +260,25 @@ def test_a_saved_lexical_index_is_reloaded_and_checked_against_the_store(
     with monkeypatch.context() as patch:
         patch.setattr(engine.store, "chunks_of", lambda ids: read.append(list(ids)) or chunks_of(ids))
         patch.setattr(engine.store, "iter_chunks", lambda: pytest.fail("the whole index was read again"))
-        reloaded = LexicalIndex(engine.store, snapshot)
+        reloaded = Catalog(engine.store, snapshot)
         questions = ["floods in Porto", "What did the president say?", "Damar Hamlin"]
         scores = [lexical_scores(reloaded, question) for question in questions]
     assert sorted(id_ for ids in read for id_ in ids) == sorted([records[0]["id"]] + [r["id"] for r in records[20:]])
-    rebuilt = LexicalIndex(engine.store)
+    rebuilt = Catalog(engine.store)
     for question, score in zip(questions, scores, strict=True):
         assert score == pytest.approx(lexical_scores(rebuilt, question), rel=1e-5)
     snapshot.write_bytes(b"damaged")
-    assert lexical_scores(LexicalIndex(engine.store, snapshot), "Damar Hamlin") == pytest.approx(
+    assert lexical_scores(Catalog(engine.store, snapshot), "Damar Hamlin") == pytest.approx(
         lexical_scores(rebuilt, "Damar Hamlin"), rel=1e-5
     )
 
 
 def test_an_ingest_saves_the_lexical_index_for_the_next_process(engine: Engine, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("qa.retrieval.SNAPSHOT_AFTER", 1)
+    monkeypatch.setattr("qa.catalog.SNAPSHOT_AFTER", 1)
     records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()][:20]
     engine.ingest_records(records)
     # The next process answers from the saved index: not one chunk is read to build it.
     monkeypatch.setattr(ArticleStore, "iter_chunks", lambda self: pytest.fail("the whole index was read again"))
     monkeypatch.setattr(ArticleStore, "chunks_of", lambda self, ids: pytest.fail("articles were read again"))
-    found = Engine(engine.settings, engine.embeddings).retriever.lexical.search(records[3]["title"], 5)
+    found = Engine(engine.settings, engine.embeddings).retriever.catalog.search(records[3]["title"], 5)
     assert found[0].article_id == records[3]["id"]

@@ -144,7 +144,7 @@ def test_export_then_import_restores_every_article(seeded: Engine, tmp_path: Pat
 def test_import_and_reindex_save_the_lexical_index_for_the_next_process(
     seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("qa.retrieval.SNAPSHOT_AFTER", 1)
+    monkeypatch.setattr("qa.catalog.SNAPSHOT_AFTER", 1)
     export_store(seeded.store, tmp_path / "export")
     fresh = Engine(Settings(data_dir=tmp_path / "fresh", collection="restored"), embeddings)
     import_store(tmp_path / "export", fresh.store, fresh.settings)
@@ -160,7 +160,7 @@ def assert_next_process_loads_the_lexical_index(
     with monkeypatch.context() as patch:
         patch.setattr(ArticleStore, "iter_chunks", lambda self: pytest.fail("no lexical index was saved"))
         patch.setattr(ArticleStore, "chunks_of", lambda self, ids: pytest.fail("the saved lexical index was stale"))
-        assert Engine(settings, embeddings).retriever.lexical.search("Stoltenberg", 5)
+        assert Engine(settings, embeddings).retriever.catalog.search("Stoltenberg", 5)
 
 
 def test_import_reports_bad_records_and_refuses_a_folder_that_is_no_export(

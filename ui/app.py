@@ -142,9 +142,7 @@ def open_engine() -> QAService:
     st.stop()
 
 
-def sidebar(
-    engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
-) -> tuple[Choices, DeltaGenerator]:
+def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]) -> tuple[Choices, DeltaGenerator]:
     """Corpus, filters, uploads and article list; returns the choices and a slot for the export button."""
     with st.sidebar:
         if st.button("New chat", icon=":material/add_comment:", width="stretch"):
