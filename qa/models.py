@@ -114,7 +114,7 @@ class Turn(BaseModel):
     """One message of a conversation."""
 
     role: Literal["user", "assistant"] = Field(description="Who wrote it.")
-    content: str = Field(description="What was written.")
+    content: str = Field(max_length=16_000, description="What was written (at most four questions long).")
 
 
 class StoreStats(BaseModel):

@@ -38,7 +38,7 @@ def test_the_token_is_compared_in_constant_time(seeded: Engine, monkeypatch: pyt
         compared.append((given, expected))
         return constant_time(given, expected)
 
-    monkeypatch.setattr("qa.api.secrets.compare_digest", recording)
+    monkeypatch.setattr("qa.api.deps.secrets.compare_digest", recording)
     client = client_for(seeded)
     assert client.get("/v1/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/v1/stats", headers=AUTH).status_code == 200

@@ -1,0 +1,146 @@
+"""What every request passes through: body limits counted while reading, a time limit, security headers, and
+the rate limit feedback uses."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from fastapi import HTTPException
+
+from qa.api.errors import error_response
+from qa.config import Settings
+
+# A feedback body is one answer with its quotes: far smaller than a question's history may be.
+FEEDBACK_BODY_BYTES = 256 * 1024
+
+
+class SecurityHeaders:
+    """Responses are data, never a page: browsers must not sniff article text into HTML, nor frame it.
+
+    Plain ASGI: an http middleware would read the body in a task group of its own, turning the body limit's
+    413 into an exception group.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Add the headers to the response's start."""
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = [(b"x-content-type-options", b"nosniff")]
+        if scope["path"].startswith("/v1"):
+            headers.append((b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RateLimit:
+    """At most `per_minute` calls from one client address in any 60 seconds; more are answered 429."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.calls: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        """Count a call from `client`; raise HTTPException 429 (with Retry-After) past the limit."""
+        now = time.monotonic()
+        with self.lock:
+            if len(self.calls) > 10_000:  # forget clients with no call in the window: memory stays bounded
+                self.calls = {key: times for key, times in self.calls.items() if now - times[-1] < 60}
+            calls = self.calls.setdefault(client, deque())
+            while calls and now - calls[0] >= 60:
+                calls.popleft()
+            if len(calls) >= self.per_minute:
+                wait = max(1, math.ceil(60 - (now - calls[0])))
+                message = f"too many requests: at most {self.per_minute} a minute (QA_FEEDBACK_PER_MINUTE)"
+                raise HTTPException(429, message, {"Retry-After": str(wait)})
+            calls.append(now)
+
+
+class TimeLimit:
+    """Answer 504 when a request has not begun its response within QA_API_TIMEOUT.
+
+    Plain ASGI rather than an http middleware, which would hold the 504 back until the work ended. A worker
+    thread cannot be cancelled: it finishes unobserved and what it sends is dropped. Uploads are exempt: the
+    upload size limit bounds them, and a large one legitimately embeds for minutes.
+    """
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Run the request; answer 504 if it has not begun its response in time."""
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] == "/v1/articles"):
+            return await self.app(scope, receive, send)
+        state = {"started": False, "abandoned": False}
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            state["started"] |= message["type"] == "http.response.start"
+            if not state["abandoned"]:
+                await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        done, _ = await asyncio.wait({task}, timeout=self.seconds)
+        if done or state["started"]:
+            return await task
+        state["abandoned"] = True
+        task.add_done_callback(lambda finished: finished.cancelled() or finished.exception())
+        message = f"the request took longer than {self.seconds:g} s (QA_API_TIMEOUT)"
+        await error_response(504, message)(scope, receive, send)
+
+
+class BodyLimit:
+    """Answer 413 to a body over its route's limit, counted while it is read, however it is framed.
+
+    A Content-Length over the limit is refused before reading; a chunked (or lying) body is cut off at the
+    limit: the bytes past it are never read. Uploads may be QA_MAX_UPLOAD_MB (plus multipart framing), feedback
+    FEEDBACK_BODY_BYTES, every other body QA_MAX_REQUEST_KB.
+    """
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.upload = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024
+        self.request = int(settings.max_request_kb * 1024)
+
+    def limit(self, scope: dict[str, Any]) -> tuple[int, str]:
+        """The route's body limit in bytes, and the setting that names it."""
+        if scope["path"] == "/v1/articles":
+            return self.upload, "QA_MAX_UPLOAD_MB"
+        if scope["path"] == "/v1/feedback":
+            return min(FEEDBACK_BODY_BYTES, self.request), "the feedback limit"
+        return self.request, "QA_MAX_REQUEST_KB"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Refuse a declared length over the limit; cut off a body that grows past it while read."""
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, setting = self.limit(scope)
+        refusal = f"request body too large (> {limit:,} bytes, {setting})"
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            return await error_response(413, refusal)(scope, receive, send)
+        received = 0
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException passes through FastAPI's body parsing and multipart reading as itself.
+                    raise HTTPException(413, refusal)
+            return message
+
+        await self.app(scope, counted_receive, send)

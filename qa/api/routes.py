@@ -1,0 +1,177 @@
+"""The API's own routes: health, questions (ask, stream, feedback) and articles."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi import Query as QueryParameter
+from fastapi.responses import Response, StreamingResponse
+from fastapi.sse import format_sse_event
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from qa.api.deps import EngineDep, EngineState, validated
+from qa.api.openai import answer_pieces
+from qa.api.schemas import EVENT_STREAM, ArticlePage, ErrorBody, RecordsRequest, RemovedArticle
+from qa.chain import final_answer
+from qa.config import Settings
+from qa.feedback import Feedback
+from qa.models import Answer, Article, IngestReport, StoreStats
+from qa.query import Query
+
+
+class _ArticleIdConvertor(Convertor[str]):
+    """An article id in a path: a record's own id may hold '/' and any other character, a newline included."""
+
+    regex = r"(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("article_id", _ArticleIdConvertor())
+
+health = APIRouter(tags=["health"])
+questions = APIRouter(tags=["questions"])
+articles = APIRouter(tags=["articles"])
+
+
+@health.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz", responses={503: {"model": ErrorBody}})
+def readyz(request: Request) -> dict[str, Any]:
+    """The model and the index are loaded (what the index holds is for /v1/stats, behind the token)."""
+    state: EngineState = request.app.state.engine_state
+    state.require().stats()
+    return {"status": "ready"}
+
+
+@questions.post("/ask")
+def ask(query: Query, engine: EngineDep) -> Answer:
+    """Answer one question: the same JSON as `qa ask --json`."""
+    return final_answer(engine.stream(query))
+
+
+@questions.post("/ask/stream", response_model=None, responses=EVENT_STREAM)
+def ask_stream(query: Query, engine: EngineDep, request: Request) -> StreamingResponse:
+    """Server-sent events: `delta` events carry the answer text as it comes (an LLM's tokens, unverified; or
+    the extractive short answer, then each sentence), then one `answer` event the verified Answer with its
+    citations, which replaces the deltas."""
+    # Checked before the stream starts, so that an engine not set up is a plain 4xx.
+    name = query.engine or request.app.state.settings.engine
+    if name != "extractive":
+        engine.llm_answerer(name)
+
+    def events() -> Iterator[bytes]:
+        streamed = False
+        for event in engine.stream(query):
+            if event.delta:
+                streamed = True
+                yield format_sse_event(event="delta", data_str=json.dumps({"text": event.delta}))
+            if event.answer is not None:
+                for piece in [] if streamed else answer_pieces(event.answer):
+                    yield format_sse_event(event="delta", data_str=json.dumps({"text": piece}))
+                yield format_sse_event(event="answer", data_str=event.answer.model_dump_json())
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@questions.post("/feedback", status_code=204, responses={429: {"model": ErrorBody}})
+def feedback(body: Feedback, engine: EngineDep, request: Request) -> Response:
+    """Append a thumbs up or down on an answer to <QA_DATA_DIR>/feedback.jsonl: at most FEEDBACK_BODY_BYTES,
+    QA_FEEDBACK_PER_MINUTE per client, and only on an answer whose every quote is in a stored article."""
+    request.app.state.feedback_rate.check(request.client.host if request.client else "-")
+    engine.record_feedback(body)
+    return Response(status_code=204)
+
+
+@articles.get("/articles")
+def list_articles(
+    engine: EngineDep,
+    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+) -> ArticlePage:
+    """Stored articles, newest first, a page at a time."""
+    stored = engine.articles()
+    return ArticlePage(total=len(stored), offset=offset, limit=limit, articles=stored[offset : offset + limit])
+
+
+@articles.get("/articles/{article_id:article_id}", responses={404: {"model": ErrorBody}})
+def get_article(article_id: str, engine: EngineDep) -> Article:
+    """One stored article with its full text (every citation's offsets refer to it)."""
+    return engine.get_article(article_id)
+
+
+@articles.post(
+    "/articles",
+    responses={413: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": RecordsRequest.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def add_articles(request: Request, engine: EngineDep) -> IngestReport:
+    """Add or update articles: JSON `{"articles": [records]}` (title, text, and optional url, date, source,
+    author, id), or one multipart `file` (txt, md, html, json, jsonl; at most QA_MAX_UPLOAD_MB).
+    Unchanged articles are skipped; unreadable ones are reported, and replace nothing."""
+    lock: threading.Lock = request.app.state.ingest_lock
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        name, data = await _uploaded_file(request, request.app.state.settings)
+        return await run_in_threadpool(_locked, lock, engine.ingest_upload, name, data)
+    records = validated(RecordsRequest, await request.body())
+    return await run_in_threadpool(_locked, lock, engine.ingest_records, records.articles)
+
+
+@articles.delete("/articles/{article_id:article_id}", responses={404: {"model": ErrorBody}})
+def remove_article(article_id: str, engine: EngineDep, request: Request) -> RemovedArticle:
+    """Remove one article and its chunks."""
+    engine.get_article(article_id)  # 404 for an unknown id, never a path
+    with request.app.state.ingest_lock:
+        _, chunks = engine.remove(article_id)
+    return RemovedArticle(id=article_id, chunks=chunks)
+
+
+@articles.get("/stats")
+def stats(engine: EngineDep) -> StoreStats:
+    """What the index holds."""
+    return engine.stats()
+
+
+async def _uploaded_file(request: Request, settings: Settings) -> tuple[str, bytes]:
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    form = await request.form(max_files=1)
+    file = form.get("file")
+    if not isinstance(file, StarletteUploadFile):
+        raise HTTPException(422, "file: a multipart field named 'file' is required")
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, f"file too large (> {settings.max_upload_mb:g} MB)")
+    return file.filename or "upload", data
+
+
+def _locked(lock: threading.Lock, function: Callable[..., IngestReport], *args: Any) -> IngestReport:
+    with lock:
+        return function(*args)

@@ -1,0 +1,69 @@
+"""The HTTP API's own request and response bodies (a question's is qa.query.Query itself)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from qa.models import ArticleSummary
+from qa.query import Filters
+
+# The 200 of a route that streams server-sent events.
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (or JSON, for a plain chat)."}
+}
+
+
+class ChatMessage(BaseModel):
+    """An OpenAI chat message (content as text, or as a list of text parts)."""
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text, joining text parts."""
+        if isinstance(self.content, list):
+            return " ".join(str(part.get("text", "")) for part in self.content if part.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(Filters):
+    """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored.
+
+    Extensions: k, and the filters (since, until, source) of every Query."""
+
+    model: str = Field(
+        default="qa-extractive", description="qa-extractive, qa-llm or qa-local (see /v1/models); others: QA_ENGINE."
+    )
+    messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    stream: bool = False
+    k: int | None = Field(default=None, ge=1, le=50, description="Extension: passages to retrieve.")
+
+
+class RecordsRequest(BaseModel):
+    """Articles as JSON records: title, text (or body), and optional url, date, source, author, id."""
+
+    articles: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class ArticlePage(BaseModel):
+    """One page of stored articles, newest first."""
+
+    total: int
+    offset: int
+    limit: int
+    articles: list[ArticleSummary]
+
+
+class RemovedArticle(BaseModel):
+    """What a delete removed."""
+
+    id: str
+    chunks: int
+
+
+class ErrorBody(BaseModel):
+    """Every error: `{"error": {"type", "message"}}`, as OpenAI clients expect."""
+
+    error: dict[str, str]
