@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 # llama-cpp-python, built from source once per set of CPU flags into a wheel folder of our own. Portable flags:
 # llama.cpp's default (GGML_NATIVE) compiles for the building CPU, and such a build dies with SIGILL on a CPU
 # with fewer instructions; pip's wheel cache, keyed by the sdist alone, would carry it from one machine to
-# another. AVX2, FMA and F16C: every x86-64 CPU since about 2015. README ('The offline model') has the tokens/s of both.
+# another. AVX2, FMA and F16C: every x86-64 CPU since about 2015. docs/llm.md has the tokens/s of both.
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_WHEELS := $(HOME)/.cache/qa/wheels/llama-cpp-python-$(LLAMA_CPP_VERSION)-$(shell printf %s '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)

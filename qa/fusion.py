@@ -15,7 +15,7 @@ RRF_K = 60
 # Within a date window, an article whose own date is more than a month older than the window's end loses this
 # share of its score per year of age. Feeds file old articles under the week they were found in: RealTime QA files
 # 2015 stories under 2023 weeks, and its URLs date them. On that benchmark this moved recall@1 from 0.636 to 0.684
-# and recall@5 from 0.884 to 0.898 (README, "Evaluation results"); 0.1-0.3 per year all measured within 0.01.
+# and recall@5 from 0.884 to 0.898 (docs/evaluation.md); 0.1-0.3 per year all measured within 0.01.
 RECENCY_DECAY = 0.2
 RECENCY_GRACE = timedelta(days=30)
 
@@ -58,7 +58,7 @@ def date_in_url(url: str | None) -> date | None:
 def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:
     """At most `per_article` chunks of each article first, in rank order, then the other chunks in rank order.
 
-    Several chunks of one article otherwise fill the top k. On RealTime QA (README, "Evaluation results") one
+    Several chunks of one article otherwise fill the top k. On RealTime QA (docs/evaluation.md) one
     chunk per article moved recall@5 from 0.830 to 0.874 and recall@10 from 0.874 to 0.956, at a cost of 0.02 in
     answers that contain the gold answer; two per article lands in between.
     """

@@ -19,7 +19,7 @@ import httpx
 
 from qa.errors import QAError
 
-INSTALL_HINT = "install it with `make local-llm` (README, 'Local LLM')"
+INSTALL_HINT = "install it with `make local-llm` (docs/llm.md)"
 STARTUP_TIMEOUT_S = 180
 
 

@@ -17,7 +17,7 @@ from qa.store import ArticleStore, with_scores
 # top 5 a prefix of the top 10, so evaluation at depth 10 scores the very passages a k = 5 answer reads.
 CANDIDATES = 20
 # A filter passing at most this many chunks is searched among exactly those (Chroma's `ids=`); a broader one
-# over-fetches this many times the expected need from the unfiltered index (README, "Performance").
+# over-fetches this many times the expected need from the unfiltered index (docs/performance.md).
 FEW_PASSING = 2000
 OVERFETCH = 2.0
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from qa.chunking import chunk_article, split_sentences
+from qa.chunking import chunk_article
 from qa.models import Article
+from qa.text import split_sentences
 
 from .conftest import SEEDS
 

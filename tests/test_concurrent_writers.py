@@ -100,7 +100,7 @@ def test_a_writer_waits_for_another_process_then_says_who_holds_the_index(tmp_pa
 
 
 def test_two_processes_ingesting_one_directory_at_once_leave_it_whole(tmp_path: Path, embeddings: MiniLMEmbeddings):
-    # Without the lock this corrupted the index (README, "Reliability"); with it the writers take turns.
+    # Without the lock this corrupted the index (docs/reliability.md); with it the writers take turns.
     paths = split_subset(tmp_path, [range(0, 22), range(14, 36)])
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
     for result in ingest_concurrently(paths, env):

@@ -111,5 +111,5 @@ def test_kill_9_during_ingest_never_leaves_damage_that_repair_cannot_fix(tmp_pat
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(run_qa("stats", "--json", data_dir=settings.data_dir).stdout)["chunks"] == clean_chunks
     assert run_qa("check", data_dir=settings.data_dir).returncode == 0
-    # The figures the README's "Reliability" section quotes (pytest -s shows them).
+    # The figures the docs/reliability.md quotes (pytest -s shows them).
     print(f"\n{KILLS} kills of qa ingest ({clean_chunks} chunks; clean run {span:.1f} s): {dict(outcomes)}")

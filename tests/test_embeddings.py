@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from qa.articles import article_from_record
-from qa.chunking import chunk_article, embedding_text, split_sentences
+from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings, OnnxInt8MiniLM, ReferenceMiniLM
 from qa.errors import EmbeddingModelError
+from qa.text import split_sentences
 from tests.conftest import DATA
 
 # Cosine between the int8 backend's vectors and sentence-transformers': on the first 80 RealTime QA articles

@@ -59,7 +59,7 @@ def test_benchmark_subset_json_contract_report_and_reuse(run, tmp_path: Path) ->
     )
     # Measured on this subset: recall@5 1.0, verbatim 1.0, mc 0.55, unanswerable refused 0.8, contains 0.25, F1 0.17
     # (the sentence-transformers backend: mc 0.65, contains 0.35, F1 0.27 - two of the 20 questions; over all 390
-    # of the benchmark the int8 backend's F1 is the higher, README "Performance").
+    # of the benchmark the int8 backend's F1 is the higher, docs/performance.md).
     assert summary["retrieval"]["recall@5"] >= 0.9
     assert summary["retrieval"]["recall@1"] <= summary["retrieval"]["recall@5"] <= summary["retrieval"]["recall@10"]
     assert summary["citations"]["verbatim"] == 1.0

@@ -104,7 +104,7 @@ def test_the_llm_engine_never_lets_article_markers_or_instructions_through(
     assert "four-week shifts" in answer.answer and "[12]" not in answer.answer
     assert_inert(engine, answer)
     # What an obeying model copies from an injection stays the article's words: shown only beside the quote
-    # that holds them (the prompt and the delimiters are the defence against obeying; README, "LLM answers").
+    # that holds them (the prompt and the delimiters are the defence against obeying; docs/llm.md).
     by_number = {citation.n: citation.quote for citation in answer.citations}
     for sentence in answer_sentences(answer.answer):
         claim = re.sub(r"\s*\[\d+\]", "", sentence)

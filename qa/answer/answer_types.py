@@ -5,13 +5,6 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-STOPWORDS = frozenset(
-    "a an the of in on at to for from by with about as into over after before between during and or but if "
-    "is are was were be been being has have had do does did will would can could should may might must "
-    "this that these those it its it's he she they them their his her him we our you your i me my "
-    "what which who whom whose when where why how whats much many week weeks year month day "
-    "not no yes so than then there here also just only said says say according".split()
-)
 NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
     "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|hundreds|"

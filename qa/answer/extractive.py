@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 
 import numpy as np
-import Stemmer
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
-from qa.answer.answer_types import STOPWORDS, TYPE_PATTERNS, AnswerType, answer_type
+from qa.answer.answer_types import TYPE_PATTERNS, AnswerType, answer_type
 from qa.answer.citations import Evidence
 from qa.answer.short_answer import ShortAnswer, short_answer
-from qa.chunking import split_sentences
 from qa.models import Chunk
+from qa.text import content_terms, split_sentences
 
 # Weights of the sentence score, set by hand (not yet tuned); the refusal threshold on this score was
-# calibrated on RealTime QA (README, "Measured choices").
+# calibrated on RealTime QA (docs/evaluation.md).
 DENSE_WEIGHT = 0.55
 LEXICAL_WEIGHT = 0.35
 TYPE_WEIGHT = 0.10
@@ -28,7 +26,7 @@ MAX_SENTENCES = 3
 # Only the best-ranked passages are read: later ones rarely hold the answer and cost embedding time.
 MAX_PASSAGES = 5
 # Of their ~27 sentences, only this many are embedded: those that rank best on shared terms and answer type.
-# On RealTime QA, 8 kept the answers' quality (README, "Performance") at a third of the embedding time.
+# On RealTime QA, 8 kept the answers' quality (docs/performance.md) at a third of the embedding time.
 MAX_EMBEDDED = 8
 
 
@@ -49,7 +47,6 @@ class ExtractiveAnswerer:
     def __init__(self, embeddings: Embeddings, refusal_threshold: float) -> None:
         self.embeddings = embeddings
         self.refusal_threshold = refusal_threshold
-        self._stemmer = Stemmer.Stemmer("english")
 
     def select(self, question: str, passages: Sequence[Chunk]) -> Selection:
         """The one to three best sentences, and the phrase that answers in a few words, if one stands out.
@@ -95,8 +92,8 @@ class ExtractiveAnswerer:
                     )
         if not sentences:
             return [], {}
-        terms = self._terms(question)
-        sentence_terms = [self._terms(s.text) for s in sentences]
+        terms = content_terms(question)
+        sentence_terms = [content_terms(s.text) for s in sentences]
         idf = _idf(terms, sentence_terms)
         kind = answer_type(question)
         question_lower = question.lower()
@@ -116,10 +113,6 @@ class ExtractiveAnswerer:
         ]
         known = {sentences[i].text: list(vector) for i, vector in zip(embedded, vectors, strict=True)}
         return sorted(scored, key=lambda s: s.score, reverse=True), known
-
-    def _terms(self, text: str) -> set[str]:
-        words = [w for w in re.findall(r"[\w’']+", text.lower()) if w not in STOPWORDS and len(w) > 1]
-        return set(self._stemmer.stemWords(words))
 
 
 class KnownVectors(Embeddings):

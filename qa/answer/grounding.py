@@ -6,16 +6,14 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import Stemmer
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
-from qa.answer.answer_types import STOPWORDS
-from qa.chunking import split_sentences
 from qa.models import Chunk
+from qa.text import STOPWORDS, content_terms, split_sentences
 
 # Support = EMBEDDING_WEIGHT * cosine(claim, quote) + (1 - EMBEDDING_WEIGHT) * share of the claim's terms in the
-# quote. The weight and SUPPORT_THRESHOLD were measured on RealTime QA (README, "LLM answers").
+# quote. The weight and SUPPORT_THRESHOLD were measured on RealTime QA (docs/llm.md).
 EMBEDDING_WEIGHT = 0.5
 SUPPORT_THRESHOLD = 0.4
 PAIR_MARGIN = 0.05
@@ -104,7 +102,6 @@ class GroundingChecker:
     def __init__(self, embeddings: Embeddings, threshold: float = SUPPORT_THRESHOLD) -> None:
         self.embeddings = embeddings
         self.threshold = threshold
-        self._stemmer = Stemmer.Stemmer("english")
 
     def supports(self, pairs: Sequence[tuple[str, Chunk]], question: str = "") -> list[Support]:
         """For each (claim, passage), the passage's best supporting span: a sentence, or two of one paragraph.
@@ -121,10 +118,10 @@ class GroundingChecker:
         vectors = dict(zip(texts, np.array(self.embeddings.embed_documents(texts)), strict=True)) if texts else {}
         results = []
         for (claim, chunk), statement in zip(pairs, statements, strict=True):
-            terms = self._terms(statement)
+            terms = content_terms(statement)
 
             def score(text: str, vector: np.ndarray, terms: set[str] = terms, statement: str = statement) -> float:
-                overlap = len(terms & self._terms(text)) / len(terms) if terms else 0.0
+                overlap = len(terms & content_terms(text)) / len(terms) if terms else 0.0
                 return EMBEDDING_WEIGHT * float(vectors[statement] @ vector) + (1 - EMBEDDING_WEIGHT) * overlap
 
             best = (0.0, chunk.start, chunk.start)
@@ -150,10 +147,6 @@ class GroundingChecker:
                 )
             )
         return results
-
-    def _terms(self, text: str) -> set[str]:
-        words = [w for w in re.findall(r"[\w’']+", text.lower()) if w not in STOPWORDS and len(w) > 1]
-        return set(self._stemmer.stemWords(words))
 
 
 def _statement(claim: str, question: str) -> str:

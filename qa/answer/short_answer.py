@@ -4,7 +4,7 @@ No reader model ships offline, so this is a redundancy-based extractor in the ma
 of the asked-for type from the best sentences, drop those the question already says, and rank the rest by how
 strongly and how often the sentences holding them answer, how near they stand to the question's words, how well
 they fit the question's head noun ("which *pharmacy chain*"), and how well the question, with the phrase in
-place of its wh-phrase, matches the sentence. Weights measured on RealTime QA (README, "Evaluation results").
+place of its wh-phrase, matches the sentence. Weights measured on RealTime QA (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import Stemmer
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
@@ -23,7 +22,6 @@ from qa.answer.answer_types import (
     MONTHS,
     NAME_PATTERN,
     NUMBER_PATTERN,
-    STOPWORDS,
     WEEKDAYS,
     YEAR_PATTERN,
     AnswerType,
@@ -31,6 +29,7 @@ from qa.answer.answer_types import (
 )
 from qa.answer.citations import Evidence
 from qa.controls import CONTROL_SEQUENCE
+from qa.text import STOPWORDS, stem_word, word_tokens
 
 SENTENCES = 5
 """Phrases come from the best five sentences."""
@@ -67,7 +66,6 @@ _WH_PHRASE = re.compile(
 )
 # An article's own citation markers ("[1]") and escape sequences ("\x1b]8;;…") are no phrase of its text.
 _NOT_WORDS = re.compile(rf"\[\d+\]|{CONTROL_SEQUENCE.pattern}")
-_stemmer = Stemmer.Stemmer("english")
 
 
 class ShortAnswer(BaseModel):
@@ -81,12 +79,12 @@ class ShortAnswer(BaseModel):
 def short_answer(question: str, sentences: Sequence[Evidence], embeddings: Embeddings) -> ShortAnswer | None:
     """The best phrase of the asked-for type in the best sentences (scored, best first); None if there is none."""
     kind = answer_type(question)
-    question_stems = {_stemmer.stemWord(token) for token in _tokens(question) if token not in STOPWORDS}
+    question_stems = {stem_word(token) for token in word_tokens(question) if token not in STOPWORDS}
     support: dict[str, float] = {}
     first: dict[str, tuple[str, Evidence]] = {}
     for sentence in sentences[:SENTENCES]:
         for text, weight in _phrases(sentence.text, kind, question_stems):
-            key = " ".join(_tokens(text))
+            key = " ".join(word_tokens(text))
             nearness = _proximity(sentence.text, text, question_stems)
             support[key] = support.get(key, 0.0) + weight * max(sentence.score, 0.0) * (1 + PROXIMITY_WEIGHT * nearness)
             first.setdefault(key, (text, sentence))
@@ -131,7 +129,7 @@ def _phrases(sentence: str, kind: AnswerType, question_stems: set[str]) -> list[
             pieces = re.split(r"(?<=\w)[’']s\s+", match.group(0)) if is_name else [match.group(0)]  # "Musk's Twitter"
             for piece in pieces:
                 text = _trim_name(piece, question_stems) if is_name else piece.strip().rstrip(".,;:")
-                tokens = _tokens(text)
+                tokens = word_tokens(text)
                 content = [token for token in tokens if token not in STOPWORDS]
                 if not tokens or text not in sentence or all(_said_in(t, question_stems) for t in content or tokens):
                     continue
@@ -148,7 +146,7 @@ def _trim_name(phrase: str, question_stems: set[str]) -> str:
 
     def outside(word: str) -> bool:
         bare = word.lower().strip('\u201c".,')
-        return bare in _NOT_NAME or all(_said_in(token, question_stems) for token in _tokens(bare))
+        return bare in _NOT_NAME or all(_said_in(token, question_stems) for token in word_tokens(bare))
 
     words = re.sub(r"(?<=\w)[’']s$", "", phrase.strip()).split()  # "Afghanistan’s" -> "Afghanistan"
     while words and outside(words[0]):
@@ -160,7 +158,7 @@ def _trim_name(phrase: str, question_stems: set[str]) -> str:
 
 def _said_in(token: str, question_stems: set[str]) -> bool:
     """Whether the question says this word, allowing for inflection ("Oscars", "Russian" for "Oscar", "Russia")."""
-    stem = _stemmer.stemWord(token)
+    stem = stem_word(token)
     return stem in question_stems or any(
         len(stem) >= 4 and len(q) >= 4 and (stem.startswith(q) or q.startswith(stem)) for q in question_stems
     )
@@ -175,7 +173,7 @@ def _proximity(sentence: str, phrase: str, question_stems: set[str]) -> float:
     return sum(
         1.0 / (1 + min(abs(i - first), abs(i - last)))
         for i, (_, word) in enumerate(words)
-        if not first <= i <= last and word not in STOPWORDS and _stemmer.stemWord(word) in question_stems
+        if not first <= i <= last and word not in STOPWORDS and stem_word(word) in question_stems
     )
 
 
@@ -197,7 +195,3 @@ def _head_noun(question: str) -> str | None:
         if len(words) == 2:
             break
     return " ".join(words) or None
-
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())

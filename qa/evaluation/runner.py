@@ -29,7 +29,7 @@ RETRIEVAL_DEPTH = 10
 """Passages retrieved to score recall@1/5/10 and MRR (a separate retrieval from the answer's own)."""
 SHORT_ANSWER_WEIGHT, ANSWER_WEIGHT, CITED_WEIGHT, RETRIEVED_WEIGHT = 1.2, 1.0, 0.5, 0.45
 """Multiple choice: a choice that is the short answer counts most, then one stated in the answer, then in a cited
-passage, then in another of the top 10 retrieved passages (measured on RealTime QA; README, "Evaluation")."""
+passage, then in another of the top 10 retrieved passages (measured on RealTime QA; docs/evaluation.md)."""
 
 
 class IngestFigures(BaseModel):
@@ -203,7 +203,7 @@ def run(
 
 
 def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, ingest: IngestFigures) -> dict[str, Any]:
-    """The stable JSON object of `qa eval --json` (keys documented in the README)."""
+    """The stable JSON object of `qa eval --json` (keys documented in docs/evaluation.md)."""
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     with_gold = [r for r in results if r.gold_answer]
