@@ -53,6 +53,10 @@ class Filters(BaseModel):
         return self.since is not None or self.until is not None or self.source is not None
 
 
+NO_FILTERS = Filters()
+"""No date window, any publisher."""
+
+
 class Query(Filters):
     """A question with the filters that narrow which articles may answer it, and who writes the answer."""
 
@@ -94,6 +98,3 @@ def parse_query(**fields: object) -> Query:
             message = "the question is empty"  # "" as "   " is: the shells' words, not the schema's
         where = ".".join(str(part) for part in problem["loc"] if part != "question")
         raise InvalidQuestionError(f"{where}: {message}" if where else message) from None
-
-
-NO_FILTERS = Filters()
