@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -qq torch==2.13.0
 	$(BIN)/pip install -qq -e '.[dev]'
+	# LangChain's standard tests; their other plugins (vcrpy, pytest-socket, codspeed…) are not needed here.
+	$(BIN)/pip install -qq --no-deps langchain-tests==1.1.9
 	touch $(STAMP)
 
 # llama-cpp-python, built from source once per set of CPU flags into a wheel folder of our own. Portable flags:
