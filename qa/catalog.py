@@ -106,7 +106,7 @@ class Catalog:
         if filters.until:
             mask &= (self._days <= day_number(filters.until)) & (self._days > 0)
         if filters.source:
-            mask &= self._sources == self._source_codes.get(filters.source.strip().lower(), -1)
+            mask &= self._sources == self._source_codes.get(filters.source.lower(), -1)
         return mask
 
     def passing(self, filters: Filters) -> tuple[list[str], int]:

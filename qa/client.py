@@ -137,4 +137,4 @@ class ApiClient:
 
 def _ask_body(query: Query) -> dict[str, Any]:
     """The query as the API's JSON: what is unset is left for the server to choose."""
-    return query.model_dump(mode="json", exclude_none=True, exclude_defaults=True) | {"question": query.question}
+    return query.model_dump(mode="json", exclude_defaults=True)

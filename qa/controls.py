@@ -23,8 +23,3 @@ CONTROL_SEQUENCE = re.compile(
 def strip_controls(text: str) -> str:
     """The text without escape sequences and control characters (tabs and newlines stay)."""
     return CONTROL_SEQUENCE.sub("", text)
-
-
-def control_spans(text: str) -> list[tuple[int, int]]:
-    """Where the escape sequences and control characters are, as (start, end) offsets."""
-    return [match.span() for match in CONTROL_SEQUENCE.finditer(text)]

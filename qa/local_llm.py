@@ -191,9 +191,10 @@ class LocalServer:
         self._restarts_left = 1
 
     def crash(self) -> LocalModelError | None:
-        """Why a call failed, if the server process died under it (the error reaches us before its exit status)."""
+        """Why a call failed, if the server process died under it (the error can reach us just before its exit
+        status; a server that is merely slow costs the fallback half a second)."""
         try:
-            self._process.wait(timeout=2)
+            self._process.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             return None
         return LocalModelError(f"the local model server crashed ({self._exit()}); see {self.log_path}")

@@ -44,7 +44,7 @@ class Filters(BaseModel):
 
     @property
     def filters(self) -> Filters:
-        """The filters alone (of a Query, without its question)."""
+        """The filters alone, of a model that extends them (a Query, a chat completion request)."""
         return Filters(since=self.since, until=self.until, source=self.source)
 
     @property

@@ -8,6 +8,5 @@ deps (token, engine), errors, middleware (body and time limits, headers, rate li
 """
 
 from qa.api.app import check_exposure, create_app
-from qa.api.openai import chat_text
 
-__all__ = ["chat_text", "check_exposure", "create_app"]
+__all__ = ["check_exposure", "create_app"]
