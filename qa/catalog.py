@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import weakref
 from itertools import islice
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import numpy as np
 import Stemmer
 
 from qa.chunking import embedding_text
-from qa.config import Settings
 from qa.models import Chunk
 from qa.query import NO_FILTERS, Filters
 from qa.records import day_number
@@ -253,9 +253,31 @@ class Catalog:
         return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
 
 
-def open_catalog(store: ArticleStore, settings: Settings) -> Catalog:
-    """The store's catalogue, saved as <QA_DATA_DIR>/lexical/<collection>.npz."""
-    return Catalog(store, settings.data_dir / "lexical" / f"{settings.collection}.npz")
+_CATALOGS: weakref.WeakKeyDictionary[ArticleStore, Catalog] = weakref.WeakKeyDictionary()
+_CATALOGS_LOCK = threading.Lock()
+
+
+def catalog_of(store: ArticleStore) -> Catalog:
+    """The store's one catalogue in this process (what the retriever searches, what an ingest refreshes), saved as
+    <QA_DATA_DIR>/lexical/<collection>.npz."""
+    with _CATALOGS_LOCK:
+        if store not in _CATALOGS:
+            _CATALOGS[store] = Catalog(store, snapshot_path(store))
+        return _CATALOGS[store]
+
+
+def snapshot_path(store: ArticleStore) -> Path:
+    """Where the catalogue of a store's collections is saved."""
+    return store.settings.data_dir / "lexical" / f"{store.prefix}.npz"
+
+
+def adopt_snapshot(staging: ArticleStore, store: ArticleStore) -> None:
+    """After `qa reindex` swapped the staging collections in: the catalogue saved for them is now the store's (the
+    same chunks collection under its new name), so no process tokenises the rebuilt index again."""
+    if snapshot_path(staging).exists():
+        os.replace(snapshot_path(staging), snapshot_path(store))
+    else:  # too small to have been saved; the old one describes collections that are gone
+        snapshot_path(store).unlink(missing_ok=True)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
-from qa.catalog import open_catalog
+from qa.catalog import catalog_of
 from qa.chain import build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
@@ -78,7 +78,7 @@ class Engine:
         self.store = ArticleStore(self.settings, self.embeddings)
         self.retriever = HybridRetriever(
             store=self.store,
-            catalog=open_catalog(self.store, self.settings),
+            catalog=catalog_of(self.store),
             k=self.settings.k,
         )
         self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
@@ -95,22 +95,16 @@ class Engine:
 
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files and folders; see qa.ingest."""
-        return self._indexed(ingest_paths(paths, self.store, self.settings, on_progress))
+        return ingest_paths(paths, self.store, self.settings, on_progress)
 
     def ingest_records(self, records: Sequence[Any]) -> IngestReport:
         """Ingest articles given as JSON records (see qa.articles.article_from_record); bad ones are reported."""
         loaded = list(articles_from_records(records, self.settings, path=None, label="articles"))
-        return self._indexed(ingest_articles(loaded, self.store, self.settings))
+        return ingest_articles(loaded, self.store, self.settings)
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file by its name and bytes; see qa.ingest.ingest_upload."""
-        return self._indexed(ingest_upload(name, data, self.store, self.settings, on_progress))
-
-    def _indexed(self, report: IngestReport) -> IngestReport:
-        """The report, once the catalogue has caught up with the ingest and saved itself if it grew much:
-        the next process to open the index then loads it instead of tokenising every chunk (38 s at 200k)."""
-        self.retriever.catalog.refresh()
-        return report
+        return ingest_upload(name, data, self.store, self.settings, on_progress)
 
     def ask(self, query: Query) -> Answer:
         """Answer one question from the stored articles."""

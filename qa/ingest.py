@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
+from qa.catalog import catalog_of
 from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
 from qa.controls import strip_controls
@@ -131,6 +132,9 @@ def ingest_articles(
                 report.items.append(_item(version.article, status, chunks=len(version.chunks)))
             if on_progress:
                 on_progress(sum(len(version.chunks) for version in versions), total)
+    # The one place the catalogue follows a write in this process: it is saved if it grew much, so the next process
+    # to open the index loads it instead of tokenising every chunk (38 s at 200k chunks).
+    catalog_of(store).refresh()
     report.seconds = time.perf_counter() - started
     return report
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qa.articles import LoadFailure, articles_from_jsonl
-from qa.catalog import open_catalog
+from qa.catalog import adopt_snapshot
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
@@ -215,7 +215,6 @@ def import_store(
     """Ingest an export's articles, embedded afresh with this installation's model and chunk settings."""
     manifest, loaded = read_export(folder, settings)
     report = ingest_articles(loaded, store, settings, on_progress)
-    open_catalog(store, settings).refresh()  # saved for the next process, as after an ingest
     return manifest, report
 
 
@@ -234,5 +233,5 @@ def reindex(
         staging = ArticleStore(settings, embeddings, prefix=settings.collection + STAGING_SUFFIX)
         report = ingest_articles(articles, staging, settings, on_progress)
         current.replace_with(staging)
-    open_catalog(current, settings).refresh()  # rebuilt and saved now rather than at the next first question
+        adopt_snapshot(staging, current)
     return report
