@@ -1,0 +1,115 @@
+"""Typed answer candidates: what a question asks for, and what kind of thing each phrase of a sentence is."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.answer.answer_types import AnswerType
+from qa.answer.candidates import Kind, asked, candidates, head_kind
+from qa.answer.citations import Evidence
+from qa.answer.entities import CHECKSUMS, EntityModelError, load_recognizer, model_folder, verify_model
+from qa.models import Chunk
+
+
+def evidence(*texts: str) -> list[Evidence]:
+    """Each text as a sentence of its own article."""
+    found = []
+    for i, text in enumerate(texts):
+        chunk = Chunk(article_id=f"a{i}", ordinal=0, start=0, end=len(text), text=text, title="T")
+        found.append(Evidence(chunk=chunk, start=0, end=len(text), text=text, score=0.0))
+    return found
+
+
+def kinds_of(question: str, *texts: str) -> dict[str, Kind]:
+    """Candidate text → kind, for the question's candidates in the texts."""
+    sentences = evidence(*texts)
+    found = candidates(asked(question), sentences, load_recognizer().entities([s.text for s in sentences]))
+    return {candidate.text: candidate.kind for candidate in found}
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_type", "kinds"),
+    [
+        ("Which country established diplomatic ties with the Taliban?", AnswerType.PLACE, {Kind.PLACE}),
+        ("Which company is the latest tech giant to cut jobs?", AnswerType.PERSON, {Kind.ORGANISATION}),
+        ("Which home goods chains said it may go bankrupt?", AnswerType.OTHER, {Kind.ORGANISATION}),
+        ("Which agreement required foreign troops to leave Afghanistan?", AnswerType.OTHER, {Kind.LAW}),
+        ("Which film won best picture?", AnswerType.OTHER, {Kind.WORK}),
+        ("Who is the German defense minister?", AnswerType.PERSON, {Kind.PERSON}),
+        (
+            "How many Russians did NATO expel?",
+            AnswerType.NUMBER,
+            {Kind.NUMBER, Kind.MONEY, Kind.PERCENT, Kind.QUANTITY, Kind.ORDINAL},
+        ),
+        ("Which seed joined the list of allergens?", AnswerType.OTHER, set()),  # a noun not listed: any kind
+    ],
+)
+def test_what_a_question_asks_for(question: str, answer_type: AnswerType, kinds: set[Kind]):
+    found = asked(question)
+    assert (found.answer_type, set(found.kinds)) == (answer_type, kinds)
+
+
+def test_head_nouns_are_matched_in_the_plural_and_by_their_last_listed_word():
+    assert head_kind("pharmacy chains") is Kind.ORGANISATION
+    assert head_kind("countries") is Kind.PLACE
+    assert head_kind("peace treaty") is Kind.LAW
+    assert head_kind("seed") is None
+
+
+def test_which_agreement_finds_the_named_agreement():
+    found = kinds_of(
+        "Which agreement required foreign troops to leave Afghanistan?",
+        "Under the Doha agreement, signed by the US and the Taliban in February 2020, foreign troops had to leave.",
+    )
+    assert found["Doha agreement"] is Kind.LAW
+    assert found["US"] is Kind.PLACE and found["Taliban"] is Kind.ORGANISATION
+    assert "Under the Doha agreement" not in found and "Afghanistan" not in found  # said by the question
+
+
+def test_entities_are_typed_and_titles_trimmed():
+    found = kinds_of(
+        "Which country established diplomatic ties with the Taliban government?",
+        "Russia became the first country to recognise the Islamic Emirate of Afghanistan on Thursday, Foreign "
+        "Minister Sergei Lavrov said.",
+    )
+    assert found["Russia"] is Kind.PLACE
+    assert found["Sergei Lavrov"] is Kind.PERSON
+    assert found["Thursday"] is Kind.DATE
+    assert not any(text.endswith("on Thursday") for text in found)
+
+
+def test_numbers_money_and_dates():
+    found = kinds_of(
+        "How much will Pell Grants rise?",
+        "The maximum Pell Grant will rise by $500 to $7,395 for the 2023-24 school year, up 7.3 percent.",
+    )
+    assert found["$500"] is Kind.MONEY and found["7.3 percent"] is Kind.PERCENT
+
+
+def test_markers_and_escape_sequences_are_never_candidates():
+    found = kinds_of(
+        "How many days did the dockworkers strike?",
+        "The dockworkers ended their strike [1] after nine days [2], the union said.",
+        "The dockworkers ended their strike \x1b[1;31mafter nine days\x1b[0m of pickets.",
+    )
+    assert "nine days" in found
+    assert not any("[" in text or "\x1b" in text for text in found)
+
+
+def test_a_changed_or_missing_ner_file_is_a_clear_error(tmp_path: Path):
+    copy = tmp_path / "model"
+    shutil.copytree(model_folder(), copy)
+    verify_model(copy)
+    weights = copy / "ner" / "model"
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    with pytest.raises(EntityModelError, match=r"^the NER model's ner/model has sha256 \w+…, not cd93e9ca9126…"):
+        verify_model(copy)
+    weights.write_bytes(original)
+    (copy / "tok2vec" / "model").unlink()
+    with pytest.raises(EntityModelError, match="tok2vec/model is missing"):
+        verify_model(copy)
+    assert set(CHECKSUMS) == {"config.cfg", "ner/model", "tok2vec/model"}
