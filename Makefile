@@ -13,7 +13,7 @@ TEST_LOCAL_MODEL := qwen2.5-coder-0.5b
 # apt-get needs root: through sudo when we are not.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install local-llm run browser test lint bench clean
+.PHONY: install local-llm run browser test lint bench train-scorer clean
 
 install: $(STAMP)
 
@@ -71,6 +71,12 @@ test: lint browser $(VENV)/.local-$(TEST_LOCAL_MODEL)
 
 bench: install
 	$(BIN)/python benchmarks/perf.py $(BENCHMARK)
+
+# Retrain the answer scorer on the three benchmark years (their indexes are built once, in QA_DATA_DIR): prints
+# each year's figures from a scorer fit on the other two, writes qa/answer/scorer_model/ fit on all three.
+YEARS := $(foreach year,2022 2023 2024,../shared/benchmarks/realtimeqa-$(year))
+train-scorer: install
+	QA_MAX_FILE_MB=200 $(BIN)/qa eval train $(YEARS) --held-out $${QA_DATA_DIR:-.qa}/held-out --ablation
 
 clean:
 	rm -rf $(VENV) .qa .pytest_cache .mypy_cache .ruff_cache

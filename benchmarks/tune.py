@@ -1,7 +1,8 @@
-"""Measure the choices the core engine makes on the RealTime QA slice: chunk size and the refusal threshold.
+"""Measure the chunk size on the RealTime QA slice, and how the answer scorer's refusal threshold behaves.
 
-Prints retrieval recall@k per chunk size, then the best-sentence score of answerable questions (asked in their
-own week) against the same questions asked in a week whose articles do not hold the answer.
+Prints retrieval recall@k per chunk size, whether the answer's first sentence holds the gold answer, and at the
+scorer's refusal threshold how many questions are answered in their own week against how many are refused when
+asked in a week whose articles do not hold the answer.
 
     .venv/bin/python benchmarks/tune.py ../shared/benchmarks/realtimeqa-2023q1 --weeks 2023-01-06 2023-01-13
 """
@@ -16,6 +17,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from qa.answer import ExtractiveAnswerer
 from qa.articles import article_from_record
 from qa.config import Settings
 from qa.embeddings import load_embeddings
@@ -41,9 +43,7 @@ def main() -> None:
     embeddings = load_embeddings(Settings())
     for words in args.chunk_words:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(
-                data_dir=Path(tmp), chunk_words=words, chunk_overlap_words=words // 4, refusal_threshold=0
-            )
+            settings = Settings(data_dir=Path(tmp), chunk_words=words, chunk_overlap_words=words // 4)
             engine = Engine(settings, embeddings)
             articles = [article_from_record(r, path=None, index=i, settings=settings) for i, r in enumerate(records)]
             report = ingest_articles(articles, engine.store, settings)
@@ -66,28 +66,27 @@ def main() -> None:
             for q in questions:
                 week = _week_of(q, weeks)
                 since, until = _window(q)
-                answer_scores = _best(engine, q["question"], since, until)
-                own.append(answer_scores[0])
-                hit.append(q["answer"].lower() in answer_scores[1].lower())
+                confidence, first = _best(engine, q["question"], since, until)
+                own.append(confidence)
+                hit.append(q["answer"].lower() in first.lower())
                 wrong = next(w for w in weeks if w != week)
                 # Only the other week's articles: the question's own news is out of reach.
                 other.append(_best(engine, q["question"], wrong - timedelta(days=3), wrong + timedelta(days=3))[0])
-            print(f"  top sentence contains the gold answer: {statistics.mean(hit):.3f}")
-            for threshold in [x / 100 for x in range(20, 66, 3)]:
-                answered = statistics.mean(s >= threshold for s in own)
-                refused_wrong = statistics.mean(s < threshold for s in other)
-                kept_hits = statistics.mean(s >= threshold and h for s, h in zip(own, hit, strict=True))
-                print(
-                    f"  threshold {threshold:.2f}: answers own week {answered:.2f} "
-                    f"(with gold {kept_hits:.2f}), refuses other week {refused_wrong:.2f}"
-                )
+            threshold = engine.answerer.refusal_threshold
+            print(f"  first answer sentence contains the gold answer: {statistics.mean(hit):.3f}")
+            answered = statistics.mean(s >= threshold for s in own)
+            refused = statistics.mean(s < threshold for s in other)
+            print(
+                f"  refusal threshold {threshold:.3f}: answers own week {answered:.2f}, "
+                f"refuses other week {refused:.2f}"
+            )
 
 
 def _best(engine: Engine, question: str, since: date, until: date) -> tuple[float, str]:
+    """The answer's confidence and its first sentence, refusal threshold aside."""
     docs = engine.retriever.retrieve(question, engine.settings.k, Filters(since=since, until=until))
-
-    scored = engine.answerer.score_sentences(question, docs)
-    return (scored[0].score, scored[0].text) if scored else (0.0, "")
+    selection = ExtractiveAnswerer(engine.embeddings, engine.settings.answer_model, 0.0).select(question, docs)
+    return selection.confidence, selection.evidence[0].text if selection.evidence else ""
 
 
 def _window(question: dict) -> tuple[date, date]:

@@ -16,6 +16,7 @@ from qa.answer import (
     cite,
     inert_markers,
     keep_cited_sentences,
+    second_opinion,
     split_claims,
     verify_citations,
 )
@@ -100,10 +101,18 @@ def build_chain(
         # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
         quoted = short and citations and _quotes(citations[0], short.evidence)
         short_text = inert_markers(short.text) if short and quoted else None
-        return _answer(state, "extractive", text, citations, short_text, notices)
+        return _answer(state, "extractive", text, citations, short_text, notices, selection.confidence)
 
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
+
+    def _second_opinion(state: Retrieved, label: str, text: str, citations: list[Citation]) -> str | None:
+        selection = extractive.select(state.standalone, state.passages)
+        short = selection.short_answer
+        if short is None:
+            return None
+        title = short.evidence.chunk.title
+        return second_opinion(label, text, citations, short.text, title, selection.confidence)
 
     def answer(state: Retrieved) -> Iterator[AnswerEvent]:
         notices = list(state.notices)
@@ -126,6 +135,8 @@ def build_chain(
         text, citations = keep_cited_sentences(*_verified((grounded.answer, grounded.citations)))
         state.timings["verify"] = time.perf_counter() - generated_at
         if citations or grounded.refused:
+            if citations and (note := _second_opinion(state, label, text, citations)):
+                notices.append(note)
             if grounded.dropped:
                 count = len(grounded.dropped)
                 notices.append(
@@ -149,6 +160,7 @@ def _answer(
     citations: list[Citation],
     short_answer: str | None,
     notices: list[str],
+    confidence: float | None = None,
 ) -> Answer:
     finished = time.perf_counter()
     timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}
@@ -160,6 +172,7 @@ def _answer(
         "engine": engine,
         "notices": notices,
         "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
+        "confidence": confidence,
     }
     if not citations:
         return Answer(answer=CANNOT_ANSWER, refused=True, **common)

@@ -289,8 +289,14 @@ def evaluate(
     report: Annotated[
         Path | None, typer.Option(help="Write report.md, plots and results.jsonl to this folder.")
     ] = None,
+    model: Annotated[Path | None, typer.Option(help="train: write the scorer here (the shipped one if unset).")] = None,
+    held_out: Annotated[
+        Path | None, typer.Option(help="train: also write each leave-one-year-out scorer here (without-<year>).")
+    ] = None,
+    ablation: Annotated[bool, typer.Option(help="train: also measure each feature group left out.")] = False,
 ) -> None:
-    """Score retrieval, answers, citations and latency on a benchmark; or compare two reports (diff A B)."""
+    """Score retrieval, answers, citations and latency on a benchmark; compare two reports (diff A B); or train the
+    answer scorer on benchmark years (train DIR...), each year's figures from a scorer fit on the others."""
     from qa.evaluation import report as reporting
 
     with user_errors():
@@ -299,10 +305,27 @@ def evaluate(
                 raise QAError("usage: qa eval diff REPORT_A REPORT_B")
             show(reporting.diff_runs(Path(target[1]), Path(target[2])))
             return
-        if len(target) != 1:
-            raise QAError("give one dataset directory (or: qa eval diff REPORT_A REPORT_B)")
         from qa.config import get_settings
         from qa.evaluation import datasets, runner
+
+        if target[0] == "train":
+            from qa.answer.scorer import SHIPPED as SHIPPED_SCORER
+            from qa.evaluation import training
+
+            if len(target) < 2:
+                raise QAError("usage: qa eval train DATASET_DIR... [--model DIR] [--held-out DIR] [--ablation]")
+            settings, embeddings = get_settings(), load_embeddings()
+            read = {}
+            for folder in target[1:]:
+                dataset = datasets.load_dataset(Path(folder))
+                with progress_bar(f"Reading {dataset.name}", "questions") as advance:
+                    read[dataset.name] = training.read_dataset(dataset, settings, embeddings, advance)
+            figures = training.train(read, model or SHIPPED_SCORER, held_out, ablation)
+            show(training.figures_table(figures))
+            show_error(f"scorer: {model or SHIPPED_SCORER}")
+            return
+        if len(target) != 1:
+            raise QAError("give one dataset directory (or: qa eval diff REPORT_A REPORT_B, qa eval train DIR...)")
 
         dataset = datasets.load_dataset(Path(target[0]))
         total = min(limit or len(dataset.questions), len(dataset.questions))
@@ -418,12 +441,25 @@ def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:
     raise QAError("the engine ended without an answer")
 
 
+def shown_threshold() -> float:
+    """Confidence from which a short answer is printed bold: the answer scorer's own."""
+    from qa.answer.scorer import read_manifest
+    from qa.config import get_settings
+
+    return read_manifest(get_settings().answer_model).shown_threshold
+
+
 def print_answer(answer: Answer) -> None:
     """What the search used, the short answer if any, the answer, notices, then each citation with its quote."""
     if answer.standalone_question:
         show(f"(searched for: {answer.standalone_question})", style="dim")
     if answer.short_answer:
-        show(f"{answer.short_answer} [1]\n", style="bold")
+        if answer.confidence is None:
+            show(f"{answer.short_answer} [1]\n", style="bold")
+        elif answer.confidence >= shown_threshold():
+            show(f"{answer.short_answer} [1] · confidence {answer.confidence:.2f}\n", style="bold")
+        else:
+            show(f"Possibly {answer.short_answer} [1] · confidence {answer.confidence:.2f}, not sure\n")
     show(answer.answer)
     for notice in answer.notices:
         show(f"Note: {notice}", style="yellow")

@@ -36,8 +36,14 @@ class Settings(BaseSettings):
         default=32, ge=1, description="Texts per model call of the sentence-transformers backend."
     )
     k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
-    refusal_threshold: float = Field(
-        default=0.47, ge=0, le=1, description="Evidence score below which the answer is a refusal."
+    refusal_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Confidence below which an extractive answer is a refusal; the answer scorer's own when unset.",
+    )
+    answer_model: Path | None = Field(
+        default=None, description="Folder of the answer scorer (qa eval train writes one); the shipped one when unset."
     )
     max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
     max_upload_mb: float = Field(default=20, gt=0, description="Uploads (chat, API) larger than this are refused.")

@@ -81,7 +81,7 @@ class Engine:
             catalog=catalog_of(self.store),
             k=self.settings.k,
         )
-        self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.refusal_threshold)
+        self.answerer = ExtractiveAnswerer(self.embeddings, self.settings.answer_model, self.settings.refusal_threshold)
         self._llm_answerers: dict[AnswererName, LLMAnswerer] = {}
         self._llm_lock = threading.Lock()
         self.chain = build_chain(

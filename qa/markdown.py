@@ -41,22 +41,27 @@ def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
     return escape(title + (f" — {details}" if details else ""))
 
 
-def answer_markdown(answer: Answer) -> str:
-    """The short answer in bold on its own line, if there is one, then the answer text; all escaped."""
+def answer_markdown(answer: Answer, shown_threshold: float) -> str:
+    """The short answer on its own line, if there is one (bold when confident), then the answer text; all escaped."""
     text = escape(answer.answer)
-    return f"{short_answer_markdown(answer)}\n\n{text}" if answer.short_answer else text
+    return f"{short_answer_markdown(answer, shown_threshold)}\n\n{text}" if answer.short_answer else text
 
 
-def short_answer_markdown(answer: Answer) -> str:
-    """The answer in a few words, bold, with the citation it comes from."""
-    return f"**{escape(answer.short_answer or '')}** [1]"
+def short_answer_markdown(answer: Answer, shown_threshold: float) -> str:
+    """The answer in a few words with the citation it comes from and the confidence: bold only when confident."""
+    short = escape(answer.short_answer or "")
+    if answer.confidence is None:
+        return f"**{short}** [1]"
+    if answer.confidence >= shown_threshold:
+        return f"**{short}** [1] · confidence {answer.confidence:.2f}"
+    return f"Possibly {short} [1] · confidence {answer.confidence:.2f}, not sure"
 
 
-def conversation_markdown(answers: Sequence[Answer], *, title: str = "qa chat") -> str:
+def conversation_markdown(answers: Sequence[Answer], shown_threshold: float, *, title: str = "qa chat") -> str:
     """A conversation as a Markdown document: each question, its answer, and each citation's quote with offsets."""
     lines = [f"# {escape(title)}", "", f"Exported {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.", ""]
     for answer in answers:
-        lines += [f"## {escape(answer.question)}", "", answer_markdown(answer), ""]
+        lines += [f"## {escape(answer.question)}", "", answer_markdown(answer, shown_threshold), ""]
         for citation in answer.citations:
             lines.append(f"{citation.n}. {source_line(citation)}")
             if url := safe_url(citation.url):

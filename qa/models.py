@@ -101,6 +101,13 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds spent per stage: retrieve, answer, total."
     )
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Probability that the answer is right (its short answer when it has one), calibrated on "
+        "held-out news quizzes; a refusal's is how sure the best answer was. None for an LLM's answer.",
+    )
 
 
 class AnswerEvent(BaseModel):

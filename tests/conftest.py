@@ -40,6 +40,7 @@ ANSWER_KEYS = {
     "standalone_question",
     "notices",
     "timings_ms",
+    "confidence",
 }
 
 

@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, verify_citations
+from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, second_opinion, verify_citations
 from qa.answer.answer_types import AnswerType, answer_type
-from qa.answer.extractive import MAX_EMBEDDED, ExtractiveAnswerer
+from qa.answer.entities import load_recognizer
+from qa.answer.reading import MAX_EMBEDDED, read
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM, load_embeddings
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError
@@ -67,17 +68,36 @@ def test_every_answer_sentence_carries_a_citation(seeded: Engine):
 def test_only_the_sentences_best_on_shared_terms_and_type_are_embedded(
     embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
 ):
-    cities = ["Porto", "Lisbon", "Braga", "Faro", "Coimbra", "Evora", "Aveiro", "Leiria", "Viseu", "Guarda"]
+    cities = [
+        "Porto",
+        "Lisbon",
+        "Braga",
+        "Faro",
+        "Coimbra",
+        "Evora",
+        "Aveiro",
+        "Leiria",
+        "Viseu",
+        "Guarda",
+        "Beja",
+        "Tomar",
+        "Sintra",
+        "Cascais",
+        "Setubal",
+        "Chaves",
+    ]
     filler = [f"Officials described the weather in {city} as mild for the season." for city in cities]
     answer = "NATO expelled eight Russian diplomats on Wednesday."
-    text = " ".join([*filler[:9], answer, *filler[9:]])  # past the first 8: passage order alone would miss it
+    text = " ".join([*filler[:13], answer, *filler[13:]])  # past the first 12: passage order alone would miss it
     chunk = Chunk(article_id="a", ordinal=0, start=0, end=len(text), text=text, title="T")
     embedded: list[str] = []
     embed_documents = embeddings.embed_documents
     monkeypatch.setattr(embeddings, "embed_documents", lambda texts: embedded.extend(texts) or embed_documents(texts))
-    scored = ExtractiveAnswerer(embeddings, 0.47).score_sentences("How many Russian diplomats did NATO expel?", [chunk])
-    assert len(embedded) == len(scored) == MAX_EMBEDDED < len(filler) + 1
-    assert scored[0].text == answer
+    reading = read("How many Russian diplomats did NATO expel?", [chunk], embeddings, load_recognizer())
+    sentences = [s.text for s in reading.sentences]
+    assert len(sentences) == MAX_EMBEDDED < len(filler) + 1
+    assert [text for text in embedded if text in filler or text == answer] == sentences  # no other sentence
+    assert answer in sentences
 
 
 def test_an_empty_index_refuses(engine: Engine):
@@ -168,3 +188,18 @@ def test_verify_drops_quotes_that_are_not_the_article_text():
     good, shifted, missing = citation(1, "Beta two.", 11), citation(2, "Beta two.", 12), citation(3, "x", 0)
     missing = missing.model_copy(update={"article_id": "gone"})
     assert verify_citations([good, shifted, missing], {"a": article}.get) == [good]
+
+
+@pytest.mark.parametrize(
+    ("answer", "quote", "expected"),
+    [
+        ("NATO expelled eight Russians [1].", "NATO expelled eight Russians.", None),  # it names it: no notice
+        ("NATO expelled some Russians [1].", "NATO expelled eight Russians.", "also name “eight”"),
+        ("NATO expelled some Russians [1].", "NATO expelled Russians.", "would be “eight” (confidence 0.70"),
+        ("NATO expelled EIGHT Russians [1].", "", None),  # case and punctuation aside
+    ],
+)
+def test_second_opinion_says_which_answer_the_llm_citations_support(answer: str, quote: str, expected: str | None):
+    citation = Citation(n=1, article_id="a", title="NATO", start=0, end=len(quote), quote=quote, score=0.5)
+    note = second_opinion("the LLM", answer, [citation], "eight", "NATO expels", 0.7)
+    assert (note is None) if expected is None else (note is not None and expected in note)

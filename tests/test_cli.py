@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_human_answer_shows_quotes(run):
     run("ingest", str(SEEDS))
     asked = run("ask", "How many Russians did NATO expel?")
     assert asked.exit_code == 0
-    assert asked.stdout.startswith("eight [1]\n")
+    assert re.match(r"eight \[1\] · confidence 0\.\d\d\n", asked.stdout)  # confident: not "Possibly eight"
     assert "“Earlier this month, NATO expelled eight Russians" in asked.stdout
 
 

@@ -25,6 +25,7 @@ KEYS = {
     "citations": {"verbatim", "precision", "with_citation"},
     "refusal": {"rate", "rate_answerable", "rate_unanswerable"},
     "latency_ms": {"p50", "p95"},
+    "confidence": {"ece", "risk_coverage"},
     "ingest": {"chunks", "chunks_per_s"},
     "answered_by": {"extractive"},
 }
@@ -74,7 +75,9 @@ def test_benchmark_subset_json_contract_report_and_reuse(run, tmp_path: Path) ->
     assert "| gpt3_gcs | 0.328 | 0.409 | 0.590 |" in report  # published baselines side by side
     assert "## By question source" in report and "| CNN | 10 |" in report
     assert "## The 10 worst misses" in report
-    for plot in ("recall_at_k.png", "latency.png", "accuracy_by_source.png"):
+    assert "## Risk–coverage" in report and "| coverage | 0.1 | 0.2 |" in report
+    assert list(summary["confidence"]["risk_coverage"]) == [f"{c / 10:.1f}" for c in range(1, 11)]
+    for plot in ("recall_at_k.png", "latency.png", "accuracy_by_source.png", "risk_coverage.png"):
         assert (tmp_path / "a" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved, results = load_run(tmp_path / "a")
     assert saved == summary and len(results) == 20

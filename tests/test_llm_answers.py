@@ -91,6 +91,16 @@ def test_a_claim_its_passage_does_not_support_is_dropped(llm_engine: Engine, cha
     assert len(answer.notices) == 1 and "1 sentence" in answer.notices[0]
 
 
+def test_an_answer_that_misses_the_extractive_one_says_which_its_citations_support(
+    llm_engine: Engine, chat_server: ScriptedChatServer
+):
+    chat_server.script(Reply(lambda r: f"NATO expelled Russians accredited to the alliance {marker(r, EXPELLED)}."))
+    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
+    assert answer.engine == "llm" and answer.citations
+    assert len(answer.notices) == 1
+    assert answer.notices[0].startswith("The passages the LLM at ") and "also name “eight”" in answer.notices[0]
+
+
 @pytest.mark.parametrize("changed", ["nine", "18"])
 def test_a_changed_number_is_not_passed_off_as_the_article(
     llm_engine: Engine, chat_server: ScriptedChatServer, changed: str

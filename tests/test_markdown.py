@@ -93,12 +93,13 @@ def test_conversation_export_has_questions_answers_and_quotes_with_offsets() -> 
             short_answer="eight",
             refused=False,
             citations=[citation],
+            confidence=0.81,
         ),
         Answer(question="Who won?", answer="I couldn't find this in the articles.", refused=True),
     ]
-    exported = conversation_markdown(answers)
+    exported = conversation_markdown(answers, shown_threshold=0.6)
     assert "## How many?" in exported and "## Who won?" in exported
-    assert "**eight** [1]\n\nNATO expelled eight Russians\\. \\[1\\]" in exported
+    assert "**eight** [1] · confidence 0.81\n\nNATO expelled eight Russians\\. \\[1\\]" in exported
     assert "1. " + source_line(citation) in exported
     assert "NATO \\*expels\\* diplomats — RFE/RL, 2021\\-10\\-18" in exported
     assert "   <https://www.rferl.org/a/nato.html>" in exported
@@ -106,10 +107,26 @@ def test_conversation_export_has_questions_answers_and_quotes_with_offsets() -> 
     assert "(characters 500–529)" in exported
     html = MARKDOWN.render(exported)
     assert html.count("<h2>") == 2 and "<em>" not in html
-    assert html.count("<strong>") == 1 and "<p><strong>eight</strong> [1]</p>" in html
+    assert html.count("<strong>") == 1 and "<p><strong>eight</strong> [1] · confidence 0.81</p>" in html
+
+
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [
+        (0.81, "**eight** [1] · confidence 0.81"),
+        (0.6, "**eight** [1] · confidence 0.60"),  # the threshold itself is confident
+        (0.31, "Possibly eight [1] · confidence 0.31, not sure"),  # not bold
+        (None, "**eight** [1]"),  # an LLM's answer carries no confidence
+    ],
+)
+def test_the_short_answer_is_bold_only_when_confident(confidence: float | None, expected: str) -> None:
+    answer = Answer(
+        question="q", answer="NATO expelled eight. [1]", short_answer="eight", refused=False, confidence=confidence
+    )
+    assert answer_markdown(answer, shown_threshold=0.6).split("\n\n")[0] == expected
 
 
 def test_a_hostile_short_answer_stays_literal() -> None:
     answer = Answer(question="q", answer="x [1]", short_answer="*<b>x</b>*", refused=False)
-    html = MARKDOWN.render(answer_markdown(answer))
+    html = MARKDOWN.render(answer_markdown(answer, shown_threshold=0.6))
     assert html.startswith("<p><strong>*&lt;b&gt;x&lt;/b&gt;*</strong> [1]</p>")

@@ -75,7 +75,8 @@ def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: En
     expected = seeded.ask(Query(question=NATO))
     ask(app, NATO)
     [reply] = assistant_messages(app)
-    assert reply.markdown[0].value.startswith("**eight** [1]\n\n")  # the short answer, then the sentences
+    # The short answer, bold since the scorer is confident of it, with its confidence; then the sentences.
+    assert re.match(r"\*\*eight\*\* \[1\] · confidence 0\.\d\d\n\n", reply.markdown[0].value)
     assert "eight Russians" in reply.markdown[0].value
     assert "\\[1\\]" in reply.markdown[0].value
     assert reply.status[0].label.startswith("Searched 2 articles: 1 source")
@@ -237,7 +238,7 @@ def test_the_chat_can_use_the_http_api(monkeypatch: pytest.MonkeyPatch, api_url:
     assert metric(app, "Articles") == "2"
     ask(app, NATO)
     [reply] = assistant_messages(app)
-    assert reply.markdown[0].value.startswith("**eight** [1]")
+    assert reply.markdown[0].value.startswith("**eight** [1] · confidence ")
     assert ":orange-background[Earlier this month, NATO expelled eight Russians" in reply.expander[0].markdown[0].value
     faro = ("faro.txt", b"Lighthouse sold\nThe Faro lighthouse sold for 42 euros.", "text/plain")
     app.sidebar.file_uploader[0].set_value([faro]).run()

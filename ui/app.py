@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from qa.answer import QuoteContext, answer_sentences, quote_context
+from qa.answer.scorer import read_manifest
 from qa.answerers import ANSWERERS, AnswererName
 from qa.client import ApiClient
 from qa.config import Settings, get_settings
@@ -195,7 +196,7 @@ def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
     answers = [turn.answer for turn in turns if turn.answer]
     slot.download_button(
         "Export chat (Markdown)",
-        conversation_markdown(answers),
+        conversation_markdown(answers, shown_threshold()),
         file_name="qa-chat.md",
         mime="text/markdown",
         icon=":material/download:",
@@ -346,10 +347,15 @@ def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteConte
     return contexts
 
 
+def shown_threshold() -> float:
+    """Confidence from which a short answer is bold: the answer scorer's own (chosen for a stated precision)."""
+    return read_manifest(get_settings().answer_model).shown_threshold
+
+
 def sentences(answer: Answer) -> Iterator[str]:
     """The answer as escaped Markdown, the short answer then a sentence at a time, for st.write_stream."""
     if answer.short_answer:
-        yield short_answer_markdown(answer) + "\n\n"
+        yield short_answer_markdown(answer, shown_threshold()) + "\n\n"
     for i, sentence in enumerate(answer_sentences(answer.answer)):
         yield (" " if i else "") + escape(sentence)
 
@@ -360,7 +366,7 @@ def show_turn(engine: QAService, turn: Turn) -> None:
         st.markdown(escape(turn.question))
     with st.chat_message("assistant"):
         if turn.answer and not turn.answer.refused:
-            st.markdown(answer_markdown(turn.answer))
+            st.markdown(answer_markdown(turn.answer, shown_threshold()))
         show_result(turn)
 
 

@@ -9,13 +9,13 @@ from qa.answer.citations import (
     inert_markers,
     keep_cited_sentences,
     quote_context,
+    second_opinion,
     verify_citations,
 )
-from qa.answer.extractive import ExtractiveAnswerer, Selection
+from qa.answer.extractive import ExtractiveAnswerer, Selection, ShortAnswer
 from qa.answer.grounding import Claim, GroundingChecker, Support, split_claims
 from qa.answer.llm import Grounded, LLMAnswerer
 from qa.answer.phrases import CANNOT_ANSWER
-from qa.answer.short_answer import ShortAnswer, short_answer
 
 __all__ = [
     "CANNOT_ANSWER",
@@ -35,7 +35,7 @@ __all__ = [
     "inert_markers",
     "keep_cited_sentences",
     "quote_context",
-    "short_answer",
+    "second_opinion",
     "split_claims",
     "verify_citations",
 ]

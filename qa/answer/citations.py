@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
+from qa.answer.phrases import EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE
 from qa.models import Article, Chunk, Citation
 
 
@@ -137,3 +138,21 @@ def quote_context(text: str, start: int, end: int, max_chars: int = 400) -> Quot
     if len(after) > max_chars:
         after = after[:max_chars].rsplit(" ", 1)[0] + "…"
     return QuoteContext(before=before, quote=text[start:end], after=after)
+
+
+def second_opinion(
+    label: str, answer: str, citations: Sequence[Citation], short: str, title: str, confidence: float
+) -> str | None:
+    """A notice when an LLM's verified answer does not name the extractive short answer: whether the LLM's own
+    citations name it too (then they support both) or not (then they support the LLM's answer only)."""
+    if _words_in(short, answer):
+        return None
+    cited = any(_words_in(short, citation.quote) for citation in citations)
+    template = EXTRACTIVE_ALSO_CITED if cited else EXTRACTIVE_ELSEWHERE
+    return template.format(label=label, short=short, title=title, confidence=confidence)
+
+
+def _words_in(phrase: str, text: str) -> bool:
+    """Whether the phrase's words stand in the text in order, case and punctuation aside."""
+    words, within = (" ".join(re.findall(r"\w+", part.lower())) for part in (phrase, text))
+    return bool(words) and f" {words} " in f" {within} "

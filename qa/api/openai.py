@@ -61,7 +61,11 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
     # Clients show streamed text as final, so they get the verified answer only, never unchecked tokens.
     answer = final_answer(engine.stream(validated(Query, fields)))
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-    extras = {"citations": jsonable_encoder(answer.citations), "short_answer": answer.short_answer}
+    extras = {
+        "citations": jsonable_encoder(answer.citations),
+        "short_answer": answer.short_answer,
+        "confidence": answer.confidence,
+    }
     if not request.stream:
         message = {"role": "assistant", "content": chat_text(answer)}
         return {

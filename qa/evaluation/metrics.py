@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation) | set("‘’“”–—…")
@@ -98,3 +99,25 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def mean(values: Sequence[float]) -> float | None:
     """The average, None for no values (a metric with nothing to score is unknown, not zero)."""
     return float(np.mean(values)) if len(values) else None
+
+
+def risk_coverage(confidence: ArrayLike, right: ArrayLike) -> list[tuple[float, float]]:
+    """(coverage, accuracy) when only the most confident answers are given: for each cut, the share of questions
+    answered and the share of those answers that are right, most confident first."""
+    order = np.argsort(-np.asarray(confidence, dtype=float), kind="stable")
+    hits = np.cumsum(np.asarray(right, dtype=float)[order])
+    answered = np.arange(1, len(order) + 1)
+    return [(float(n / len(order)), float(h / n)) for n, h in zip(answered, hits, strict=True)]
+
+
+def expected_calibration_error(confidence: ArrayLike, right: ArrayLike, bins: int = 10) -> float:
+    """Mean over equal-width confidence bins of |share right − mean confidence|, weighted by the bin's share."""
+    sure, hit = np.asarray(confidence, dtype=float), np.asarray(right, dtype=float)
+    edges = np.minimum((sure * bins).astype(int), bins - 1)
+    return float(
+        sum(
+            (edges == b).mean() * abs(hit[edges == b].mean() - sure[edges == b].mean())
+            for b in range(bins)
+            if (edges == b).any()
+        )
+    )

@@ -159,6 +159,20 @@ def _markdown(
                 for system in systems
             ],
         ]
+    confidence = summary.get("confidence") or {}
+    if confidence.get("risk_coverage"):
+        lines += [
+            "",
+            "## Risk–coverage",
+            "",
+            "Accuracy of the answers given when only the most confident share of questions is answered ("
+            f"right: short answer token F1 ≥ 0.5, else the answer contains the gold answer). ECE "
+            f"{_cell(confidence['ece'])}.",
+            "",
+            "| coverage | " + " | ".join(confidence["risk_coverage"]) + " |",
+            "| --- |" + " --- |" * len(confidence["risk_coverage"]),
+            "| accuracy | " + " | ".join(_cell(v) for v in confidence["risk_coverage"].values()) + " |",
+        ]
     lines += [
         "",
         "## By question source",
@@ -219,6 +233,21 @@ def _plots(directory: Path, results: Sequence[QuestionResult]) -> list[Path]:
     axes.set(ylabel="share of questions", ylim=(0, 1), title="Accuracy by question source")
     axes.legend()
     paths.append(_save(figure, directory / "accuracy_by_source.png"))
+
+    scored = [r for r in results if r.confidence is not None and r.right is not None]
+    if scored:
+        curve = metrics.risk_coverage([r.confidence or 0.0 for r in scored], [r.right or 0.0 for r in scored])
+        figure, axes = plt.subplots(figsize=(6, 4))
+        axes.plot([c for c, _ in curve], [a for _, a in curve])
+        axes.set(
+            xlabel="coverage (share of questions answered)",
+            ylabel="accuracy of the answers given",
+            xlim=(0, 1),
+            ylim=(0, 1),
+            title=f"Risk–coverage ({len(scored)} questions, most confident first)",
+        )
+        axes.grid(alpha=0.3)
+        paths.append(_save(figure, directory / "risk_coverage.png"))
     return paths
 
 

@@ -25,6 +25,8 @@ from qa.models import Citation, ProgressCallback
 from qa.query import Query
 from qa.store import SCHEMA_VERSION
 
+RIGHT_F1 = 0.5
+"""A short answer is right when its token F1 against the gold answer reaches this."""
 RETRIEVAL_DEPTH = 10
 """Passages retrieved to score recall@1/5/10 and MRR (a separate retrieval from the answer's own)."""
 SHORT_ANSWER_WEIGHT, ANSWER_WEIGHT, CITED_WEIGHT, RETRIEVED_WEIGHT = 1.2, 1.0, 0.5, 0.45
@@ -66,6 +68,17 @@ class QuestionResult(BaseModel):
     mc_correct: float | None = Field(description="1.0 when that is the gold choice.")
     verbatim: list[bool] = Field(description="Per citation: is the quote exactly the article text at its offsets.")
     timings_ms: dict[str, float]
+    confidence: float | None = Field(default=None, description="The answer's confidence (None for an LLM's).")
+
+    @property
+    def right(self) -> float | None:
+        """What the confidence is a probability of: the short answer has token F1 ≥ 0.5, or, without one, the
+        answer contains the gold answer. None without a gold answer."""
+        if not self.gold_answer:
+            return None
+        if self.short_answer:
+            return float(metrics.token_f1(self.short_answer, self.gold_answer) >= RIGHT_F1)
+        return self.contains
 
     @property
     def answerable(self) -> bool:
@@ -161,6 +174,7 @@ def evaluate_one(
         mc_correct=None if mc_choice is None else float(mc_choice == question.answer_index),
         verbatim=_verbatim(engine, answer.citations),
         timings_ms=answer.timings_ms,
+        confidence=answer.confidence,
     )
 
 
@@ -241,10 +255,26 @@ def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, i
             "p50": _round(metrics.percentile(totals, 50), 1),
             "p95": _round(metrics.percentile(totals, 95), 1),
         },
+        "confidence": _confidence_summary(with_gold),
         "ingest": {"chunks": ingest.chunks, "chunks_per_s": ingest.chunks_per_s},
         # How many answers each engine wrote: an LLM run falls back to extractive answers when the LLM fails.
         "answered_by": dict(Counter(r.answered_by for r in results)),
     }
+
+
+COVERAGES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _confidence_summary(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Accuracy ("right") of the most confident answers at each coverage, and the calibration error."""
+    scored = [r for r in results if r.confidence is not None and r.right is not None]
+    if not scored:
+        return {"ece": None, "risk_coverage": {}}
+    confidence = np.array([r.confidence for r in scored], dtype=float)
+    right = np.array([r.right for r in scored], dtype=float)
+    curve = metrics.risk_coverage(confidence, right)
+    at = {f"{c:.1f}": _round(curve[max(round(c * len(curve)) - 1, 0)][1]) for c in COVERAGES}
+    return {"ece": _round(metrics.expected_calibration_error(confidence, right)), "risk_coverage": at}
 
 
 def _covers(passage: Any, citation: Citation) -> bool:

@@ -1,0 +1,304 @@
+"""Reading the top passages for an answer: their sentences and typed candidates, each described by the features
+the answer scorer reads. The same reading serves answering and training (qa/evaluation/training.py).
+
+Cheap features first: every sentence gets its share of the question's terms and whether it holds something of
+the asked-for type; the MAX_EMBEDDED best by them are embedded (their meaning) and run through the NER model, and
+only they can be cited. Their candidates are grouped by text; the MAX_SCORED best-supported groups are embedded
+for the fits that need meaning (with the head noun, with the question, and the question as a statement).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from qa.answer.answer_types import TYPE_PATTERNS, AnswerType
+from qa.answer.candidates import Asked, Candidate, Kind, asked, candidates, said_in
+from qa.answer.citations import Evidence
+from qa.answer.entities import EntityRecognizer
+from qa.models import Chunk
+from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
+
+# Only the best-ranked passages are read: later ones rarely hold the answer and cost embedding time.
+MAX_PASSAGES = 5
+# Of their ~27 sentences, only this many are embedded and read for entities: those best on shared terms and type.
+# Measured on 150 questions of realtimeqa-2022: a right candidate exists for 0.38 of them at 8 sentences and 8
+# candidates, 0.47 at 8 and 16, 0.49 at 12 and 20, 0.53 at 30 and 30 (1.6x the time of 12 and 20).
+MAX_EMBEDDED = 12
+# Candidate groups embedded and scored: the best supported ones.
+MAX_SCORED = 20
+# The cheap ranking that picks the sentences to embed: the weights of shared terms and answer type in the score
+# that chose them before the scorer was learned (0.35 and 0.10), which measured 8 enough (docs/performance.md).
+TYPE_BONUS = 0.10 / 0.35
+# The question with a candidate in place of its wh-phrase, compared with the candidate's sentence.
+_WH_PHRASE = re.compile(
+    r"\b(?:which|what)\s+(?:of\s+(?:these|the|those)\s+)?(?:[\w’'.-]+\s+){0,2}?[\w’'.-]+"
+    r"(?=\s+(?:is|was|has|have|had|will|did|does|do|are|were|won|would|can|could|became|announced)\b)"
+    r"|\bwho(?:m|se)?\b|\bwhich\s+[\w’'.-]+|\bwhat\b|\bwhere\b|\bwhen\b|\bhow (?:many|much)\b",
+    re.I,
+)
+
+SENTENCE_FEATURES = [
+    "dense",  # cosine similarity of sentence and question
+    "lexical",  # idf-weighted share of the question's content terms the sentence holds
+    "has_type",  # holds something of the asked-for type the question does not say
+    "passage_rank",  # 0 for the best-retrieved passage
+    "order",  # rank of the sentence by the cheap features
+    "words",
+    "candidates",  # candidate mentions in it
+    "fitting_candidates",  # of the asked-for kind
+    "title_case",  # share of its words capitalised: headlines hold many names and few answers
+]
+CANDIDATE_FEATURES = [
+    "mentions",
+    "sentences",
+    "articles",  # distinct articles whose sentences mention it
+    "best_passage_rank",
+    "best_order",
+    "max_dense",
+    "sum_dense",
+    "max_lexical",
+    "sum_lexical",
+    "support_share",  # its summed sentence score over all candidates'
+    "support_rank",
+    "inside_others",  # support of longer candidates that hold it
+    "holds_others",  # support of shorter candidates it holds ("Kramp-Karrenbauer" in the full name)
+    "in_passages",  # times it occurs in the text of all the passages read, embedded sentences or not
+    "in_titles",  # passages whose article title holds it
+    "proximity",  # nearness to the question's words in its sentence
+    "kind_fit",  # 1 of an asked-for kind, 0.5 when any kind may do or it has none, 0 otherwise
+    "from_entity",
+    "from_pattern",
+    "from_head",
+    "opens_sentence",
+    "tokens",
+    "said_share",  # share of its words the question says
+    "capitalised",
+    "title_case",  # of its best sentence
+    "head_fit",  # cosine with the question's head noun (0 without one)
+    "statement_fit",  # the question as a statement with it, against its sentence
+    "question_fit",  # cosine with the question
+    *[f"asks_{kind.value}" for kind in AnswerType],
+    *[f"is_{kind.value}" for kind in Kind],
+]
+
+
+@dataclass
+class CandidateGroup:
+    """The mentions of one candidate phrase across the sentences read."""
+
+    key: str
+    mentions: list[Candidate]
+    features: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def text(self) -> str:
+        """The phrase as its first mention writes it."""
+        return self.mentions[0].text
+
+
+@dataclass
+class Reading:
+    """What the answerer read: the embedded sentences (best by the cheap features first) and the candidates."""
+
+    asked: Asked
+    sentences: list[Evidence]
+    sentence_features: np.ndarray
+    groups: list[CandidateGroup]
+    known: dict[str, list[float]]
+
+    @property
+    def candidate_features(self) -> np.ndarray:
+        """One row per scored candidate group, in CANDIDATE_FEATURES order."""
+        if not self.groups:
+            return np.zeros((0, len(CANDIDATE_FEATURES)), dtype=np.float32)
+        return np.stack([group.features for group in self.groups]).astype(np.float32)
+
+
+def read(question: str, passages: Sequence[Chunk], embeddings: Embeddings, recognizer: EntityRecognizer) -> Reading:
+    """The sentences and candidates of the top passages with their features."""
+    wanted = asked(question)
+    sentences, ranks = _sentences(passages)
+    if not sentences:
+        return Reading(wanted, [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32), [], {})
+    terms = content_terms(question)
+    sentence_terms = [content_terms(s.text) for s in sentences]
+    idf = _idf(terms, sentence_terms)
+    question_lower = question.lower()
+    lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
+    has_type = [_has_new_answer(s.text, wanted.answer_type, question_lower) for s in sentences]
+    # Stable sort: ties keep passage order.
+    order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * has_type[i]))[:MAX_EMBEDDED]
+    chosen = [sentences[i] for i in order]
+    vectors = np.array(embeddings.embed_documents([s.text for s in chosen]))
+    question_vector = np.array(embeddings.embed_query(question))
+    dense = vectors @ question_vector
+    known = {s.text: list(vector) for s, vector in zip(chosen, vectors, strict=True)}
+    mentions = candidates(wanted, chosen, recognizer.entities([s.text for s in chosen]))
+    per_sentence = np.zeros(len(chosen))
+    fitting = np.zeros(len(chosen))
+    for mention in mentions:
+        per_sentence[mention.sentence] += 1
+        fitting[mention.sentence] += _kind_fit(mention.kind, wanted) == 1.0
+    sentence_features = np.array(
+        [
+            [
+                dense[j],
+                lexical[i],
+                has_type[i],
+                ranks[i],
+                j,
+                len(sentences[i].text.split()),
+                per_sentence[j],
+                fitting[j],
+                _title_case(sentences[i].text),
+            ]
+            for j, i in enumerate(order)
+        ],
+        dtype=np.float32,
+    )
+    chosen = [s.model_copy(update={"score": float(dense[j])}) for j, s in enumerate(chosen)]
+    read_passages = list(passages[:MAX_PASSAGES])
+    groups = _groups(
+        wanted, question, chosen, mentions, sentence_features, embeddings, question_vector, known, read_passages
+    )
+    return Reading(wanted, chosen, sentence_features, groups, known)
+
+
+def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:
+    """Sentences of four words or more of the top passages, each once, with the rank of its passage."""
+    sentences: list[Evidence] = []
+    ranks: list[int] = []
+    seen: set[tuple[str, int]] = set()
+    for rank, chunk in enumerate(passages[:MAX_PASSAGES]):
+        for start, end in split_sentences(chunk.text):
+            key = (chunk.article_id, chunk.start + start)
+            if key in seen:  # overlapping chunks repeat sentences
+                continue
+            seen.add(key)
+            text = chunk.text[start:end]
+            if len(text.split()) >= 4:
+                sentences.append(
+                    Evidence(chunk=chunk, start=chunk.start + start, end=chunk.start + end, text=text, score=0.0)
+                )
+                ranks.append(rank)
+    return sentences, ranks
+
+
+def _groups(
+    wanted: Asked,
+    question: str,
+    sentences: list[Evidence],
+    mentions: list[Candidate],
+    sentence_features: np.ndarray,
+    embeddings: Embeddings,
+    question_vector: np.ndarray,
+    known: dict[str, list[float]],
+    passages: list[Chunk],
+) -> list[CandidateGroup]:
+    """The MAX_SCORED best-supported candidate groups, each with its feature row."""
+    by_key: dict[str, list[Candidate]] = {}
+    for mention in mentions:
+        by_key.setdefault(mention.key, []).append(mention)
+    if not by_key:
+        return []
+    dense, lexical = sentence_features[:, 0], sentence_features[:, 1]
+    base = np.maximum(dense, 0) + lexical
+    support = {key: float(sum(base[m.sentence] for m in found)) for key, found in by_key.items()}
+    keys = list(by_key)
+    inside = {k: sum(support[o] for o in keys if o != k and f" {k} " in f" {o} ") for k in keys}
+    holds = {k: sum(support[o] for o in keys if o != k and f" {o} " in f" {k} ") for k in keys}
+    keys.sort(key=lambda k: -(support[k] + holds[k]))
+    keys = keys[:MAX_SCORED]
+    total = sum(support.values()) or 1.0
+    texts = [by_key[k][0].text for k in keys]
+    statements = [_WH_PHRASE.sub(text, question, count=1) for text in texts]
+    head = wanted.head
+    vectors = np.array(embeddings.embed_documents(texts + statements + ([head] if head else [])))
+    n = len(keys)
+    texts_lower = [f" {' '.join(word_tokens(p.text))} " for p in passages]
+    titles_lower = [f" {' '.join(word_tokens(p.title))} " for p in passages]
+    groups = []
+    for rank, key in enumerate(keys):
+        found = by_key[key]
+        rows = sentence_features[[m.sentence for m in found]]
+        best = min(found, key=lambda m: m.sentence)
+        sentence_vector = np.array(known[sentences[best.sentence].text])
+        tokens = word_tokens(best.text)
+        content = [t for t in tokens if t not in STOPWORDS] or tokens
+        kind = max((m.kind for m in found), key=lambda k: _kind_fit(k, wanted))
+        row = [
+            len(found),
+            len({m.sentence for m in found}),
+            len({sentences[m.sentence].chunk.article_id for m in found}),
+            rows[:, 3].min(),
+            rows[:, 4].min(),
+            rows[:, 0].max(),
+            rows[:, 0].sum(),
+            rows[:, 1].max(),
+            rows[:, 1].sum(),
+            support[key] / total,
+            rank,
+            inside[key],
+            holds[key],
+            sum(text.count(f" {key} ") for text in texts_lower),
+            sum(f" {key} " in title for title in titles_lower),
+            max(_proximity(sentences[m.sentence].text, m.text, wanted.stems) for m in found),
+            _kind_fit(kind, wanted),
+            any(m.source == "entity" for m in found),
+            any(m.source == "pattern" for m in found),
+            any(m.source == "head" for m in found),
+            all(m.opens_sentence for m in found),
+            len(tokens),
+            sum(said_in(t, wanted.stems) for t in content) / len(content),
+            best.text[:1].isupper(),
+            sentence_features[best.sentence, SENTENCE_FEATURES.index("title_case")],
+            float(vectors[rank] @ vectors[-1]) if head else 0.0,
+            float(vectors[n + rank] @ sentence_vector),
+            float(vectors[rank] @ question_vector),
+            *[wanted.answer_type is t for t in AnswerType],
+            *[kind is k for k in Kind],
+        ]
+        groups.append(CandidateGroup(key=key, mentions=found, features=np.array(row, dtype=np.float32)))
+    return groups
+
+
+def _title_case(sentence: str) -> float:
+    words = re.findall(r"[^\W\d_][\w’'-]*", sentence)
+    return sum(word[0].isupper() for word in words) / len(words) if words else 0.0
+
+
+def _kind_fit(kind: Kind, wanted: Asked) -> float:
+    if kind in wanted.kinds:
+        return 1.0
+    if not wanted.kinds or kind in (Kind.NAME, Kind.OTHER):
+        return 0.5
+    return 0.0
+
+
+def _idf(terms: set[str], documents: list[set[str]]) -> dict[str, float]:
+    n = len(documents)
+    return {t: math.log(1 + (n + 1) / (1 + sum(t in d for d in documents))) for t in terms}
+
+
+def _has_new_answer(sentence: str, kind: AnswerType, question_lower: str) -> bool:
+    """Whether the sentence holds something of the expected type that the question does not already say."""
+    return any(m.group(0).lower() not in question_lower for m in TYPE_PATTERNS[kind].finditer(sentence))
+
+
+def _proximity(sentence: str, phrase: str, question_stems: frozenset[str]) -> float:
+    """Sum over the question's words in the sentence of 1 / (1 + their distance in words to the phrase)."""
+    words = [(m.start(), m.group(0).lower()) for m in re.finditer(r"\w+", sentence)]
+    at = sentence.find(phrase)
+    first = sum(1 for start, _ in words if start < at)
+    last = first + max(len(re.findall(r"\w+", phrase)), 1) - 1
+    return sum(
+        1.0 / (1 + min(abs(i - first), abs(i - last)))
+        for i, (_, word) in enumerate(words)
+        if not first <= i <= last and word not in STOPWORDS and stem_word(word) in question_stems
+    )

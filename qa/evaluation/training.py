@@ -1,0 +1,449 @@
+"""Training the answer scorer on benchmark years: each question's passages read once and labelled, two LightGBM
+models fit, every year scored by models trained on the other years only (leave one year out), and the shipped
+models trained on all of them. `qa eval train DATASET...` runs it and prints the held-out figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answer.entities import load_recognizer
+from qa.answer.reading import CANDIDATE_FEATURES, SENTENCE_FEATURES, read
+from qa.answer.scorer import CANDIDATE_MODEL, SENTENCE_MODEL, file_sha256, write_manifest
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.evaluation import metrics
+from qa.evaluation.datasets import EvalDataset, EvalQuestion
+from qa.evaluation.runner import RIGHT_F1, open_engine
+from qa.models import Chunk
+from qa.query import Query
+
+# LightGBM, small and regularised: ~10-40 candidates a question, a few thousand questions a year.
+PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "num_threads": 2,
+    "seed": 7,
+    "deterministic": True,
+}
+ROUNDS = 300
+# Precision the bold short answer is shown at, and that a refusal must have (the share of refused questions whose
+# best answer would have been wrong), both chosen on the training years.
+SHOWN_PRECISION = 0.75
+REFUSAL_PRECISION = 0.95
+MAX_REFUSED_ANSWERABLE = 0.10
+# Code whose change changes the features: the cache of readings is keyed by it.
+_READING_SOURCES = ("answer/reading.py", "answer/candidates.py", "answer/entities.py", "answer/answer_types.py")
+
+
+@dataclass
+class Example:
+    """One question as read for training: its features, and which candidates and sentences are right."""
+
+    dataset: str
+    question_id: str
+    answerable: bool
+    candidate_texts: list[str]
+    candidate_features: np.ndarray
+    candidate_f1: np.ndarray
+    sentence_features: np.ndarray
+    sentence_right: np.ndarray
+
+
+def read_dataset(
+    dataset: EvalDataset,
+    settings: Settings,
+    embeddings: MiniLMEmbeddings,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Example]:
+    """Every question with a gold answer, read from its passages in its date window; cached in data_dir/train/."""
+    engine, _ = open_engine(dataset, settings, embeddings)
+    code = hashlib.sha256(b"".join((Path(__file__).parents[1] / s).read_bytes() for s in _READING_SOURCES))
+    cache = engine.settings.data_dir / "train" / f"{engine.settings.collection}-{code.hexdigest()[:10]}.json"
+    if cache.is_file():
+        return [_example(record) for record in json.loads(cache.read_text())]
+    recognizer = load_recognizer()
+    questions = [q for q in dataset.questions if q.answer]
+    examples = []
+    for question in questions:
+        examples.append(_read(dataset.name, question, _passages(engine, question), embeddings, recognizer))
+        if on_progress:
+            on_progress(1, len(questions))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps([_record(example) for example in examples]))
+    return examples
+
+
+def _passages(engine: Any, question: EvalQuestion) -> list[Chunk]:
+    since, until = question.window()
+    query = Query(question=question.question, since=since, until=until)
+    return engine.retriever.retrieve(query.question, query.k, query.filters)
+
+
+def _read(name: str, question: EvalQuestion, passages: list[Chunk], embeddings: Any, recognizer: Any) -> Example:
+    reading = read(question.question, passages, embeddings, recognizer)
+    texts = [group.text for group in reading.groups]
+    return Example(
+        dataset=name,
+        question_id=question.id,
+        answerable=question.answerable,
+        candidate_texts=texts,
+        candidate_features=reading.candidate_features,
+        candidate_f1=np.array([metrics.token_f1(text, question.answer) for text in texts]),
+        sentence_features=reading.sentence_features,
+        sentence_right=np.array([metrics.contains(s.text, question.answer) for s in reading.sentences]),
+    )
+
+
+def _record(example: Example) -> dict[str, Any]:
+    return {
+        "dataset": example.dataset,
+        "question_id": example.question_id,
+        "answerable": example.answerable,
+        "candidate_texts": example.candidate_texts,
+        "candidate_features": example.candidate_features.tolist(),
+        "candidate_f1": example.candidate_f1.tolist(),
+        "sentence_features": example.sentence_features.tolist(),
+        "sentence_right": example.sentence_right.tolist(),
+    }
+
+
+def _example(record: dict[str, Any]) -> Example:
+    return Example(
+        dataset=record["dataset"],
+        question_id=record["question_id"],
+        answerable=record["answerable"],
+        candidate_texts=record["candidate_texts"],
+        candidate_features=np.array(record["candidate_features"], dtype=np.float32).reshape(
+            -1, len(CANDIDATE_FEATURES)
+        ),
+        candidate_f1=np.array(record["candidate_f1"]),
+        sentence_features=np.array(record["sentence_features"], dtype=np.float32).reshape(-1, len(SENTENCE_FEATURES)),
+        sentence_right=np.array(record["sentence_right"]),
+    )
+
+
+@dataclass
+class Models:
+    """The two fitted boosters."""
+
+    candidates: Any
+    sentences: Any
+
+
+def fit(examples: Sequence[Example], exclude: Sequence[str] = ()) -> Models:
+    """Both models on the examples, leaving out the named features (zeroed: the ablation)."""
+    import lightgbm
+
+    def train(features: list[np.ndarray], labels: list[np.ndarray], names: list[str]) -> Any:
+        x = np.concatenate(features)
+        x[:, [names.index(name) for name in exclude if name in names]] = 0.0
+        data = lightgbm.Dataset(x, np.concatenate(labels), feature_name=names, free_raw_data=False)
+        return lightgbm.train(PARAMS, data, num_boost_round=ROUNDS)
+
+    with_candidates = [e for e in examples if len(e.candidate_texts)]
+    candidates = train(
+        [e.candidate_features for e in with_candidates],
+        [(e.candidate_f1 >= RIGHT_F1).astype(float) for e in with_candidates],
+        CANDIDATE_FEATURES,
+    )
+    with_sentences = [e for e in examples if len(e.sentence_right)]
+    sentences = train(
+        [e.sentence_features for e in with_sentences],
+        [e.sentence_right for e in with_sentences],
+        SENTENCE_FEATURES,
+    )
+    return Models(candidates, sentences)
+
+
+@dataclass
+class Outcome:
+    """What a model does on one question: its best candidate and sentence, their raw scores, and if right."""
+
+    question_id: str
+    answerable: bool
+    best_text: str | None
+    best_score: float
+    right: float  # best candidate's F1 ≥ RIGHT_F1
+    f1: float
+    em: float
+    sentence_score: float
+    sentence_right: float
+
+
+def outcomes(models: Models, examples: Sequence[Example], exclude: Sequence[str] = ()) -> list[Outcome]:
+    """Each example's best candidate and best sentence by the models."""
+    found = []
+    for e in examples:
+        best_text, best_score, right, f1, em = None, 0.0, 0.0, 0.0, 0.0
+        if e.candidate_texts:
+            x = e.candidate_features.copy()
+            x[:, [CANDIDATE_FEATURES.index(name) for name in exclude if name in CANDIDATE_FEATURES]] = 0.0
+            scores = models.candidates.predict(x)
+            best = int(np.argmax(scores))
+            best_text, best_score = e.candidate_texts[best], float(scores[best])
+            f1 = float(e.candidate_f1[best])
+            right = float(f1 >= RIGHT_F1)
+            em = float(f1 == 1.0)
+        sentence_score, sentence_right = 0.0, 0.0
+        if len(e.sentence_right):
+            scores = models.sentences.predict(e.sentence_features)
+            best = int(np.argmax(scores))
+            sentence_score, sentence_right = float(scores[best]), float(e.sentence_right[best])
+        found.append(
+            Outcome(e.question_id, e.answerable, best_text, best_score, right, f1, em, sentence_score, sentence_right)
+        )
+    return found
+
+
+def calibration(scores: Sequence[float], right: Sequence[float]) -> dict[str, list[float]]:
+    """Isotonic regression of rightness on score, as the steps qa.answer.scorer.Calibration interpolates."""
+    from sklearn.isotonic import IsotonicRegression
+
+    if not len(scores):
+        return {"x": [], "y": []}
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, right)
+    return {"x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
+
+
+def calibrated(steps: dict[str, list[float]], scores: Sequence[float]) -> np.ndarray:
+    """Scores through a calibration's steps."""
+    return np.interp(scores, steps["x"], steps["y"]) if steps["x"] else np.asarray(scores)
+
+
+def thresholds(confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
+    """(refusal, shown): refuse below the highest confidence at which refusals are still REFUSAL_PRECISION wrong
+    and at most MAX_REFUSED_ANSWERABLE of answerable questions are refused; bold the short answer from the lowest
+    confidence at which shown answers are SHOWN_PRECISION right."""
+    order = np.argsort(confidence)
+    refusal = 0.0
+    for t in np.unique(confidence):
+        refused = confidence < t
+        if not refused.any():
+            continue
+        wrong = 1 - right[refused].mean()
+        if wrong < REFUSAL_PRECISION or refused[answerable].mean() > MAX_REFUSED_ANSWERABLE:
+            break
+        refusal = float(t)
+    shown = 1.0
+    for t in np.unique(confidence[order])[::-1]:
+        above = confidence >= t
+        if right[above].mean() >= SHOWN_PRECISION:
+            shown = float(t)
+        elif above.sum() >= 20:
+            break
+    return refusal, shown
+
+
+def calibration_table(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Per confidence bin: its range, how many questions, mean confidence, share right."""
+    edges = np.minimum((confidence * bins).astype(int), bins - 1)
+    return [
+        {
+            "from": b / bins,
+            "to": (b + 1) / bins,
+            "n": int((edges == b).sum()),
+            "confidence": round(float(confidence[edges == b].mean()), 3),
+            "right": round(float(right[edges == b].mean()), 3),
+        }
+        for b in range(bins)
+        if (edges == b).any()
+    ]
+
+
+@dataclass
+class Scorer:
+    """Fitted models with their calibration and thresholds: what a model folder holds."""
+
+    models: Models
+    steps: dict[str, dict[str, list[float]]]
+    refusal: float
+    shown: float
+
+
+def fit_scorer(years: dict[str, list[Example]], names: Sequence[str], exclude: Sequence[str] = ()) -> Scorer:
+    """Models fit on the named years, calibrated (and thresholds chosen) on those years' leave-one-out scores."""
+    models = fit([e for name in names for e in years[name]], exclude)
+    inner: list[Outcome] = []
+    for name in names:
+        rest = [e for other in names if other != name for e in years[other]]
+        inner += outcomes(fit(rest, exclude) if rest else models, years[name], exclude)
+    steps = _confidence_steps(inner)
+    refusal, shown = _thresholds(inner, steps)
+    return Scorer(models, steps, refusal, shown)
+
+
+def held_out(years: dict[str, list[Example]], target: str, exclude: Sequence[str] = ()) -> tuple[Scorer, dict]:
+    """A scorer fit on every year but `target`, and its figures on `target`."""
+    scorer = fit_scorer(years, [name for name in years if name != target], exclude)
+    return scorer, _figures(outcomes(scorer.models, years[target], exclude), scorer)
+
+
+def _confidence_steps(found: Sequence[Outcome]) -> dict[str, dict[str, list[float]]]:
+    with_candidate = [o for o in found if o.best_text is not None]
+    return {
+        "confidence": calibration([o.best_score for o in with_candidate], [o.right for o in with_candidate]),
+        "sentence_confidence": calibration([o.sentence_score for o in found], [o.sentence_right for o in found]),
+    }
+
+
+def confidence_of(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> np.ndarray:
+    """An answer's confidence: of its short answer when it has one, else of its best sentence."""
+    return np.array(
+        [
+            calibrated(steps["confidence"], [o.best_score])[0]
+            if o.best_text is not None
+            else calibrated(steps["sentence_confidence"], [o.sentence_score])[0]
+            for o in found
+        ]
+    )
+
+
+def _rightness(found: Sequence[Outcome]) -> np.ndarray:
+    return np.array([o.right if o.best_text is not None else o.sentence_right for o in found])
+
+
+def _thresholds(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> tuple[float, float]:
+    answerable = np.array([o.answerable for o in found], dtype=bool)
+    return thresholds(confidence_of(found, steps), _rightness(found), answerable)
+
+
+def _figures(found: Sequence[Outcome], scorer: Scorer) -> dict[str, Any]:
+    confidence = confidence_of(found, scorer.steps)
+    right = _rightness(found)
+    answered = confidence >= scorer.refusal
+    answerable = np.array([o.answerable for o in found], dtype=bool)
+    bold = answered & (confidence >= scorer.shown) & np.array([o.best_text is not None for o in found])
+    return {
+        "questions": len(found),
+        "em": round(float(np.mean([o.em if a else 0.0 for o, a in zip(found, answered, strict=True)])), 4),
+        "f1": round(float(np.mean([o.f1 if a else 0.0 for o, a in zip(found, answered, strict=True)])), 4),
+        "right": round(float(right.mean()), 4),
+        "ece": round(metrics.expected_calibration_error(confidence, right), 4),
+        "refusal_threshold": round(scorer.refusal, 4),
+        "shown_threshold": round(scorer.shown, 4),
+        "refused_answerable": round(float((~answered[answerable]).mean()), 4) if answerable.any() else None,
+        "shown": round(float(bold.mean()), 4),
+        "shown_right": round(float(right[bold].mean()), 4) if bold.any() else None,
+        "calibration": calibration_table(confidence, right),
+    }
+
+
+def save(scorer: Scorer, folder: Path, trained_on: Sequence[str], figures: dict[str, Any]) -> Path:
+    """The scorer as a model folder qa.answer.scorer loads: two LightGBM text files and the manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scorer.models.candidates.save_model(str(folder / CANDIDATE_MODEL))
+    scorer.models.sentences.save_model(str(folder / SENTENCE_MODEL))
+    write_manifest(
+        folder,
+        {
+            "candidate_features": CANDIDATE_FEATURES,
+            "sentence_features": SENTENCE_FEATURES,
+            "sha256": {name: file_sha256(folder / name) for name in (CANDIDATE_MODEL, SENTENCE_MODEL)},
+            "confidence": scorer.steps["confidence"],
+            "sentence_confidence": scorer.steps["sentence_confidence"],
+            "refusal_threshold": scorer.refusal,
+            "shown_threshold": scorer.shown,
+            "trained_on": sorted(trained_on),
+            "figures": figures,
+        },
+    )
+    return folder
+
+
+# Features left out together in the ablation: what each kind of evidence buys.
+ABLATIONS = {
+    "meaning (dense, fits)": ["max_dense", "sum_dense", "statement_fit", "question_fit"],
+    "shared terms": ["max_lexical", "sum_lexical"],
+    "redundancy": [
+        "mentions",
+        "sentences",
+        "articles",
+        "support_share",
+        "support_rank",
+        "inside_others",
+        "holds_others",
+        "in_passages",
+        "in_titles",
+    ],
+    "answer kind (NER, head noun)": [
+        "kind_fit",
+        "from_entity",
+        *[f for f in CANDIDATE_FEATURES if f.startswith("is_")],
+    ],
+    "head-noun fit": ["head_fit", "from_head"],
+    "proximity": ["proximity"],
+    "passage rank": ["best_passage_rank", "best_order"],
+}
+
+
+def train(
+    datasets: dict[str, list[Example]], folder: Path, held_out_dir: Path | None, ablation: bool
+) -> dict[str, Any]:
+    """Leave-one-year-out figures (and held-out scorers in held_out_dir), the ablation, and the shipped scorer."""
+    figures: dict[str, Any] = {"held_out": {}, "ablation": {}}
+    names = sorted(datasets)
+    if len(names) > 1:
+        for name in names:
+            scorer, found = held_out(datasets, name)
+            figures["held_out"][name] = found
+            if held_out_dir:
+                save(scorer, held_out_dir / f"without-{name}", [n for n in names if n != name], found)
+        if ablation:
+            for label, features in ABLATIONS.items():
+                figures["ablation"][label] = {
+                    name: {key: held_out(datasets, name, features)[1][key] for key in ("em", "f1", "right")}
+                    for name in names
+                }
+    save(fit_scorer(datasets, names), folder, names, figures)
+    return figures
+
+
+def figures_table(figures: dict[str, Any]) -> str:
+    """The held-out figures, the calibration and the ablation as Markdown tables."""
+    lines = [
+        "| held-out year | questions | EM | F1 | short answer right | ECE | refused answerable | bold shown "
+        "| bold right |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, found in figures["held_out"].items():
+        lines.append(
+            f"| {name} | {found['questions']} | {found['em']:.3f} | {found['f1']:.3f} | {found['right']:.3f} | "
+            f"{found['ece']:.3f} | {found['refused_answerable']} | {found['shown']:.3f} | {found['shown_right']} |"
+        )
+    for name, found in figures["held_out"].items():
+        lines += ["", f"Calibration on {name} (held out):", "", "| confidence | n | mean confidence | right |"]
+        lines.append("| --- | --- | --- | --- |")
+        lines += [
+            f"| {b['from']:.1f}–{b['to']:.1f} | {b['n']} | {b['confidence']} | {b['right']} |"
+            for b in found["calibration"]
+        ]
+    if figures["ablation"]:
+        names = list(figures["held_out"])
+        lines += ["", "Ablation (EM / F1 with the features left out, held out):", ""]
+        lines.append("| left out | " + " | ".join(names) + " |")
+        lines.append("| --- |" + " --- |" * len(names))
+        lines.append(
+            "| nothing | "
+            + " | ".join(f"{figures['held_out'][n]['em']:.3f} / {figures['held_out'][n]['f1']:.3f}" for n in names)
+            + " |"
+        )
+        for label, per_year in figures["ablation"].items():
+            lines.append(
+                f"| {label} | " + " | ".join(f"{per_year[n]['em']:.3f} / {per_year[n]['f1']:.3f}" for n in names) + " |"
+            )
+    return "\n".join(lines)

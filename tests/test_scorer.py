@@ -1,0 +1,80 @@
+"""The learned answer scorer: its files are verified, a broken one is one clear line, its confidence calibrated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from qa.answer.reading import CANDIDATE_FEATURES
+from qa.answer.scorer import SHIPPED, AnswerScorer, Calibration, ScorerModelError, read_manifest
+from qa.cli import app
+from qa.evaluation import metrics
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """A copy of the shipped scorer to break."""
+    return Path(shutil.copytree(SHIPPED, tmp_path / "scorer"))
+
+
+def test_the_shipped_scorer_loads_and_scores_in_its_feature_order(model: Path):
+    scorer = AnswerScorer(model)
+    assert scorer.manifest.candidate_features == CANDIDATE_FEATURES
+    assert sorted(scorer.manifest.trained_on) == ["realtimeqa-2022", "realtimeqa-2023", "realtimeqa-2024"]
+    rows = np.zeros((3, len(CANDIDATE_FEATURES)), dtype=np.float32)
+    rows[0, CANDIDATE_FEATURES.index("kind_fit")] = 1.0
+    rows[1, CANDIDATE_FEATURES.index("kind_fit")] = 0.0
+    assert scorer.candidate_scores(rows).shape == (3,)
+    assert 0 <= scorer.manifest.refusal_threshold < scorer.manifest.shown_threshold <= 1
+
+
+def test_a_changed_model_file_is_one_clear_error(model: Path):
+    weights = model / "candidates.txt"
+    weights.write_text(weights.read_text().replace("num_leaves=", "num_leaves= ", 1))
+    with pytest.raises(ScorerModelError, match=r"^the answer scorer's candidates.txt in .* has changed \(sha256"):
+        AnswerScorer(model)
+
+
+def test_a_missing_model_file_is_one_clear_error(model: Path):
+    (model / "sentences.txt").unlink()
+    with pytest.raises(ScorerModelError, match=r"^the answer scorer's sentences.txt is missing in "):
+        AnswerScorer(model)
+    (model / "manifest.json").unlink()
+    with pytest.raises(ScorerModelError, match=r"^the answer scorer's manifest.json is missing in "):
+        read_manifest(model)
+
+
+def test_a_scorer_for_other_features_is_refused(model: Path):
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["candidate_features"] = manifest["candidate_features"][:-1]
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ScorerModelError, match="trained on other features: retrain it"):
+        AnswerScorer(model)
+
+
+def test_the_cli_says_so_in_one_line_and_stores_nothing_wrong(model: Path, tmp_path: Path, monkeypatch):
+    (model / "candidates.txt").write_text("tree\n")
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QA_ANSWER_MODEL", str(model))
+    result = CliRunner().invoke(app, ["ask", "Who won?"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "the answer scorer's candidates.txt" in result.stderr and "has changed" in result.stderr
+
+
+def test_calibration_is_monotone_and_clipped():
+    calibration = Calibration(x=[0.1, 0.4, 0.8], y=[0.05, 0.3, 0.9])
+    assert calibration(0.0) == 0.05 and calibration(1.0) == 0.9
+    assert calibration(0.1) < calibration(0.25) < calibration(0.4) < calibration(0.6)
+
+
+def test_risk_coverage_and_calibration_error_on_hand_made_cases():
+    curve = metrics.risk_coverage([0.9, 0.2, 0.6, 0.4], [1, 0, 1, 0])
+    assert curve == [(0.25, 1.0), (0.5, 1.0), (0.75, 2 / 3), (1.0, 0.5)]
+    assert metrics.expected_calibration_error([0.95, 0.95], [1, 1]) == pytest.approx(0.05)
+    assert metrics.expected_calibration_error([0.25, 0.25, 0.75, 0.75], [0, 1, 1, 1]) == pytest.approx(0.25)
