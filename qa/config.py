@@ -40,7 +40,8 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         le=1,
-        description="Confidence below which an extractive answer is a refusal; the answer scorer's own when unset.",
+        description="Probability that the best sentence holds the answer below which an extractive answer is a "
+        "refusal; the answer scorer's own when unset.",
     )
     answer_model: Path | None = Field(
         default=None, description="Folder of the answer scorer (qa eval train writes one); the shipped one when unset."

@@ -113,3 +113,14 @@ def test_a_changed_or_missing_ner_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(EntityModelError, match="tok2vec/model is missing"):
         verify_model(copy)
     assert set(CHECKSUMS) == {"config.cfg", "ner/model", "tok2vec/model"}
+
+
+def test_entities_keep_their_bounds_and_persons_are_not_named_by_their_kind():
+    found = kinds_of(
+        "A pumpkin in which state set a record? On behalf of which actor did she decline the award?",
+        "The New York pumpkin beat the record; she declined the Best Actor award for Marlon Brando.",
+    )
+    assert found["New York"] is Kind.PLACE  # "New" opens many a sentence, but the NER model drew this name
+    assert found["Marlon Brando"] is Kind.PERSON
+    assert not any(text.endswith("Actor award") or text == "Best Actor actor" for text in found)
+    assert head_kind("NFL head coaches") is Kind.PERSON

@@ -205,14 +205,15 @@ def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequenc
             if question.answer_type in (AnswerType.MONTH, AnswerType.YEAR) and kind in _NUMERIC:
                 if not PATTERNS[question.answer_type][0].search(entity.text):
                     continue  # "which month" is answered by a month, not by "2024" or "last week"
-            phrase = trim_name(entity.text, question.stems) if kind not in _NUMERIC else entity.text
+            phrase = entity.text if kind in _NUMERIC else trim_name(entity.text, question.stems, entity=True)
             if kind is Kind.MONEY and entity.start and text[entity.start - 1] in "$£€":  # spaCy leaves the sign out
                 phrase = text[entity.start - 1 : entity.end]
             add(phrase, kind, "entity")
-        if question.head and question.head not in ("person", "place"):
-            # The thing named before the head noun: "the Doha agreement", "sesame seeds" for "which seed".
+        kind = head_kind(question.head) or Kind.OTHER if question.head else Kind.OTHER
+        if question.head and question.head not in ("person", "place") and kind in _NAMED_WITH_HEAD:
+            # The thing named before the head noun: "the Doha agreement", "sesame seeds" for "which seed" (not
+            # "Best Actor" for "which actor": a person or place is not named by its kind).
             noun = question.head.split()[-1]
-            kind = head_kind(question.head) or Kind.OTHER
             for match in re.finditer(
                 rf"((?:[A-Z][\w’'.&-]*\s+){{1,4}}|\b[a-z][\w-]+\s+)((?i:{re.escape(noun)})s?)\b", words
             ):
@@ -235,14 +236,21 @@ def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequenc
     return found
 
 
+_NAMED_WITH_HEAD = {Kind.LAW, Kind.EVENT, Kind.PRODUCT, Kind.OTHER}
 _NUMERIC = {Kind.DATE, Kind.NUMBER, Kind.MONEY, Kind.PERCENT, Kind.QUANTITY, Kind.ORDINAL}
 
 
 def head_kind(head: str) -> Kind | None:
     """The kind a head noun asks for ("pharmacy chains" → organisation), from its last listed word."""
     for word in reversed(head.lower().split()):
-        singular = word[:-3] + "y" if word.endswith("ies") else word[:-1] if word.endswith("s") else word
-        for form in (word, singular):
+        forms = [word]
+        if word.endswith("ies"):
+            forms.append(word[:-3] + "y")
+        elif word.endswith(("ches", "shes", "xes", "sses")):
+            forms.append(word[:-2])
+        elif word.endswith("s"):
+            forms.append(word[:-1])
+        for form in forms:
             if form in HEAD_KINDS:
                 return HEAD_KINDS[form]
     return None
@@ -256,13 +264,15 @@ def _kind_of(phrase: str, entities: Sequence[Entity]) -> Kind:
     return Kind.NAME
 
 
-def trim_name(phrase: str, question_stems: frozenset[str], *, titles: bool = False) -> str:
+def trim_name(phrase: str, question_stems: frozenset[str], *, titles: bool = False, entity: bool = False) -> str:
     """The name without the words around it that are no part of it or that the question says, and with `titles`
     without the office before or after it ("German Defense Minister Annegret Kramp-Karrenbauer" -> "Annegret
-    Kramp-Karrenbauer"). Not for the NER model's entities: "General Motors" is a name."""
+    Kramp-Karrenbauer"). An `entity` of the NER model keeps its bounds: "New York", "General Motors"."""
 
     def outside(word: str) -> bool:
         bare = word.lower().strip('\u201c".,')
+        if entity:  # the NER model drew its bounds: only an article or what the question says goes
+            return bare in ("the", "a", "an") or all(said_in(token, question_stems) for token in word_tokens(bare))
         if bare in _NOT_NAME or bare in _CALENDAR or (titles and bare in _TITLES):
             return True
         return all(said_in(token, question_stems) for token in word_tokens(bare))

@@ -1,8 +1,9 @@
 """The default answer engine, no LLM: the learned scorer picks the answering phrase and sentences of the top passages.
 
 The top passages are read (qa/answer/reading.py: sentences, typed candidates, their features); the candidate model
-scores each candidate phrase, the sentence model each sentence, and the calibrated score of the best gives the
-answer's confidence. A confidence under the refusal threshold is a refusal.
+scores each candidate phrase, the sentence model each sentence. The best candidate's calibrated score is the
+answer's confidence; the best sentence's is its support, the probability that the articles say the answer at all,
+and a support under the refusal threshold is a refusal.
 """
 
 from __future__ import annotations
@@ -92,11 +93,9 @@ class ExtractiveAnswerer:
             short = ShortAnswer(
                 text=mention.text, evidence=sentences[mention.sentence], score=round(float(scores[best]), 4)
             )
-            confidence = manifest.confidence(float(scores[best]))
-        else:
-            confidence = manifest.sentence_confidence(float(sentence_scores.max()))
-        confidence = round(confidence, 4)
-        if confidence < self.refusal_threshold:
+        support = manifest.sentence_confidence(float(sentence_scores.max()))
+        confidence = round(manifest.confidence(float(short.score)) if short else support, 4)
+        if support < self.refusal_threshold:  # no sentence is likely to hold the answer: the articles don't say
             return Selection(evidence=[], short_answer=None, confidence=confidence)
         chosen = [short.evidence] if short else [ranked[0]]
         for candidate in ranked:

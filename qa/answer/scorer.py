@@ -47,7 +47,9 @@ class Manifest(BaseModel):
     sha256: dict[str, str] = Field(description="sha256 of each model file by name.")
     confidence: Calibration = Field(description="Best candidate's score → probability its answer is right.")
     sentence_confidence: Calibration = Field(description="Best sentence's score → probability it holds the answer.")
-    refusal_threshold: float = Field(description="Answers less confident than this are refusals.")
+    refusal_threshold: float = Field(
+        description="An answer whose best sentence holds the answer with a lower probability is a refusal."
+    )
     shown_threshold: float = Field(description="A short answer at least this confident is shown in bold.")
     trained_on: list[str] = Field(description="The datasets the models were fit on.")
     figures: dict[str, Any] = Field(default_factory=dict, description="What training measured (held-out years).")

@@ -6,6 +6,7 @@ models trained on all of them. `qa eval train DATASET...` runs it and prints the
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,10 +42,12 @@ PARAMS = {
     "deterministic": True,
 }
 ROUNDS = 300
+# Folds of the training questions whose out-of-fold scores fit the calibration and choose the thresholds.
+CALIBRATION_FOLDS = 3
 # Precision the bold short answer is shown at, and that a refusal must have (the share of refused questions whose
 # best answer would have been wrong), both chosen on the training years.
 SHOWN_PRECISION = 0.75
-REFUSAL_PRECISION = 0.95
+REFUSAL_PRECISION = 0.9
 MAX_REFUSED_ANSWERABLE = 0.10
 # Code whose change changes the features: the cache of readings is keyed by it.
 _READING_SOURCES = ("answer/reading.py", "answer/candidates.py", "answer/entities.py", "answer/answer_types.py")
@@ -225,14 +228,16 @@ def calibrated(steps: dict[str, list[float]], scores: Sequence[float]) -> np.nda
     return np.interp(scores, steps["x"], steps["y"]) if steps["x"] else np.asarray(scores)
 
 
-def thresholds(confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
-    """(refusal, shown): refuse below the highest confidence at which refusals are still REFUSAL_PRECISION wrong
+def thresholds(
+    confidence: np.ndarray, support: np.ndarray, right: np.ndarray, answerable: np.ndarray
+) -> tuple[float, float]:
+    """(refusal, shown). Refuse when the support (the probability that the best sentence holds the answer) is below
+    the highest threshold at which refused questions would still be answered wrongly REFUSAL_PRECISION of the time
     and at most MAX_REFUSED_ANSWERABLE of answerable questions are refused; bold the short answer from the lowest
     confidence at which shown answers are SHOWN_PRECISION right."""
-    order = np.argsort(confidence)
     refusal = 0.0
-    for t in np.unique(confidence):
-        refused = confidence < t
+    for t in np.unique(support):
+        refused = support < t
         if not refused.any():
             continue
         wrong = 1 - right[refused].mean()
@@ -240,7 +245,7 @@ def thresholds(confidence: np.ndarray, right: np.ndarray, answerable: np.ndarray
             break
         refusal = float(t)
     shown = 1.0
-    for t in np.unique(confidence[order])[::-1]:
+    for t in np.unique(confidence)[::-1]:
         above = confidence >= t
         if right[above].mean() >= SHOWN_PRECISION:
             shown = float(t)
@@ -276,12 +281,14 @@ class Scorer:
 
 
 def fit_scorer(years: dict[str, list[Example]], names: Sequence[str], exclude: Sequence[str] = ()) -> Scorer:
-    """Models fit on the named years, calibrated (and thresholds chosen) on those years' leave-one-out scores."""
-    models = fit([e for name in names for e in years[name]], exclude)
+    """Models fit on the named years; calibration and thresholds from their out-of-fold scores (CALIBRATION_FOLDS
+    contiguous folds, so that a quiz week rarely lands on both sides)."""
+    train = [e for name in names for e in years[name]]
+    models = fit(train, exclude)
+    bounds = np.linspace(0, len(train), CALIBRATION_FOLDS + 1).astype(int)
     inner: list[Outcome] = []
-    for name in names:
-        rest = [e for other in names if other != name for e in years[other]]
-        inner += outcomes(fit(rest, exclude) if rest else models, years[name], exclude)
+    for start, end in itertools.pairwise(bounds):
+        inner += outcomes(fit(train[:start] + train[end:], exclude), train[start:end], exclude)
     steps = _confidence_steps(inner)
     refusal, shown = _thresholds(inner, steps)
     return Scorer(models, steps, refusal, shown)
@@ -319,13 +326,18 @@ def _rightness(found: Sequence[Outcome]) -> np.ndarray:
 
 def _thresholds(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> tuple[float, float]:
     answerable = np.array([o.answerable for o in found], dtype=bool)
-    return thresholds(confidence_of(found, steps), _rightness(found), answerable)
+    return thresholds(confidence_of(found, steps), support_of(found, steps), _rightness(found), answerable)
+
+
+def support_of(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> np.ndarray:
+    """The probability that each answer's best sentence holds the answer: what the refusal reads."""
+    return calibrated(steps["sentence_confidence"], [o.sentence_score for o in found])
 
 
 def _figures(found: Sequence[Outcome], scorer: Scorer) -> dict[str, Any]:
     confidence = confidence_of(found, scorer.steps)
     right = _rightness(found)
-    answered = confidence >= scorer.refusal
+    answered = support_of(found, scorer.steps) >= scorer.refusal
     answerable = np.array([o.answerable for o in found], dtype=bool)
     bold = answered & (confidence >= scorer.shown) & np.array([o.best_text is not None for o in found])
     return {
