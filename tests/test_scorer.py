@@ -16,6 +16,10 @@ from qa.cli import app
 from qa.evaluation import metrics
 
 
+# What the shipped scorer is fit on (realtimeqa-2024 joins once its index is built: docs/evaluation.md).
+TRAINED_ON = ["realtimeqa-2022", "realtimeqa-2023"]
+
+
 @pytest.fixture
 def model(tmp_path: Path) -> Path:
     """A copy of the shipped scorer to break."""
@@ -25,7 +29,8 @@ def model(tmp_path: Path) -> Path:
 def test_the_shipped_scorer_loads_and_scores_in_its_feature_order(model: Path):
     scorer = AnswerScorer(model)
     assert scorer.manifest.candidate_features == CANDIDATE_FEATURES
-    assert sorted(scorer.manifest.trained_on) == ["realtimeqa-2022", "realtimeqa-2023", "realtimeqa-2024"]
+    assert scorer.manifest.trained_on == TRAINED_ON
+    assert set(scorer.manifest.figures["held_out"]) == set(TRAINED_ON)  # every year also scored held out
     rows = np.zeros((3, len(CANDIDATE_FEATURES)), dtype=np.float32)
     rows[0, CANDIDATE_FEATURES.index("kind_fit")] = 1.0
     rows[1, CANDIDATE_FEATURES.index("kind_fit")] = 0.0
