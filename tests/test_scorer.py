@@ -15,7 +15,6 @@ from qa.answer.scorer import SHIPPED, AnswerScorer, Calibration, ScorerModelErro
 from qa.cli import app
 from qa.evaluation import metrics
 
-
 # What the shipped scorer is fit on (realtimeqa-2024 joins once its index is built: docs/evaluation.md).
 TRAINED_ON = ["realtimeqa-2022", "realtimeqa-2023"]
 
