@@ -63,15 +63,19 @@ def main() -> None:
                 + f"  (n={len(recall[1])})"
             )
             own, other, hit = [], [], []
+            # The scorer loaded once; refusal threshold 0, so that every question shows its first sentence.
+            unrefusing = ExtractiveAnswerer(engine.embeddings, engine.settings.answer_model, 0.0)
             for q in questions:
                 week = _week_of(q, weeks)
                 since, until = _window(q)
-                confidence, first = _best(engine, q["question"], since, until)
+                confidence, first = _best(engine, unrefusing, q["question"], since, until)
                 own.append(confidence)
                 hit.append(q["answer"].lower() in first.lower())
                 wrong = next(w for w in weeks if w != week)
                 # Only the other week's articles: the question's own news is out of reach.
-                other.append(_best(engine, q["question"], wrong - timedelta(days=3), wrong + timedelta(days=3))[0])
+                other.append(
+                    _best(engine, unrefusing, q["question"], wrong - timedelta(days=3), wrong + timedelta(days=3))[0]
+                )
             threshold = engine.answerer.refusal_threshold
             print(f"  first answer sentence contains the gold answer: {statistics.mean(hit):.3f}")
             answered = statistics.mean(s >= threshold for s in own)
@@ -82,10 +86,10 @@ def main() -> None:
             )
 
 
-def _best(engine: Engine, question: str, since: date, until: date) -> tuple[float, str]:
+def _best(engine: Engine, unrefusing: ExtractiveAnswerer, question: str, since: date, until: date) -> tuple[float, str]:
     """The answer's confidence and its first sentence, refusal threshold aside."""
     docs = engine.retriever.retrieve(question, engine.settings.k, Filters(since=since, until=until))
-    selection = ExtractiveAnswerer(engine.embeddings, engine.settings.answer_model, 0.0).select(question, docs)
+    selection = unrefusing.select(question, docs)
     return selection.confidence, selection.evidence[0].text if selection.evidence else ""
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from qa.answer.citations import citation_heading
+from qa.answer.phrases import short_answer_frame
 from qa.answerers import ANSWERERS, AnswererName
 from qa.articles import parse_date
 from qa.controls import strip_controls
@@ -454,12 +455,8 @@ def print_answer(answer: Answer) -> None:
     if answer.standalone_question:
         show(f"(searched for: {answer.standalone_question})", style="dim")
     if answer.short_answer:
-        if answer.confidence is None:
-            show(f"{answer.short_answer} [1]\n", style="bold")
-        elif answer.confidence >= shown_threshold():
-            show(f"{answer.short_answer} [1] · confidence {answer.confidence:.2f}\n", style="bold")
-        else:
-            show(f"Possibly {answer.short_answer} [1] · confidence {answer.confidence:.2f}, not sure\n")
+        before, after, bold = short_answer_frame(answer.confidence, shown_threshold())
+        show(f"{before}{answer.short_answer}{after}\n", style="bold" if bold else None)
     show(answer.answer)
     for notice in answer.notices:
         show(f"Note: {notice}", style="yellow")

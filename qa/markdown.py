@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from qa.answer.citations import inert_markers
+from qa.answer.phrases import short_answer_frame
 from qa.models import Answer, Citation
 
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; these are the ones that can start
@@ -49,12 +50,9 @@ def answer_markdown(answer: Answer, shown_threshold: float) -> str:
 
 def short_answer_markdown(answer: Answer, shown_threshold: float) -> str:
     """The answer in a few words with the citation it comes from and the confidence: bold only when confident."""
+    before, after, bold = short_answer_frame(answer.confidence, shown_threshold)
     short = escape(answer.short_answer or "")
-    if answer.confidence is None:
-        return f"**{short}** [1]"
-    if answer.confidence >= shown_threshold:
-        return f"**{short}** [1] · confidence {answer.confidence:.2f}"
-    return f"Possibly {short} [1] · confidence {answer.confidence:.2f}, not sure"
+    return f"{before}{f'**{short}**' if bold else short}{after}"
 
 
 def conversation_markdown(answers: Sequence[Answer], shown_threshold: float, *, title: str = "qa chat") -> str:

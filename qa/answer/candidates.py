@@ -176,6 +176,13 @@ def asked(question: str) -> Asked:
 def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequence[list[Entity]]) -> list[Candidate]:
     """Every candidate mention in the sentences (with their entities, in order), none the question already says."""
     found: list[Candidate] = []
+    # The thing named before the head noun: "the Doha agreement", "sesame seeds" for "which seed" (not "Best Actor"
+    # for "which actor": a person or place is not named by its kind).
+    head_noun_kind = (head_kind(question.head) or Kind.OTHER) if question.head else Kind.OTHER
+    named_by_head = None
+    if question.head and question.head not in ("person", "place") and head_noun_kind in _NAMED_WITH_HEAD:
+        noun = re.escape(question.head.split()[-1])
+        named_by_head = re.compile(rf"((?:[A-Z][\w’'.&-]*\s+){{1,4}}|\b[a-z][\w-]+\s+)((?i:{noun})s?)\b")
     for index, (sentence, sentence_entities) in enumerate(zip(sentences, entities, strict=True)):
         text = sentence.text
         seen: set[str] = set()
@@ -209,17 +216,11 @@ def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequenc
             if kind is Kind.MONEY and entity.start and text[entity.start - 1] in "$£€":  # spaCy leaves the sign out
                 phrase = text[entity.start - 1 : entity.end]
             add(phrase, kind, "entity")
-        kind = head_kind(question.head) or Kind.OTHER if question.head else Kind.OTHER
-        if question.head and question.head not in ("person", "place") and kind in _NAMED_WITH_HEAD:
-            # The thing named before the head noun: "the Doha agreement", "sesame seeds" for "which seed" (not
-            # "Best Actor" for "which actor": a person or place is not named by its kind).
-            noun = question.head.split()[-1]
-            for match in re.finditer(
-                rf"((?:[A-Z][\w’'.&-]*\s+){{1,4}}|\b[a-z][\w-]+\s+)((?i:{re.escape(noun)})s?)\b", words
-            ):
+        if named_by_head is not None:
+            for match in named_by_head.finditer(words):
                 name = trim_name(match.group(1), question.stems)
                 if name and (name[0].isupper() or name.lower() not in STOPWORDS):
-                    add(f"{name} {match.group(2)}", kind, "head")
+                    add(f"{name} {match.group(2)}", head_noun_kind, "head")
         for pattern in PATTERNS.get(question.answer_type, [NAME_PATTERN]):
             for match in pattern.finditer(words):
                 if text[match.start() : match.end()] != match.group(0):

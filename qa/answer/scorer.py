@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,11 @@ class Calibration(BaseModel):
 
     def __call__(self, score: float) -> float:
         """The calibrated probability of a raw score (linear between steps)."""
-        return float(np.interp(score, self.x, self.y)) if self.x else score
+        return float(self.many([score])[0])
+
+    def many(self, scores: Sequence[float]) -> np.ndarray:
+        """The calibrated probabilities of raw scores; the scores themselves when nothing was fit."""
+        return np.interp(scores, self.x, self.y) if self.x else np.asarray(scores, dtype=float)
 
 
 class Manifest(BaseModel):
@@ -100,14 +106,24 @@ class AnswerScorer:
 
 
 def read_manifest(folder: Path | None = None) -> Manifest:
-    """The manifest of the scorer in `folder` (the shipped one if None): what the shells read its thresholds from."""
-    folder = folder or SHIPPED
+    """The manifest of the scorer in `folder` (the shipped one if None): what the shells read its thresholds from.
+    Parsed once per version of the file: the chat asks for it at every turn it draws."""
+    path = (folder or SHIPPED) / MANIFEST
     try:
-        return Manifest.model_validate_json((folder / MANIFEST).read_text(encoding="utf-8"))
+        stat = path.stat()
     except OSError:
-        raise ScorerModelError(f"the answer scorer's {MANIFEST} is missing in {folder}") from None
+        raise ScorerModelError(f"the answer scorer's {MANIFEST} is missing in {path.parent}") from None
+    return _parsed_manifest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parsed_manifest(path: Path, mtime_ns: int, size: int) -> Manifest:
+    try:
+        return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise ScorerModelError(f"the answer scorer's {MANIFEST} is missing in {path.parent}") from None
     except ValueError as error:
-        raise ScorerModelError(f"{folder / MANIFEST} is not a scorer manifest: {_first_line(error)}") from None
+        raise ScorerModelError(f"{path} is not a scorer manifest: {_first_line(error)}") from None
 
 
 def load_scorer(folder: Path | None = None) -> AnswerScorer:

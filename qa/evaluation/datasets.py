@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from qa.answerers import AnswererName
 from qa.errors import QAError
+from qa.query import Query
 
 # A question about "this week" is asked over the articles of its week: the benchmark's window.
 WINDOW_BEFORE = timedelta(days=10)
@@ -46,6 +48,11 @@ class EvalQuestion(BaseModel):
     def answerable(self) -> bool:
         """Whether a gold article is known: retrieval is scored on these questions only."""
         return bool(self.gold_article_ids)
+
+    def query(self, k: int | None = None, answerer: AnswererName = "extractive") -> Query:
+        """The question as the engine is asked it: alone, never with its choices, in its date window."""
+        since, until = self.window()
+        return Query(question=self.question, k=k, since=since, until=until, engine=answerer)
 
     def window(self) -> tuple[dt.date | None, dt.date | None]:
         """Publication dates the question may be answered from: [date - 10 days, date + 1 day]."""

@@ -113,11 +113,25 @@ def risk_coverage(confidence: ArrayLike, right: ArrayLike) -> list[tuple[float, 
 def expected_calibration_error(confidence: ArrayLike, right: ArrayLike, bins: int = 10) -> float:
     """Mean over equal-width confidence bins of |share right − mean confidence|, weighted by the bin's share."""
     sure, hit = np.asarray(confidence, dtype=float), np.asarray(right, dtype=float)
-    edges = np.minimum((sure * bins).astype(int), bins - 1)
-    return float(
-        sum(
-            (edges == b).mean() * abs(hit[edges == b].mean() - sure[edges == b].mean())
-            for b in range(bins)
-            if (edges == b).any()
-        )
-    )
+    return float(sum(held.mean() * abs(hit[held].mean() - sure[held].mean()) for _, held in _bins(sure, bins)))
+
+
+def calibration_table(confidence: ArrayLike, right: ArrayLike, bins: int = 10) -> list[dict[str, float]]:
+    """Per non-empty confidence bin: its range, how many answers, their mean confidence and share right."""
+    sure, hit = np.asarray(confidence, dtype=float), np.asarray(right, dtype=float)
+    return [
+        {
+            "from": b / bins,
+            "to": (b + 1) / bins,
+            "n": int(held.sum()),
+            "confidence": round(float(sure[held].mean()), 3),
+            "right": round(float(hit[held].mean()), 3),
+        }
+        for b, held in _bins(sure, bins)
+    ]
+
+
+def _bins(confidence: np.ndarray, bins: int) -> list[tuple[int, np.ndarray]]:
+    """(bin, mask) for each of `bins` equal-width confidence bins that holds an answer; 1.0 is in the last."""
+    edges = np.minimum((confidence * bins).astype(int), bins - 1)
+    return [(b, edges == b) for b in range(bins) if (edges == b).any()]

@@ -22,7 +22,6 @@ from qa.errors import QAError
 from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
 from qa.models import Citation, ProgressCallback
-from qa.query import Query
 from qa.store import SCHEMA_VERSION
 
 RIGHT_F1 = 0.5
@@ -132,8 +131,7 @@ def evaluate_one(
     engine: Engine, question: EvalQuestion, k: int | None = None, answerer: AnswererName = "extractive"
 ) -> QuestionResult:
     """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
-    since, until = question.window()
-    query = Query(question=question.question, k=k, since=since, until=until, engine=answerer)
+    query = question.query(k, answerer)
     passages = engine.retriever.retrieve(query.question, max(RETRIEVAL_DEPTH, k or 0), query.filters)
     retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
     answer = engine.ask(query)

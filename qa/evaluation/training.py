@@ -17,14 +17,13 @@ import numpy as np
 
 from qa.answer.entities import load_recognizer
 from qa.answer.reading import CANDIDATE_FEATURES, SENTENCE_FEATURES, read
-from qa.answer.scorer import CANDIDATE_MODEL, SENTENCE_MODEL, file_sha256, write_manifest
+from qa.answer.scorer import CANDIDATE_MODEL, SENTENCE_MODEL, Calibration, file_sha256, write_manifest
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import EvalDataset, EvalQuestion
 from qa.evaluation.runner import RIGHT_F1, open_engine
 from qa.models import Chunk
-from qa.query import Query
 
 # LightGBM, small and regularised: ~10-40 candidates a question, a few thousand questions a year.
 PARAMS = {
@@ -92,8 +91,7 @@ def read_dataset(
 
 
 def _passages(engine: Any, question: EvalQuestion) -> list[Chunk]:
-    since, until = question.window()
-    query = Query(question=question.question, since=since, until=until)
+    query = question.query()
     return engine.retriever.retrieve(query.question, query.k, query.filters)
 
 
@@ -213,19 +211,14 @@ def outcomes(models: Models, examples: Sequence[Example], exclude: Sequence[str]
     return found
 
 
-def calibration(scores: Sequence[float], right: Sequence[float]) -> dict[str, list[float]]:
-    """Isotonic regression of rightness on score, as the steps qa.answer.scorer.Calibration interpolates."""
+def calibration(scores: Sequence[float], right: Sequence[float]) -> Calibration:
+    """Isotonic regression of rightness on score, as the steps Calibration interpolates."""
     from sklearn.isotonic import IsotonicRegression
 
     if not len(scores):
-        return {"x": [], "y": []}
+        return Calibration(x=[], y=[])
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(scores, right)
-    return {"x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
-
-
-def calibrated(steps: dict[str, list[float]], scores: Sequence[float]) -> np.ndarray:
-    """Scores through a calibration's steps."""
-    return np.interp(scores, steps["x"], steps["y"]) if steps["x"] else np.asarray(scores)
+    return Calibration(x=[float(v) for v in iso.X_thresholds_], y=[float(v) for v in iso.y_thresholds_])
 
 
 def thresholds(
@@ -254,28 +247,12 @@ def thresholds(
     return refusal, shown
 
 
-def calibration_table(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
-    """Per confidence bin: its range, how many questions, mean confidence, share right."""
-    edges = np.minimum((confidence * bins).astype(int), bins - 1)
-    return [
-        {
-            "from": b / bins,
-            "to": (b + 1) / bins,
-            "n": int((edges == b).sum()),
-            "confidence": round(float(confidence[edges == b].mean()), 3),
-            "right": round(float(right[edges == b].mean()), 3),
-        }
-        for b in range(bins)
-        if (edges == b).any()
-    ]
-
-
 @dataclass
 class Scorer:
     """Fitted models with their calibration and thresholds: what a model folder holds."""
 
     models: Models
-    steps: dict[str, dict[str, list[float]]]
+    steps: dict[str, Calibration]
     refusal: float
     shown: float
 
@@ -300,7 +277,7 @@ def held_out(years: dict[str, list[Example]], target: str, exclude: Sequence[str
     return scorer, _figures(outcomes(scorer.models, years[target], exclude), scorer)
 
 
-def _confidence_steps(found: Sequence[Outcome]) -> dict[str, dict[str, list[float]]]:
+def _confidence_steps(found: Sequence[Outcome]) -> dict[str, Calibration]:
     with_candidate = [o for o in found if o.best_text is not None]
     return {
         "confidence": calibration([o.best_score for o in with_candidate], [o.right for o in with_candidate]),
@@ -308,13 +285,13 @@ def _confidence_steps(found: Sequence[Outcome]) -> dict[str, dict[str, list[floa
     }
 
 
-def confidence_of(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> np.ndarray:
+def confidence_of(found: Sequence[Outcome], steps: dict[str, Calibration]) -> np.ndarray:
     """An answer's confidence: of its short answer when it has one, else of its best sentence."""
     return np.array(
         [
-            calibrated(steps["confidence"], [o.best_score])[0]
+            steps["confidence"](o.best_score)
             if o.best_text is not None
-            else calibrated(steps["sentence_confidence"], [o.sentence_score])[0]
+            else steps["sentence_confidence"](o.sentence_score)
             for o in found
         ]
     )
@@ -324,14 +301,14 @@ def _rightness(found: Sequence[Outcome]) -> np.ndarray:
     return np.array([o.right if o.best_text is not None else o.sentence_right for o in found])
 
 
-def _thresholds(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> tuple[float, float]:
+def _thresholds(found: Sequence[Outcome], steps: dict[str, Calibration]) -> tuple[float, float]:
     answerable = np.array([o.answerable for o in found], dtype=bool)
     return thresholds(confidence_of(found, steps), support_of(found, steps), _rightness(found), answerable)
 
 
-def support_of(found: Sequence[Outcome], steps: dict[str, dict[str, list[float]]]) -> np.ndarray:
+def support_of(found: Sequence[Outcome], steps: dict[str, Calibration]) -> np.ndarray:
     """The probability that each answer's best sentence holds the answer: what the refusal reads."""
-    return calibrated(steps["sentence_confidence"], [o.sentence_score for o in found])
+    return steps["sentence_confidence"].many([o.sentence_score for o in found])
 
 
 def _figures(found: Sequence[Outcome], scorer: Scorer) -> dict[str, Any]:
@@ -351,7 +328,7 @@ def _figures(found: Sequence[Outcome], scorer: Scorer) -> dict[str, Any]:
         "refused_answerable": round(float((~answered[answerable]).mean()), 4) if answerable.any() else None,
         "shown": round(float(bold.mean()), 4),
         "shown_right": round(float(right[bold].mean()), 4) if bold.any() else None,
-        "calibration": calibration_table(confidence, right),
+        "calibration": metrics.calibration_table(confidence, right),
     }
 
 
