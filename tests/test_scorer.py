@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from qa.answer.reading import CANDIDATE_FEATURES
+from qa.answer.reading import CANDIDATE_FEATURES, SENTENCE_FEATURES
 from qa.answer.scorer import SHIPPED, AnswerScorer, Calibration, ScorerModelError, read_manifest
 from qa.cli import app
-from qa.evaluation import metrics
+from qa.evaluation import metrics, training
 
 # What the shipped scorer is fit on (realtimeqa-2024 joins once its index is built: docs/evaluation.md).
 TRAINED_ON = ["realtimeqa-2022", "realtimeqa-2023"]
@@ -33,7 +33,8 @@ def test_the_shipped_scorer_loads_and_scores_in_its_feature_order(model: Path):
     rows = np.zeros((3, len(CANDIDATE_FEATURES)), dtype=np.float32)
     rows[0, CANDIDATE_FEATURES.index("kind_fit")] = 1.0
     rows[1, CANDIDATE_FEATURES.index("kind_fit")] = 0.0
-    assert scorer.candidate_scores(rows).shape == (3,)
+    assert scorer.candidate_scores(rows).shape == scorer.answer_scores(rows).shape == (3,)
+    assert np.all((0 <= scorer.answer_scores(rows)) & (scorer.answer_scores(rows) <= 1))  # a probability
     assert 0 <= scorer.manifest.refusal_threshold < scorer.manifest.shown_threshold <= 1
 
 
@@ -82,3 +83,37 @@ def test_risk_coverage_and_calibration_error_on_hand_made_cases():
     assert curve == [(0.25, 1.0), (0.5, 1.0), (0.75, 2 / 3), (1.0, 0.5)]
     assert metrics.expected_calibration_error([0.95, 0.95], [1, 1]) == pytest.approx(0.05)
     assert metrics.expected_calibration_error([0.25, 0.25, 0.75, 0.75], [0, 1, 1, 1]) == pytest.approx(0.25)
+
+
+def _year(name: str, seed: int) -> list[training.Example]:
+    """Questions of five candidates each where the one of the asked-for kind is right, when there is one."""
+    rng = np.random.default_rng(seed)
+    examples = []
+    for i in range(240):
+        x = rng.random((5, len(CANDIDATE_FEATURES))).astype(np.float32)
+        x[:, CANDIDATE_FEATURES.index("kind_fit")] = 0.0
+        f1 = np.zeros(5)
+        if i % 3:  # a third have no right candidate
+            right = rng.integers(5)
+            x[right, CANDIDATE_FEATURES.index("kind_fit")] = 1.0
+            f1[right] = 1.0
+        sentences = rng.random((4, len(SENTENCE_FEATURES))).astype(np.float32)
+        examples.append(
+            training.Example(name, f"{name}-{i}", bool(i % 3), [f"c{j}" for j in range(5)], x, f1, sentences, f1[:4])
+        )
+    return examples
+
+
+def test_training_learns_the_signal_scores_years_held_out_and_saves_a_scorer_that_loads(tmp_path: Path):
+    years = {"year-a": _year("year-a", 1), "year-b": _year("year-b", 2)}
+    figures = training.train(years, tmp_path / "scorer", tmp_path / "held-out", ablation=False)
+    for name in years:
+        assert figures["held_out"][name]["em"] == pytest.approx(2 / 3, abs=0.01)  # every right candidate found
+        assert (tmp_path / "held-out" / f"without-{name}" / "answers.txt").is_file()
+    scorer = AnswerScorer(tmp_path / "scorer")
+    assert scorer.manifest.trained_on == ["year-a", "year-b"]
+    question = _year("year-c", 3)[1].candidate_features
+    first = int(np.argmax(scorer.candidate_scores(question)))
+    assert question[first, CANDIDATE_FEATURES.index("kind_fit")] == 1.0
+    confidence = scorer.manifest.confidence.many(scorer.answer_scores(question))
+    assert confidence[first] > 0.5 > confidence[(first + 1) % 5]

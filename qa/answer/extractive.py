@@ -1,9 +1,10 @@
 """The default answer engine, no LLM: the learned scorer picks the answering phrase and sentences of the top passages.
 
 The top passages are read (qa/answer/reading.py: sentences, typed candidates, their features); the candidate model
-scores each candidate phrase, the sentence model each sentence. The best candidate's calibrated score is the
-answer's confidence; the best sentence's is its support, the probability that the articles say the answer at all,
-and a support under the refusal threshold is a refusal.
+ranks the candidate phrases, the answer model judges the first, the sentence model scores each sentence. The answer
+model's calibrated score of the first candidate is the answer's confidence; the best sentence's calibrated score is
+its support, the probability that the articles say the answer at all, and a support under the refusal threshold is
+a refusal.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ShortAnswer(BaseModel):
 
     text: str = Field(description="The phrase, exactly as it stands in the sentence.")
     evidence: Evidence = Field(description="The sentence it was taken from.")
-    score: float = Field(description="The candidate model's score of the phrase (higher is better).")
+    score: float = Field(description="The answer model's raw score of the phrase (higher: more likely right).")
 
 
 class Selection(BaseModel):
@@ -87,12 +88,11 @@ class ExtractiveAnswerer:
         ranked = sorted(sentences, key=lambda s: -s.score)
         short = None
         if reading.groups:
-            scores = self.scorer.candidate_scores(reading.candidate_features)
-            best = int(np.argmax(scores))
+            features = reading.candidate_features
+            best = int(np.argmax(self.scorer.candidate_scores(features)))
+            score = float(self.scorer.answer_scores(features[best : best + 1])[0])
             mention = max(reading.groups[best].mentions, key=lambda m: sentences[m.sentence].score)
-            short = ShortAnswer(
-                text=mention.text, evidence=sentences[mention.sentence], score=round(float(scores[best]), 4)
-            )
+            short = ShortAnswer(text=mention.text, evidence=sentences[mention.sentence], score=round(score, 4))
         support = manifest.sentence_confidence(float(sentence_scores.max()))
         confidence = round(manifest.confidence(float(short.score)) if short else support, 4)
         if support < self.refusal_threshold:  # no sentence is likely to hold the answer: the articles don't say

@@ -1,5 +1,8 @@
-"""The learned answer scorer: two small LightGBM models (candidates, sentences) and the calibration that turns the
-best candidate's score into a confidence, read from a model folder whose files are checked against its manifest.
+"""The learned answer scorer: three small LightGBM models and the calibration that turns their scores into
+probabilities, read from a model folder whose files are checked against its manifest. The candidate model ranks a
+question's candidates; the answer model judges the one ranked first (its probability of being right is the
+confidence: a ranker's scores order the candidates of one question but do not compare across questions); the
+sentence model scores each sentence for holding the answer.
 
 The shipped folder (qa/answer/scorer_model/) is trained on RealTime QA 2022-2024 by `qa eval train`; its
 manifest records what it was trained on, the features in order, each file's sha256 and the figures it gave.
@@ -23,7 +26,9 @@ from qa.errors import QAError
 SHIPPED = Path(__file__).with_name("scorer_model")
 MANIFEST = "manifest.json"
 CANDIDATE_MODEL = "candidates.txt"
+ANSWER_MODEL = "answers.txt"
 SENTENCE_MODEL = "sentences.txt"
+MODEL_FILES = (CANDIDATE_MODEL, ANSWER_MODEL, SENTENCE_MODEL)
 
 
 class ScorerModelError(QAError):
@@ -51,7 +56,7 @@ class Manifest(BaseModel):
     candidate_features: list[str]
     sentence_features: list[str]
     sha256: dict[str, str] = Field(description="sha256 of each model file by name.")
-    confidence: Calibration = Field(description="Best candidate's score → probability its answer is right.")
+    confidence: Calibration = Field(description="Answer model's score of the best candidate → probability it is right.")
     sentence_confidence: Calibration = Field(description="Best sentence's score → probability it holds the answer.")
     refusal_threshold: float = Field(
         description="An answer whose best sentence holds the answer with a lower probability is a refusal."
@@ -75,7 +80,7 @@ class AnswerScorer:
         ):
             raise ScorerModelError(f"the answer scorer in {folder} was trained on other features: retrain it")
         boosters = {}
-        for name in (CANDIDATE_MODEL, SENTENCE_MODEL):
+        for name in MODEL_FILES:
             try:
                 text = (folder / name).read_bytes()
             except OSError:
@@ -87,12 +92,17 @@ class AnswerScorer:
                     f"{self.manifest.sha256.get(name, '')[:12]}…): retrain it or restore the file"
                 )
             boosters[name] = lightgbm.Booster(model_str=text.decode())
-        self._candidates, self._sentences = boosters[CANDIDATE_MODEL], boosters[SENTENCE_MODEL]
+        self._candidates, self._answers = boosters[CANDIDATE_MODEL], boosters[ANSWER_MODEL]
+        self._sentences = boosters[SENTENCE_MODEL]
         self._lock = threading.Lock()
 
     def candidate_scores(self, features: np.ndarray) -> np.ndarray:
-        """Each candidate group's raw score (higher: more likely right)."""
+        """Each candidate group's rank score among the question's (higher: ranked first)."""
         return self._predict(self._candidates, features)
+
+    def answer_scores(self, features: np.ndarray) -> np.ndarray:
+        """Each candidate group's raw score of being right, comparable across questions: what confidence reads."""
+        return self._predict(self._answers, features)
 
     def sentence_scores(self, features: np.ndarray) -> np.ndarray:
         """Each sentence's raw score of holding the answer."""
