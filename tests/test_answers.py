@@ -9,7 +9,7 @@ import pytest
 from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, second_opinion, verify_citations
 from qa.answer.answer_types import AnswerType, answer_type
 from qa.answer.entities import load_recognizer
-from qa.answer.reading import MAX_EMBEDDED, read
+from qa.answer.reading import CANDIDATE_FEATURES, MAX_EMBEDDED, read
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM, load_embeddings
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError
@@ -98,6 +98,15 @@ def test_only_the_sentences_best_on_shared_terms_and_type_are_embedded(
     assert len(sentences) == MAX_EMBEDDED < len(filler) + 1
     assert [text for text in embedded if text in filler or text == answer] == sentences  # no other sentence
     assert answer in sentences
+
+
+def test_a_candidate_standing_where_the_question_word_stands_fits_its_order(embeddings: MiniLMEmbeddings):
+    text = "Russia became the first country to recognise the Taliban government, officials in Belarus said."
+    chunk = Chunk(article_id="a", ordinal=0, start=0, end=len(text), text=text, title="T")
+    reading = read("Which country recognised the Taliban government?", [chunk], embeddings, load_recognizer())
+    order_fit = {g.text: g.features[CANDIDATE_FEATURES.index("order_fit")] for g in reading.groups}
+    assert order_fit["Russia"] == 1.0  # every word of the question after it, as after "which"
+    assert order_fit["Belarus"] == 0.0
 
 
 def test_an_empty_index_refuses(engine: Engine):

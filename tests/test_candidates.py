@@ -89,6 +89,21 @@ def test_numbers_money_and_dates():
     assert found["$500"] is Kind.MONEY and found["7.3 percent"] is Kind.PERCENT
 
 
+def test_common_noun_phrases_answer_what_no_name_does_and_only_that():
+    sentence = "Millions of Americans can now buy over-the-counter hearing aids at drugstores, the FDA said."
+    found = kinds_of("As of this week, which item can US adults buy without a prescription?", sentence)
+    assert found["hearing aids"] is Kind.THING and found["drugstores"] is Kind.THING
+    assert found["FDA"] is Kind.ORGANISATION  # names stay what the NER model says
+    assert not any(text in found for text in ("can", "buy", "said", "now"))  # verbs and adverbs are no noun phrase
+    condiment = kinds_of("Which condiment are French shops short of?", "Shelves lack mustard, the famous condiment.")
+    assert condiment["mustard"] is Kind.THING
+    assert condiment.get("famous condiment") is not Kind.THING  # the asked-for thing said again is no answer
+    superfood = kinds_of("Which superfood is selling out?", "Shops ran out of kale, the trendiest food of the year.")
+    assert superfood["kale"] is Kind.THING and "trendiest food" not in superfood and "food" not in superfood
+    asked_for_a_place = kinds_of("Which country allowed hearing aids without a prescription?", sentence)
+    assert Kind.THING not in asked_for_a_place.values()
+
+
 def test_markers_and_escape_sequences_are_never_candidates():
     found = kinds_of(
         "How many days did the dockworkers strike?",
@@ -112,7 +127,7 @@ def test_a_changed_or_missing_ner_file_is_a_clear_error(tmp_path: Path):
     (copy / "tok2vec" / "model").unlink()
     with pytest.raises(EntityModelError, match="tok2vec/model is missing"):
         verify_model(copy)
-    assert set(CHECKSUMS) == {"config.cfg", "ner/model", "tok2vec/model"}
+    assert set(CHECKSUMS) == {"config.cfg", "ner/model", "tagger/model", "tok2vec/model"}
 
 
 def test_entities_keep_their_bounds_and_persons_are_not_named_by_their_kind():

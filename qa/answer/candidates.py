@@ -2,9 +2,11 @@
 and what kind of thing a question asks for ("which country" → a place, "which agreement" → a law or pact).
 
 A candidate comes from the NER model (a person, organisation, place, date, number, …), from the patterns of
-qa/answer/answer_types.py (capitalised names, numbers, months, years, quoted titles), or, for a "which <noun>"
-question, from a name standing before that noun ("the Doha agreement" for "which agreement"). Phrases the question
-already says are never candidates.
+qa/answer/answer_types.py (capitalised names, numbers, months, years, quoted titles), for a "which <noun>"
+question from a name standing before that noun ("the Doha agreement" for "which agreement"), and, for a question
+that asks for no person, place, organisation, number or date, from the common noun phrases the tagger finds
+("hearing aids" for "which item", "mustard" for "which condiment"). Phrases the question already says are never
+candidates.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from qa.answer.answer_types import (
     answer_type,
 )
 from qa.answer.citations import Evidence
-from qa.answer.entities import Entity
+from qa.answer.entities import NOUN_PHRASE, Entity
 from qa.controls import CONTROL_SEQUENCE
 from qa.text import STOPWORDS, stem_word, word_tokens
 
@@ -52,6 +54,7 @@ class Kind(StrEnum):
     QUANTITY = "quantity"
     ORDINAL = "ordinal"
     NAME = "name"  # a capitalised phrase the NER model gave no label
+    THING = "thing"  # a common noun phrase: "hearing aids", "mustard"
     OTHER = "other"
 
 
@@ -96,6 +99,7 @@ _HEAD_NOUNS: dict[Kind, str] = {
     "conference",
     Kind.PRODUCT: "product device phone car vehicle vaccine drug medication weapon aircraft plane ship rocket "
     "spacecraft satellite",
+    Kind.FACILITY: "airbase base airport stadium arena bridge building hospital prison museum landmark",
     Kind.GROUP: "nationality religion",
     Kind.LANGUAGE: "language",
     Kind.DATE: "month year day date decade",
@@ -137,6 +141,7 @@ _TITLES = frozenset(
 )
 _CALENDAR = frozenset(f"{MONTHS}|{WEEKDAYS}".split("|")) | {"jan", "feb", "aug", "sept", "oct", "nov", "dec"}
 _HEAD = re.compile(r"\b(?:which|what)\s+(?:of\s+(?:these|the|those)\s+)?((?:[\w’'.-]+\s+){0,2}[\w’'.-]+)", re.I)
+_QUESTION_WORD = re.compile(r"\b(?:which|what|who|whom|whose|where|when|how)\b", re.I)
 _VERBS = frozenset("won became back made said will would did does do has have had is was are were been can".split())
 # An article's own citation markers ("[1]") and escape sequences ("\x1b]8;;…") are no phrase of its text.
 _NOT_WORDS = re.compile(rf"\[\d+\]|{CONTROL_SEQUENCE.pattern}")
@@ -149,6 +154,9 @@ class Asked(BaseModel):
     head: str | None = Field(description='The noun after "which"/"what" ("pharmacy chain"), or "person"/"place".')
     kinds: frozenset[Kind] = Field(description="The kinds of candidate that answer it; empty when any may.")
     stems: frozenset[str] = Field(description="Stems of the question's content words.")
+    stems_before: frozenset[str] = Field(
+        description='Of them, those before its question word (all of them when it has none: "… was started by:").'
+    )
 
 
 class Candidate(BaseModel):
@@ -157,7 +165,10 @@ class Candidate(BaseModel):
     text: str = Field(description="The phrase, exactly as it stands in the sentence.")
     key: str = Field(description="The phrase's words, lowercased: mentions with one key are one candidate.")
     kind: Kind = Field(description="What the phrase is.")
-    source: str = Field(description='Where it came from: "entity", "pattern" or "head" (a name before the head noun).')
+    source: str = Field(
+        description='Where it came from: "entity", "pattern", "head" (a name before the head noun) or "phrase" (a '
+        "common noun phrase)."
+    )
     sentence: int = Field(description="Index of its sentence among those read.")
     opens_sentence: bool = Field(description="A lone capitalised word that opens the sentence (often no name).")
 
@@ -170,7 +181,10 @@ def asked(question: str) -> Asked:
     if head and head not in ("person", "place") and (named := head_kind(head)) is not None:
         kinds = {named}
     stems = frozenset(stem_word(token) for token in word_tokens(question) if token not in STOPWORDS)
-    return Asked(answer_type=kind, head=head, kinds=frozenset(kinds), stems=stems)
+    asking = _QUESTION_WORD.search(question)
+    before = question[: asking.start()] if asking else question
+    stems_before = frozenset(stem_word(token) for token in word_tokens(before) if token not in STOPWORDS)
+    return Asked(answer_type=kind, head=head, kinds=frozenset(kinds), stems=stems, stems_before=stems_before)
 
 
 def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequence[list[Entity]]) -> list[Candidate]:
@@ -183,6 +197,7 @@ def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequenc
     if question.head and question.head not in ("person", "place") and head_noun_kind in _NAMED_WITH_HEAD:
         noun = re.escape(question.head.split()[-1])
         named_by_head = re.compile(rf"((?:[A-Z][\w’'.&-]*\s+){{1,4}}|\b[a-z][\w-]+\s+)((?i:{noun})s?)\b")
+    things = asks_for_things(question)
     for index, (sentence, sentence_entities) in enumerate(zip(sentences, entities, strict=True)):
         text = sentence.text
         seen: set[str] = set()
@@ -208,6 +223,10 @@ def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequenc
         for entity in sentence_entities:
             if words[entity.start : entity.end] != entity.text:
                 continue  # a marker or escape sequence sits inside it
+            if entity.label == NOUN_PHRASE:
+                if things and not _restates(entity.text, question):
+                    add(entity.text, Kind.THING, "phrase")
+                continue
             kind = ENTITY_KINDS.get(entity.label, Kind.OTHER)
             if question.answer_type in (AnswerType.MONTH, AnswerType.YEAR) and kind in _NUMERIC:
                 if not PATTERNS[question.answer_type][0].search(entity.text):
@@ -238,6 +257,25 @@ def candidates(question: Asked, sentences: Sequence[Evidence], entities: Sequenc
 
 
 _NAMED_WITH_HEAD = {Kind.LAW, Kind.EVENT, Kind.PRODUCT, Kind.OTHER}
+
+
+def _restates(phrase: str, question: Asked) -> bool:
+    """Whether a noun phrase names what the question asks for rather than answering it: it ends in a word the
+    question says ("famous condiment" for "which condiment", "largest base" for "which airbase"), or holds only
+    stopwords and verbs."""
+    tokens = word_tokens(phrase)
+    if all(t in STOPWORDS or t in _VERBS for t in tokens):
+        return True
+    head = question.head.split()[-1].lower() if question.head else ""
+    return said_in(tokens[-1], question.stems) or (len(tokens[-1]) >= 4 and head.endswith(tokens[-1]))
+
+
+def asks_for_things(question: Asked) -> bool:
+    """Whether a common noun phrase may answer: the question asks for no person, place, organisation, number or
+    date, and its head noun (if any) is none of theirs."""
+    return question.answer_type is AnswerType.OTHER and question.kinds <= _NAMED_WITH_HEAD
+
+
 _NUMERIC = {Kind.DATE, Kind.NUMBER, Kind.MONEY, Kind.PERCENT, Kind.QUANTITY, Kind.ORDINAL}
 
 
@@ -260,7 +298,7 @@ def head_kind(head: str) -> Kind | None:
 def _kind_of(phrase: str, entities: Sequence[Entity]) -> Kind:
     """The NER kind of an entity the phrase holds or stands in, else NAME."""
     for entity in entities:
-        if entity.text in phrase or phrase in entity.text:
+        if entity.label != NOUN_PHRASE and (entity.text in phrase or phrase in entity.text):
             return ENTITY_KINDS.get(entity.label, Kind.NAME)
     return Kind.NAME
 

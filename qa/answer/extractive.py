@@ -14,13 +14,13 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer, load_recognizer
 from qa.answer.reading import read
 from qa.answer.scorer import AnswerScorer, load_scorer
+from qa.embeddings import MiniLMEmbeddings
 from qa.models import Chunk
 
 # A further sentence joins the answer only if the sentence model scores it this close to the best one.
@@ -49,7 +49,7 @@ class ExtractiveAnswerer:
     """Picks the answer from the top passages with the learned scorer; refuses below the confidence threshold."""
 
     def __init__(
-        self, embeddings: Embeddings, model_folder: Path | None = None, refusal_threshold: float | None = None
+        self, embeddings: MiniLMEmbeddings, model_folder: Path | None = None, refusal_threshold: float | None = None
     ) -> None:
         """`model_folder`: the answer scorer's (the shipped one if None); it and the NER model load on first use."""
         self.embeddings = embeddings

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from qa.answer.answer_types import TYPE_PATTERNS, AnswerType
 from qa.answer.candidates import Asked, Candidate, Kind, asked, candidates, said_in
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer
+from qa.embeddings import MiniLMEmbeddings
 from qa.models import Chunk
 from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
 
@@ -32,8 +32,9 @@ MAX_PASSAGES = 5
 # Measured on 150 questions of realtimeqa-2022: a right candidate exists for 0.38 of them at 8 sentences and 8
 # candidates, 0.47 at 8 and 16, 0.49 at 12 and 20, 0.53 at 30 and 30 (1.6x the time of 12 and 20).
 MAX_EMBEDDED = 12
-# Candidate groups embedded and scored: the best supported ones.
+# Candidate groups embedded and scored: the best supported ones, and as many common noun phrases besides.
 MAX_SCORED = 20
+MAX_PHRASES = 8
 # The cheap ranking that picks the sentences to embed: the weights of shared terms and answer type in the score
 # that chose them before the scorer was learned (0.35 and 0.10), which measured 8 enough (docs/performance.md).
 TYPE_BONUS = 0.10 / 0.35
@@ -59,12 +60,13 @@ CANDIDATE_FEATURES = [
     "max_lexical",
     "sum_lexical",
     "support_share",  # its summed sentence score over all candidates'
-    "support_rank",
+    "support_rank",  # among the names, or among the common noun phrases
     "inside_others",  # support of longer candidates that hold it
     "holds_others",  # support of shorter candidates it holds ("Kramp-Karrenbauer" in the full name)
     "in_passages",  # times it occurs in the text of all the passages read, embedded sentences or not
     "in_titles",  # passages whose article title holds it
     "proximity",  # nearness to the question's words in its sentence
+    "order_fit",  # share of the question's words in its sentence on the side of it they are of the question word
     "kind_fit",  # 1 of an asked-for kind, 0.5 when any kind may do or it has none, 0 otherwise
     "from_entity",
     "from_pattern",
@@ -112,7 +114,9 @@ class Reading:
         return np.stack([group.features for group in self.groups]).astype(np.float32)
 
 
-def read(question: str, passages: Sequence[Chunk], embeddings: Embeddings, recognizer: EntityRecognizer) -> Reading:
+def read(
+    question: str, passages: Sequence[Chunk], embeddings: MiniLMEmbeddings, recognizer: EntityRecognizer
+) -> Reading:
     """The sentences and candidates of the top passages with their features."""
     wanted = asked(question)
     sentences, ranks = _sentences(passages)
@@ -184,7 +188,7 @@ def _groups(
     sentences: list[Evidence],
     mentions: list[Candidate],
     sentence_features: np.ndarray,
-    embeddings: Embeddings,
+    embeddings: MiniLMEmbeddings,
     question_vector: np.ndarray,
     passages: list[Chunk],
 ) -> list[CandidateGroup]:
@@ -201,15 +205,20 @@ def _groups(
     inside = {k: sum(support[o] for o in keys if o != k and f" {k} " in f" {o} ") for k in keys}
     holds = {k: sum(support[o] for o in keys if o != k and f" {o} " in f" {k} ") for k in keys}
     keys.sort(key=lambda k: -(support[k] + holds[k]))
-    keys = keys[:MAX_SCORED]
+    # Common noun phrases are many and mostly no answer: they get their own slots, never a name's.
+    is_phrase = {k: all(m.source == "phrase" for m in by_key[k]) for k in keys}
+    phrases = [k for k in keys if is_phrase[k]]
+    named = [k for k in keys if not is_phrase[k]]
+    ranks = {k: i for group in (named, phrases) for i, k in enumerate(group)}
+    keys = named[:MAX_SCORED] + phrases[:MAX_PHRASES]
     total = sum(support.values()) or 1.0
     texts = [by_key[k][0].text for k in keys]
     head = wanted.head
-    vectors = np.array(embeddings.embed_documents(texts + ([head] if head else [])))
+    vectors = embeddings.encode_phrases(texts + ([head] if head else []))
     texts_lower = [f" {' '.join(word_tokens(p.text))} " for p in passages]
     titles_lower = [f" {' '.join(word_tokens(p.title))} " for p in passages]
     groups = []
-    for rank, key in enumerate(keys):
+    for index, key in enumerate(keys):
         found = by_key[key]
         rows = sentence_features[[m.sentence for m in found]]
         best = min(found, key=lambda m: m.sentence)
@@ -227,12 +236,13 @@ def _groups(
             rows[:, 1].max(),
             rows[:, 1].sum(),
             support[key] / total,
-            rank,
+            ranks[key],
             inside[key],
             holds[key],
             sum(text.count(f" {key} ") for text in texts_lower),
             sum(f" {key} " in title for title in titles_lower),
             max(_proximity(sentences[m.sentence].text, m.text, wanted.stems) for m in found),
+            max(_order_fit(sentences[m.sentence].text, m.text, wanted) for m in found),
             _kind_fit(kind, wanted),
             any(m.source == "entity" for m in found),
             any(m.source == "pattern" for m in found),
@@ -242,8 +252,8 @@ def _groups(
             sum(said_in(t, wanted.stems) for t in content) / len(content),
             best.text[:1].isupper(),
             sentence_features[best.sentence, SENTENCE_FEATURES.index("title_case")],
-            float(vectors[rank] @ vectors[-1]) if head else 0.0,
-            float(vectors[rank] @ question_vector),
+            float(vectors[index] @ vectors[-1]) if head else 0.0,
+            float(vectors[index] @ question_vector),
             *[wanted.answer_type is t for t in AnswerType],
             *[kind is k for k in Kind],
         ]
@@ -285,3 +295,20 @@ def _proximity(sentence: str, phrase: str, question_stems: frozenset[str]) -> fl
         for i, (_, word) in enumerate(words)
         if not first <= i <= last and word not in STOPWORDS and stem_word(word) in question_stems
     )
+
+
+def _order_fit(sentence: str, phrase: str, wanted: Asked) -> float:
+    """Of the question's words in the sentence, the share that stand on the phrase's side that they stand of the
+    question word in the question: "Russia became the first country to recognise the Taliban" fits "Which country
+    recognised the Taliban?" for Russia (every word after it, as after "which"), not for the Taliban."""
+    at = sentence.find(phrase)
+    same = total = 0
+    for match in re.finditer(r"\w+", sentence):
+        word = match.group(0).lower()
+        if at <= match.start() < at + len(phrase) or word in STOPWORDS:
+            continue
+        stem = stem_word(word)
+        if stem in wanted.stems:
+            total += 1
+            same += (match.start() < at) == (stem in wanted.stems_before)
+    return same / total if total else 0.5

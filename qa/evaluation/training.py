@@ -64,7 +64,14 @@ SHOWN_PRECISION = 0.75
 REFUSAL_PRECISION = 0.9
 MAX_REFUSED_ANSWERABLE = 0.10
 # Code whose change changes the features: the cache of readings is keyed by it.
-_READING_SOURCES = ("answer/reading.py", "answer/candidates.py", "answer/entities.py", "answer/answer_types.py")
+_READING_SOURCES = (
+    "answer/reading.py",
+    "answer/candidates.py",
+    "answer/entities.py",
+    "answer/answer_types.py",
+    "embeddings.py",
+    "text.py",
+)
 
 
 @dataclass
