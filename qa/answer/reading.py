@@ -32,7 +32,7 @@ MAX_PASSAGES = 5
 # Measured on 150 questions of realtimeqa-2022: a right candidate exists for 0.38 of them at 8 sentences and 8
 # candidates, 0.47 at 8 and 16, 0.49 at 12 and 20, 0.53 at 30 and 30 (1.6x the time of 12 and 20).
 MAX_EMBEDDED = 12
-# Candidate groups embedded and scored: the best supported ones, and as many common noun phrases besides.
+# Candidate groups embedded and scored: the best supported names, and the best common noun phrases besides.
 MAX_SCORED = 20
 MAX_PHRASES = 8
 # The cheap ranking that picks the sentences to embed: the weights of shared terms and answer type in the score
