@@ -51,8 +51,8 @@ PARAMS = {
 ROUNDS = 300
 # The candidate model ranks the candidates of one question (LambdaRank: only the order within a question is learned,
 # the top place weighed most); its labels are grades of token F1 with the gold answer, 0-3. Measured against a
-# binary model on the same features, fit on one of 2022/2023 and read on the other: EM 0.180 -> 0.201 and
-# 0.115 -> 0.123. A binary model of the same features judges the first-ranked candidate for the confidence: its
+# binary model on the same features, fit on one of 2022/2023 and read on the other: EM 0.180 -> 0.198 and
+# 0.115 -> 0.120. A binary model of the same features judges the first-ranked candidate for the confidence: its
 # probability separates right from wrong answers better (AUC 0.84 and 0.86 against 0.83 and 0.82).
 RANKING = {"objective": "lambdarank", "lambdarank_truncation_level": 5}
 GRADES = 3
