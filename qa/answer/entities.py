@@ -106,6 +106,7 @@ def _noun_phrases(doc: Doc) -> list[Entity]:
     ones), its shorter endings and each of its nouns alone: "hearing aids" gives it, "aids" and "hearing"."""
     found: list[Entity] = []
     run: list[Token] = []
+    text = doc.text  # built from the tokens at each call
     for token in [*doc, None]:
         if token is not None and token.tag_ in _MODIFIERS and not token.ent_type_ and token.text.islower():
             run.append(token)
@@ -120,7 +121,7 @@ def _noun_phrases(doc: Doc) -> list[Entity]:
             pieces += [[t] for t in run[:-1] if t.tag_ in _NOUNS]
             for piece in pieces:
                 start, end = piece[0].idx, piece[-1].idx + len(piece[-1].text)
-                found.append(Entity(doc.text[start:end], NOUN_PHRASE, start, end))
+                found.append(Entity(text[start:end], NOUN_PHRASE, start, end))
         run = []
     return found
 
