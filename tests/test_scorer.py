@@ -104,6 +104,12 @@ def _year(name: str, seed: int) -> list[training.Example]:
     return examples
 
 
+def test_every_ablated_feature_is_one_the_scorer_reads():
+    """A name left behind by a renamed feature would leave nothing out and still print a row."""
+    features = set(CANDIDATE_FEATURES) | set(SENTENCE_FEATURES)
+    assert {name for names in training.ABLATIONS.values() for name in names} <= features
+
+
 def test_training_learns_the_signal_scores_years_held_out_and_saves_a_scorer_that_loads(tmp_path: Path):
     years = {"year-a": _year("year-a", 1), "year-b": _year("year-b", 2)}
     figures = training.train(years, tmp_path / "scorer", tmp_path / "held-out", ablation=False)

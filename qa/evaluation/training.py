@@ -386,7 +386,7 @@ def save(scorer: Scorer, folder: Path, trained_on: Sequence[str], figures: dict[
 
 # Features left out together in the ablation: what each kind of evidence buys.
 ABLATIONS = {
-    "meaning (dense, fits)": ["max_dense", "sum_dense", "statement_fit", "question_fit"],
+    "meaning (dense, fits)": ["dense", "max_dense", "sum_dense", "question_fit"],
     "shared terms": ["max_lexical", "sum_lexical"],
     "redundancy": [
         "mentions",
