@@ -61,6 +61,20 @@ class Chunk(BaseModel):
         return f"{self.article_id}:{self.ordinal}"
 
 
+class TimeWindow(BaseModel):
+    """The publication dates a question's own words asked for ("this week", "in March 2024"), resolved against the
+    date it was asked as of."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: date | None = Field(default=None, description="First day searched; None for no lower bound.")
+    until: date = Field(description="Last day searched: the words' last day, never after the as-of date.")
+    from_text: str = Field(description="The question's words that set the window, e.g. 'this week'.")
+    latest: bool = Field(
+        default=False, description="The words asked for the newest news ('the latest', 'currently'): no lower bound."
+    )
+
+
 class Citation(BaseModel):
     """A numbered reference from an answer to an exact quote of an article."""
 
