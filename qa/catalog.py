@@ -99,15 +99,28 @@ class Catalog:
             return [(self._ids[row], float(scores[row])) for row in _top(scores, k) if scores[row] > 0]
 
     def mask(self, filters: Filters) -> np.ndarray:
-        """Which rows are live chunks that pass the date window and publisher (case-insensitive)."""
+        """Which rows are live chunks that pass the date window and publisher (case-insensitive). An undated
+        article passes every date window: it cannot be placed in time, and is never silently dropped (its
+        citations say "undated")."""
         mask = self._alive.copy()
         if filters.since:
-            mask &= self._days >= day_number(filters.since)
+            mask &= (self._days >= day_number(filters.since)) | (self._days == 0)
         if filters.until:
-            mask &= (self._days <= day_number(filters.until)) & (self._days > 0)
+            mask &= self._days <= day_number(filters.until)
         if filters.source:
             mask &= self._sources == self._source_codes.get(filters.source.lower(), -1)
         return mask
+
+    def passes_all(self, filters: Filters) -> bool:
+        """Whether the filters keep every live chunk: only an end date on or after the newest article's (a
+        question asked as of today), which the search may then ignore."""
+        if filters.since or filters.source:
+            return False
+        if not filters.until:
+            return True
+        with self._lock:
+            self._refresh()
+            return not len(self._days) or int(self._days.max()) <= day_number(filters.until)
 
     def passing(self, filters: Filters) -> tuple[list[str], int]:
         """Ids of the live chunks that pass the filters, and how many live chunks there are in all."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import date
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,9 +21,10 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
+from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, day_text, window_text
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
-from qa.models import Answer, AnswerEvent, Article, Chunk, Citation
+from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 
@@ -35,6 +37,8 @@ class Retrieved(BaseModel):
     question: str = Field(description="The question as asked.")
     standalone: str = Field(description="The question as searched for (a follow-up made standalone).")
     passages: list[Chunk] = Field(description="The retrieved passages, best first.")
+    as_of: date = Field(description="The day the question is asked as of.")
+    window: TimeWindow | None = Field(description="The dates the question's words asked for, if any.")
     answerer: AnswererName = Field(description="Who writes the answer.")
     llm: LLMAnswerer | None = Field(description="The LLM answerer, for an LLM engine.")
     notices: list[str] = Field(description="What the reader should know so far.")
@@ -81,12 +85,17 @@ def build_chain(
             except Exception as error:  # the LLM is outside our control: any failure falls back
                 notices.append(f"{engine_label(answerer)} could not rewrite the follow-up ({_reason(error)})")
                 standalone = resolve_follow_up(question, query.history)
-        passages = retriever.retrieve(standalone, query.k, query.filters)
+        filters, window = query.search(standalone)
+        passages = retriever.retrieve(standalone, query.k, filters)
+        if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
+            notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))
         timings = {"retrieve": time.perf_counter() - started}
         return Retrieved(
             question=question,
             standalone=standalone,
             passages=passages,
+            as_of=query.as_of,
+            window=window,
             answerer=answerer,
             llm=llm,
             notices=notices,
@@ -166,8 +175,12 @@ def _answer(
     timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}
     timings["answer"] = (finished - state.started) * 1000 - timings["retrieve"]
     timings["total"] = (finished - state.started) * 1000
+    if citations and (state.window is None or state.window.latest):
+        notices = [*notices, *_newest_is_old(citations, state.as_of)]
     common = {
         "question": state.question,
+        "as_of": state.as_of,
+        "time_window": state.window,
         "standalone_question": state.standalone if state.standalone != state.question else None,
         "engine": engine,
         "notices": notices,
@@ -177,6 +190,16 @@ def _answer(
     if not citations:
         return Answer(answer=CANNOT_ANSWER, refused=True, **common)
     return Answer(answer=text, short_answer=short_answer, refused=False, citations=citations, **common)
+
+
+def _newest_is_old(citations: list[Citation], as_of: date) -> list[str]:
+    """A question about now answered from old news says how old (nothing to say of undated articles)."""
+    dated = [c.published for c in citations if c.published]
+    if not dated or (as_of - max(dated)).days <= OLD_AFTER_DAYS:
+        return []
+    newest = max(dated)
+    before = "today" if as_of == date.today() else day_text(as_of)
+    return [NEWEST_IS_OLD.format(published=day_text(newest), days=(as_of - newest).days, as_of=before)]
 
 
 def _reason(error: Exception) -> str:

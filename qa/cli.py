@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from qa.answer.citations import citation_heading
-from qa.answer.phrases import short_answer_frame
+from qa.answer.phrases import searched_window, short_answer_frame
 from qa.answerers import ANSWERERS, AnswererName
 from qa.articles import parse_date
 from qa.controls import strip_controls
@@ -38,10 +38,19 @@ KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passage
 SinceOption = Annotated[str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD).")]
 UntilOption = Annotated[str | None, typer.Option(help="Only articles published on or before this date (YYYY-MM-DD).")]
 SourceOption = Annotated[str | None, typer.Option(help="Only articles from this publisher.")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(help="Ask as of this day (YYYY-MM-DD; today if unset): nothing published after it is searched."),
+]
+TimeWordsOption = Annotated[
+    bool, typer.Option(help="Let the question's time words ('last week') set the dates searched.")
+]
 
 
 # --engine's choices, from the one table of answerers.
 EngineChoice = StrEnum("EngineChoice", {name.upper(): name for name in ANSWERERS})  # type: ignore[misc]
+# qa eval's time modes (qa/evaluation/datasets.py TIME_MODES), here without importing the evaluation.
+TimeModeChoice = StrEnum("TimeModeChoice", {"AS_OF": "as-of", "WINDOW": "window"})
 
 
 EngineOption = Annotated[
@@ -123,11 +132,13 @@ def ask(
     until: UntilOption = None,
     source: SourceOption = None,
     engine: EngineOption = None,
+    as_of: AsOfOption = None,
+    time_words: TimeWordsOption = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
 ) -> None:
     """Answer a question from the ingested articles, citing exact quotes."""
     with user_errors():
-        query = _query(question, k, since, until, source, engine)
+        query = _query(question, k, since, until, source, engine, as_of, time_words)
         answer = print_stream(open_engine().stream(query), quiet=as_json)
     if as_json:
         out.print_json(json.dumps(answer.model_dump(mode="json")))
@@ -140,12 +151,16 @@ def chat(
     until: UntilOption = None,
     source: SourceOption = None,
     engine: EngineOption = None,
+    as_of: AsOfOption = None,
+    time_words: TimeWordsOption = True,
 ) -> None:
     """Ask questions in a terminal conversation; follow-ups may lean on earlier turns (empty line quits)."""
     from qa.models import Turn
 
     with user_errors():
-        asked = _query("?", k, since, until, source, engine)  # the options, checked before the first question
+        asked = _query(
+            "?", k, since, until, source, engine, as_of, time_words
+        )  # the options, checked before the first question
         service = open_engine()
     show("Ask about your articles. Empty line or Ctrl-D to quit.")
     history: list[Turn] = []
@@ -295,6 +310,13 @@ def evaluate(
         Path | None, typer.Option(help="train: also write each leave-one-year-out scorer here (without-<year>).")
     ] = None,
     ablation: Annotated[bool, typer.Option(help="train: also measure each feature group left out.")] = False,
+    time: Annotated[
+        TimeModeChoice,
+        typer.Option(
+            help="as-of: each question asked as of its quiz day, nothing else given; window: in the benchmark's "
+            "date window (the harness's help, for comparison)."
+        ),
+    ] = TimeModeChoice.AS_OF,
 ) -> None:
     """Score retrieval, answers, citations and latency on a benchmark; compare two reports (diff A B); or train the
     answer scorer on benchmark years (train DIR...), each year's figures from a scorer fit on the others."""
@@ -338,6 +360,7 @@ def evaluate(
                 answerer=_engine_name(engine) or "extractive",
                 limit=limit,
                 k=k,
+                time=time.value,
                 on_index_progress=indexed,
                 on_question=lambda: asked(1, total),
             )
@@ -454,6 +477,8 @@ def print_answer(answer: Answer) -> None:
     """What the search used, the short answer if any, the answer, notices, then each citation with its quote."""
     if answer.standalone_question:
         show(f"(searched for: {answer.standalone_question})", style="dim")
+    if answer.time_window:
+        show(f"({searched_window(answer.time_window)}; --no-time-words searches every date)", style="dim")
     if answer.short_answer:
         before, after, bold = short_answer_frame(answer.confidence, shown_threshold())
         show(f"{before}{answer.short_answer}{after}\n", style="bold" if bold else None)
@@ -468,12 +493,27 @@ def print_answer(answer: Answer) -> None:
 
 
 def _query(
-    question: str, k: int | None, since: str | None, until: str | None, source: str | None, engine: EngineChoice | None
+    question: str,
+    k: int | None,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+    engine: EngineChoice | None,
+    as_of: str | None = None,
+    time_words: bool = True,
 ) -> Query:
     """The Query the command's arguments make: its dates parsed, the rest checked by Query itself."""
     window = _date_option("--since", since), _date_option("--until", until)
+    day = {"as_of": _date_option("--as-of", as_of)} if as_of is not None else {}
     return parse_query(
-        question=question, k=k, since=window[0], until=window[1], source=source, engine=_engine_name(engine)
+        question=question,
+        k=k,
+        since=window[0],
+        until=window[1],
+        source=source,
+        engine=_engine_name(engine),
+        time_words=time_words,
+        **day,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from qa.answer.citations import inert_markers
-from qa.answer.phrases import short_answer_frame
+from qa.answer.phrases import UNDATED, short_answer_frame
 from qa.models import Answer, Citation
 
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; these are the ones that can start
@@ -34,11 +34,12 @@ def safe_url(url: str | None) -> str | None:
 
 
 def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
-    """'Title — Source, 2024-01-31' as escaped Markdown, the title clipped at a word to `title_chars`."""
+    """'Title — Source, 2024-01-31' ('undated' without a date) as escaped Markdown, the title clipped at a word to
+    `title_chars`."""
     title = inert_markers(citation.title)
     if title_chars and len(title) > title_chars:
         title = title[:title_chars].rsplit(" ", 1)[0] + "…"
-    details = ", ".join(part for part in (citation.source, str(citation.published or "")) if part)
+    details = ", ".join(part for part in (citation.source, str(citation.published or UNDATED)) if part)
     return escape(title + (f" — {details}" if details else ""))
 
 

@@ -115,6 +115,12 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds spent per stage: retrieve, answer, total."
     )
+    as_of: date | None = Field(default=None, description="The day the question was asked as of.")
+    time_window: TimeWindow | None = Field(
+        default=None,
+        description="The dates the question's own words asked for ('this week'), as searched; None when it had "
+        "none or an explicit since/until set the dates.",
+    )
     confidence: float | None = Field(
         default=None,
         ge=0,

@@ -1,7 +1,9 @@
-"""A question as one object from the shell to the retriever: its text, the filters on articles, who answers.
+"""A question as one object from the shell to the retriever: its text, the date it is asked as of, the filters on
+articles, who answers.
 
 Validated once, here: the CLI, the chat and the API build a Query; the engine, the HTTP client, the chain and the
-retriever take it (the retriever and the lexical index its Filters); feedback records its filters.
+retriever take it (the retriever and the lexical index the Filters its search() gives); feedback records its
+filters.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qa.answerers import AnswererName
 from qa.controls import strip_controls
 from qa.errors import InvalidQuestionError
-from qa.models import Turn
+from qa.models import TimeWindow, Turn
+from qa.timewords import question_window
 
 MAX_QUESTION_CHARS = 4000
 MAX_HISTORY_TURNS = 100
+EARLIEST_AS_OF = date(1900, 1, 1)
 
 
 class Filters(BaseModel):
@@ -74,6 +78,42 @@ class Query(Filters):
     engine: AnswererName | None = Field(
         default=None, description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset."
     )
+    as_of: date = Field(
+        default_factory=date.today,
+        description="The day the question is asked on (today if unset): nothing published after it is searched, "
+        "and its time words ('last week') are read against it. Not after today, not before 1900.",
+    )
+    time_words: bool = Field(
+        default=True,
+        description="Whether the question's time words set the date window; an explicit since or until wins.",
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_in_range(cls, as_of: date) -> date:
+        if as_of > date.today():
+            raise ValueError(f"{as_of} is in the future: a question is asked as of today or an earlier day")
+        if as_of < EARLIEST_AS_OF:
+            raise ValueError(f"{as_of} is before 1900")
+        return as_of
+
+    def search(self, question: str | None = None) -> tuple[Filters, TimeWindow | None]:
+        """The filters retrieval applies to the question (this one's, or its standalone form) and the window its
+        time words set: explicit dates win over the words, and nothing published after as_of passes."""
+        if self.since or self.until:
+            until = min(self.until or self.as_of, self.as_of)
+            return Filters(since=self.since, until=until, source=self.source), None
+        window = question_window(question or self.question, self.as_of) if self.time_words else None
+        if window is None:
+            return Filters(until=self.as_of, source=self.source), None
+        # Words may ask for days after as_of ("in 2030"): an empty window, which the search finds empty.
+        return Filters.model_construct(since=window.since, until=window.until, source=self.source), window
+
+    @model_validator(mode="after")
+    def _since_by_as_of(self) -> Query:
+        if self.since and self.since > self.as_of:
+            raise ValueError(f"since ({self.since}) is after as_of ({self.as_of})")
+        return self
 
     @field_validator("question")
     @classmethod
@@ -97,4 +137,6 @@ def parse_query(**fields: object) -> Query:
         if problem["loc"] == ("question",) and problem["type"] == "string_too_short":
             message = "the question is empty"  # "" as "   " is: the shells' words, not the schema's
         where = ".".join(str(part) for part in problem["loc"] if part != "question")
+        if problem["type"].startswith("date_"):
+            message = f"{problem['input']!r} is not a date (YYYY-MM-DD)"
         raise InvalidQuestionError(f"{where}: {message}" if where else message) from None

@@ -65,7 +65,7 @@ class HybridRetriever(BaseRetriever):
         do; when too few pass, it searches among the passing ids. Exact in every case (tests/test_retrieval.py).
         """
         vector = self.store.embeddings.embed_query(question)
-        if not filters.narrows:
+        if not filters.narrows or self.catalog.passes_all(filters):
             found = self.store.nearest(vector, k)
         else:
             passing, live = self.catalog.passing(filters)

@@ -40,6 +40,8 @@ ANSWER_KEYS = {
     "standalone_question",
     "notices",
     "timings_ms",
+    "as_of",
+    "time_window",
     "confidence",
 }
 

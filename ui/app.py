@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from qa.answer import QuoteContext, answer_sentences, quote_context
+from qa.answer.phrases import searched_window
 from qa.answer.scorer import read_manifest
 from qa.answerers import ANSWERERS, AnswererName
 from qa.client import ApiClient
@@ -29,7 +30,7 @@ from qa.feedback import Feedback
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
 from qa.models import Answer, ArticleSummary, IngestReport, IngestStatus, StoreStats
 from qa.models import Turn as ConversationTurn
-from qa.query import Filters, parse_query
+from qa.query import EARLIEST_AS_OF, Filters, parse_query
 
 log = logging.getLogger("qa.ui")
 
@@ -46,15 +47,23 @@ STATUS_ICONS = {
 
 @dataclass(frozen=True)
 class Choices:
-    """What the sidebar sets for the next question: the filters, k and the answer engine."""
+    """What the sidebar sets for the next question: the filters, the day it is asked as of, k and the answer
+    engine; and whether its time words set the dates (until the reader drops them)."""
 
     filters: Filters
+    as_of: date
     k: int
     engine: AnswererName
+    time_words: bool = True
 
     def recorded(self) -> dict[str, str | int | None]:
         """As feedback records them."""
-        return {"k": self.k, **self.filters.model_dump(mode="json"), "engine": self.engine}
+        return {
+            "k": self.k,
+            **self.filters.model_dump(mode="json"),
+            "as_of": self.as_of.isoformat(),
+            "engine": self.engine,
+        }
 
 
 @dataclass
@@ -120,8 +129,12 @@ def main() -> None:
     st.caption("Every answer quotes the articles; click a source to see the passage it came from.")
     for turn in st.session_state.turns:
         show_turn(engine, turn)
-    if prompt := st.chat_input("Ask a question about the articles"):
-        turn = Turn(question=prompt, choices=choices)
+    prompt = st.chat_input("Ask a question about the articles")
+    # "Search all dates" under an answer asks its question again without its time words.
+    again: Turn | None = st.session_state.pop("again", None)
+    if prompt or again:
+        turn = Turn(question=prompt, choices=choices) if prompt else again
+        assert turn is not None
         # Kept before answering: a question sent while this one runs stops this run, not the conversation.
         st.session_state.turns.append(turn)
         ask(engine, turn, stats.articles, history(st.session_state.turns[:-1]))
@@ -166,6 +179,14 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
                 label_visibility="collapsed",
             )
             since, until = date_range(chosen)
+        as_of = st.date_input(
+            "As of",
+            value=date.today(),
+            min_value=EARLIEST_AS_OF,
+            max_value=date.today(),
+            key="as_of",
+            help="Ask as of this day: nothing published after it is searched, and 'last week' is the week before it.",
+        )
         source = st.selectbox("Source", ["All sources", *stats.sources], key="source")
         k = st.slider("Passages to search (k)", 1, 20, engine.settings.k, key="k")
         engines = engine.engines()
@@ -188,7 +209,8 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
 
         export_slot = st.empty()
     filters = Filters(since=since, until=until, source=None if source == "All sources" else source)
-    return Choices(filters=filters, k=k, engine=engine_name(answer_engine) or "extractive"), export_slot
+    day = as_of if isinstance(as_of, date) else date.today()
+    return Choices(filters=filters, as_of=day, k=k, engine=engine_name(answer_engine) or "extractive"), export_slot
 
 
 def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
@@ -286,6 +308,8 @@ def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[Convers
                 k=choices.k,
                 engine=choices.engine,
                 history=earlier,
+                as_of=choices.as_of,
+                time_words=choices.time_words,
                 **choices.filters.model_dump(),
             )
             for event in engine.stream(query):
@@ -317,7 +341,11 @@ def search_details(turn: Turn) -> str:
     narrowed = ", ".join(f"{name} {value}" for name, value in filters.items()) or "none"
     timings = ", ".join(f"{stage} {ms:,.0f} ms" for stage, ms in turn.answer.timings_ms.items())
     searched = turn.answer.standalone_question or turn.question
-    return f"Searched for: {searched}\n\nFilters: {narrowed}; {turn.choices.k} passages\n\nTimings: {timings}"
+    as_of = turn.answer.as_of or turn.choices.as_of
+    return (
+        f"Searched for: {searched}\n\nAs of {as_of}; filters: {narrowed}; {turn.choices.k} passages\n\n"
+        f"Timings: {timings}"
+    )
 
 
 def history(turns: list[Turn]) -> list[ConversationTurn]:
@@ -385,6 +413,10 @@ def show_result(turn: Turn) -> None:
         st.warning(escape(notice), icon=":material/info:")
     if answer.standalone_question:
         st.caption(escape(f"Searched for: {answer.standalone_question}"))
+    if answer.time_window:
+        words, button = st.columns([4, 1], vertical_alignment="center")
+        words.caption(escape(searched_window(answer.time_window)))
+        button.button("Search all dates", key=f"all-dates-{turn.id}", on_click=ask_again, args=(turn,))
     for citation in answer.citations:
         with st.expander(f"\\[{citation.n}\\] {source_line(citation, title_chars=90)}"):
             context = turn.contexts.get(citation.n)
@@ -398,6 +430,11 @@ def show_result(turn: Turn) -> None:
             if url := safe_url(citation.url):
                 st.link_button("Open the article", url, icon=":material/open_in_new:")
     st.feedback("thumbs", key=f"feedback-{turn.id}", on_change=save_feedback, args=(turn,))
+
+
+def ask_again(turn: Turn) -> None:
+    """Queue the turn's question again, its time words no longer setting the dates."""
+    st.session_state.again = Turn(question=turn.question, choices=replace(turn.choices, time_words=False))
 
 
 def save_feedback(turn: Turn) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
-from qa.answer.phrases import EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE
+from qa.answer.phrases import EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE, UNDATED
 from qa.models import Article, Chunk, Citation
 
 
@@ -66,8 +66,8 @@ def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> 
 
 
 def citation_heading(citation: Citation) -> str:
-    """'[n] Title — Source · 2024-01-31', as plain text."""
-    meta = " · ".join(str(part) for part in (citation.source, citation.published) if part)
+    """'[n] Title — Source · 2024-01-31' ('· undated' without a date), as plain text."""
+    meta = " · ".join(str(part) for part in (citation.source, citation.published or UNDATED) if part)
     return f"[{citation.n}] {inert_markers(citation.title)}" + (f" — {meta}" if meta else "")
 
 

@@ -1,5 +1,11 @@
 """Fixed phrases shared by the answerers, the shells and the tests."""
 
+from __future__ import annotations
+
+from datetime import date
+
+from qa.models import TimeWindow
+
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.
 EXTRACTIVE_ALSO_CITED = (
@@ -21,3 +27,32 @@ def short_answer_frame(confidence: float | None, shown_threshold: float) -> tupl
     if confidence >= shown_threshold:
         return "", f" [1] · confidence {confidence:.2f}", True
     return "Possibly ", f" [1] · confidence {confidence:.2f}, not sure", False
+
+
+# A window that no article passes, and an answer whose newest source is old for a question about now.
+EMPTY_WINDOW = "No article in the store is from {window}: the search found nothing to answer from."
+NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days before {as_of}."
+# Days between the as-of date and the newest cited article past which the answer says how old it is.
+OLD_AFTER_DAYS = 30
+UNDATED = "undated"
+
+
+def day_text(day: date, with_year: bool = True) -> str:
+    """ "1 Dec 2026", or "1 Dec" without the year."""
+    return f"{day.day} {day:%b} {day.year}" if with_year else f"{day.day} {day:%b}"
+
+
+def window_text(since: date | None, until: date | None) -> str:
+    """ "24 Nov to 1 Dec 2026", "3 Mar 2024" for one day, "up to 1 Dec 2026", "1 Nov 2026 on"."""
+    if since and until:
+        if since == until:
+            return day_text(since)
+        return f"{day_text(since, with_year=since.year != until.year)} to {day_text(until)}"
+    if until:
+        return f"up to {day_text(until)}"
+    return f"{day_text(since)} on" if since else "any date"
+
+
+def searched_window(window: TimeWindow) -> str:
+    """What the shells show above an answer whose question's words set its dates."""
+    return f"Searched articles from {window_text(window.since, window.until)} — “{window.from_text}”"

@@ -47,8 +47,10 @@ def add_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         problem = error.errors()[0]
         message = str(problem.get("msg", "invalid"))
-        if message.startswith("Value error, "):  # our own validators' words say what they are about, as in the CLI
-            return error_response(422, message.removeprefix("Value error, "))
+        if message.startswith("Value error, "):  # our own validators' words, after their field as in the CLI
+            field = ".".join(str(part) for part in problem.get("loc", ()) if part not in ("body", "question"))
+            message = message.removeprefix("Value error, ")
+            return error_response(422, f"{field}: {message}" if field else message)
         where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body") or "body"
         return error_response(422, f"{where}: {message}")
 

@@ -54,6 +54,8 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
     fields = {
         **request.filters.model_dump(),
         "k": request.k,
+        "time_words": request.time_words,
+        **({"as_of": request.as_of} if request.as_of else {}),
         "question": request.messages[last_user].text(),
         "history": history[-MAX_TURNS:],
         "engine": by_model_id(request.model),
@@ -65,6 +67,7 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
         "citations": jsonable_encoder(answer.citations),
         "short_answer": answer.short_answer,
         "confidence": answer.confidence,
+        "time_window": jsonable_encoder(answer.time_window),
     }
     if not request.stream:
         message = {"role": "assistant", "content": chat_text(answer)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -31,7 +32,7 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(Filters):
     """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored.
 
-    Extensions: k, and the filters (since, until, source) of every Query."""
+    Extensions: k, as_of, time_words and the filters (since, until, source) of every Query."""
 
     model: str = Field(
         default="qa-extractive", description="qa-extractive, qa-llm or qa-local (see /v1/models); others: QA_ENGINE."
@@ -39,6 +40,10 @@ class ChatCompletionRequest(Filters):
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool = False
     k: int | None = Field(default=None, ge=1, le=50, description="Extension: passages to retrieve.")
+    as_of: date | None = Field(
+        default=None, description="Extension: the day the question is asked as of (today if unset)."
+    )
+    time_words: bool = Field(default=True, description="Extension: whether the question's time words set the dates.")
 
 
 class RecordsRequest(BaseModel):
