@@ -18,6 +18,7 @@ from .conftest import DATA
 KEYS = {
     "dataset": None,
     "engine": None,
+    "time": None,
     "questions": None,
     "answerable": None,
     "retrieval": {"recall@1", "recall@5", "recall@10", "mrr"},

@@ -8,6 +8,7 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -18,6 +19,10 @@ from qa.query import Query
 # A question about "this week" is asked over the articles of its week: the benchmark's window.
 WINDOW_BEFORE = timedelta(days=10)
 WINDOW_AFTER = timedelta(days=1)
+QUIZ_DAY = re.compile(r"^(\d{8})_")
+# How a benchmark question is asked: as of its day alone, or in the benchmark's date window (the old default).
+TimeMode = Literal["as-of", "window"]
+TIME_MODES: tuple[TimeMode, ...] = ("as-of", "window")
 BASELINE_METRICS = {
     "_generation_em": "em",
     "_generation_f1": "f1",
@@ -49,10 +54,27 @@ class EvalQuestion(BaseModel):
         """Whether a gold article is known: retrieval is scored on these questions only."""
         return bool(self.gold_article_ids)
 
-    def query(self, k: int | None = None, answerer: AnswererName = "extractive") -> Query:
-        """The question as the engine is asked it: alone, never with its choices, in its date window."""
-        since, until = self.window()
-        return Query(question=self.question, k=k, since=since, until=until, engine=answerer)
+    def query(self, k: int | None = None, answerer: AnswererName = "extractive", time: TimeMode = "as-of") -> Query:
+        """The question as the engine is asked it, alone, never with its choices: as of its quiz day and nothing
+        else ("as-of": what a user gives), or in the benchmark's date window ("window")."""
+        if time == "window":
+            since, until = self.window()
+            return Query(question=self.question, k=k, since=since, until=until, engine=answerer)
+        if self.asked_on is None:
+            return Query(question=self.question, k=k, engine=answerer)
+        return Query(question=self.question, k=k, as_of=self.asked_on, engine=answerer)
+
+    @property
+    def asked_on(self) -> dt.date | None:
+        """The day the question is asked as of: its quiz's day, the date in its id ("20230106_0"), on which the
+        articles found for the quiz had been published; else its date."""
+        found = QUIZ_DAY.match(self.id)
+        if found:
+            try:
+                return dt.datetime.strptime(found.group(1), "%Y%m%d").date()
+            except ValueError:
+                pass
+        return self.date
 
     def window(self) -> tuple[dt.date | None, dt.date | None]:
         """Publication dates the question may be answered from: [date - 10 days, date + 1 day]."""

@@ -20,7 +20,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.evaluation import metrics
-from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, slug
+from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, TimeMode, slug
 from qa.models import Citation, ProgressCallback
 from qa.store import SCHEMA_VERSION
 
@@ -120,19 +120,28 @@ def open_engine(
 
 
 def evaluate(
-    engine: Engine, questions: Sequence[EvalQuestion], k: int | None = None, answerer: AnswererName = "extractive"
+    engine: Engine,
+    questions: Sequence[EvalQuestion],
+    k: int | None = None,
+    answerer: AnswererName = "extractive",
+    time: TimeMode = "as-of",
 ) -> Iterator[QuestionResult]:
-    """Ask each question (never with its choices) in its date window; yield its scored result."""
+    """Ask each question (never with its choices) as the time mode says; yield its scored result."""
     for question in questions:
-        yield evaluate_one(engine, question, k, answerer)
+        yield evaluate_one(engine, question, k, answerer, time)
 
 
 def evaluate_one(
-    engine: Engine, question: EvalQuestion, k: int | None = None, answerer: AnswererName = "extractive"
+    engine: Engine,
+    question: EvalQuestion,
+    k: int | None = None,
+    answerer: AnswererName = "extractive",
+    time: TimeMode = "as-of",
 ) -> QuestionResult:
     """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
-    query = question.query(k, answerer)
-    passages = engine.retriever.retrieve(query.question, max(RETRIEVAL_DEPTH, k or 0), query.filters)
+    query = question.query(k, answerer, time)
+    filters, _ = query.search()
+    passages = engine.retriever.retrieve(query.question, max(RETRIEVAL_DEPTH, k or 0), filters)
     retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
     answer = engine.ask(query)
     gold = question.answer
@@ -193,6 +202,7 @@ def run(
     answerer: AnswererName = "extractive",
     limit: int | None = None,
     k: int | None = None,
+    time: TimeMode = "as-of",
     on_index_progress: ProgressCallback | None = None,
     on_question: Callable[[], None] | None = None,
 ) -> EvaluationRun:
@@ -202,7 +212,7 @@ def run(
     results: list[QuestionResult] = []
     interrupted = False
     try:
-        for result in evaluate(engine, questions, k, answerer):
+        for result in evaluate(engine, questions, k, answerer, time):
             results.append(result)
             if on_question:
                 on_question()
@@ -210,11 +220,13 @@ def run(
         interrupted = True
     if not results:
         raise QAError("interrupted before the first question was scored")
-    summary = summarize(results, dataset=dataset.name, engine=answerer, ingest=ingest)
+    summary = summarize(results, dataset=dataset.name, engine=answerer, ingest=ingest, time=time)
     return EvaluationRun(results=results, summary=summary, asked=len(questions), interrupted=interrupted)
 
 
-def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, ingest: IngestFigures) -> dict[str, Any]:
+def summarize(
+    results: Sequence[QuestionResult], *, dataset: str, engine: str, ingest: IngestFigures, time: TimeMode = "as-of"
+) -> dict[str, Any]:
     """The stable JSON object of `qa eval --json` (keys documented in docs/evaluation.md)."""
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
@@ -225,6 +237,7 @@ def summarize(results: Sequence[QuestionResult], *, dataset: str, engine: str, i
     return {
         "dataset": dataset,
         "engine": engine,
+        "time": time,
         "questions": len(results),
         "answerable": len(answerable),
         "retrieval": {
