@@ -83,7 +83,8 @@ def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: En
     assert "\\[1\\]" in reply.markdown[0].value
     assert reply.status[0].label.startswith("Searched 2 articles: 1 source")
     details = reply.status[0].caption[0].value  # the status box says what was searched, how, and how long it took
-    assert details.startswith(escape(f"Searched for: {NATO}")) and escape(f"As of {date.today()}; filters: none; 5 passages") in details
+    assert details.startswith(escape(f"Searched for: {NATO}"))
+    assert escape(f"As of {date.today()}; filters: none; 5 passages") in details
     [source] = reply.expander
     citation = expected.citations[0]
     assert source.label.startswith("\\[1\\] NATO Secretary")
@@ -313,7 +314,7 @@ def test_time_words_show_the_dates_searched_and_one_click_searches_every_date(ap
     assert "eight" in reply.markdown[0].value  # the seeds are undated: searched in every window
     reply.button(key=next(b.key for b in reply.button if b.label == "Search all dates")).click().run()
     assert not app.exception
-    first, again = assistant_messages(app)
+    _, again = assistant_messages(app)
     assert not any("Searched articles from" in c.value for c in again.caption)
     assert "eight" in again.markdown[0].value
     assert escape("As of 2026-11-30") in again.status[0].caption[0].value
