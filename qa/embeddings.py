@@ -76,10 +76,6 @@ class MiniLMEmbeddings(Embeddings, ABC):
             return np.zeros((0, DIMENSION), dtype=np.float32)
         return self._encode(texts)
 
-    def encode_phrases(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of a few words each (answer candidates): features of one answer, never stored."""
-        return self.encode(texts)
-
     @cached_property
     def tokenizer(self) -> Any:
         """The model's tokenizer (tokenizers), cutting at MAX_TOKENS and padding nothing."""
@@ -158,22 +154,6 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
         return np.array(
             [embed(token_ids[0])] if len(texts) == 1 else list(workers.map(embed, token_ids)), dtype=np.float32
         )
-
-    def encode_phrases(self, texts: list[str]) -> np.ndarray:
-        """One padded batch: for texts of a few tokens a call's overhead outweighs its work (28 candidates in half
-        the time of one call each). A vector then depends a little on its batch (cosine ≥ 0.97 to its own call's),
-        which a feature may; a stored vector may not."""
-        if not texts:
-            return np.zeros((0, DIMENSION), dtype=np.float32)
-        session, _ = self.model
-        token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
-        tokens = np.zeros((len(token_ids), max(map(len, token_ids))), dtype=np.int64)
-        mask = np.zeros_like(tokens)
-        for row, ids in enumerate(token_ids):
-            tokens[row, : len(ids)], mask[row, : len(ids)] = ids, 1
-        hidden = session.run(None, {"input_ids": tokens, "attention_mask": mask, "token_type_ids": tokens * 0})[0]
-        pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
 
     def _quantised_model(self) -> Path:
         """The packaged model with its MatMul weights in int8, made once per user (a few seconds) and cached.

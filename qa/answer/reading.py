@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,10 @@ MAX_PHRASES = 8
 # The cheap ranking that picks the sentences to embed: the weights of shared terms and answer type in the score
 # that chose them before the scorer was learned (0.35 and 0.10), which measured 8 enough (docs/performance.md).
 TYPE_BONUS = 0.10 / 0.35
+# The NER model reads the sentences on this thread while the embedding workers embed them: both spend most of
+# their time outside the GIL (matrix products, ONNX Runtime), and together they took 50 ms where one after the
+# other took 64 (p50, 12 sentences, two cores).
+_RECOGNIZING = ThreadPoolExecutor(1, thread_name_prefix="qa-ner")
 SENTENCE_FEATURES = [
     "dense",  # cosine similarity of sentence and question
     "lexical",  # idf-weighted share of the question's content terms the sentence holds
@@ -131,10 +136,12 @@ def read(
     # Stable sort: ties keep passage order.
     order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * has_type[i]))[:MAX_EMBEDDED]
     chosen = [sentences[i] for i in order]
-    vectors = np.array(embeddings.embed_documents([s.text for s in chosen]))
+    texts = [s.text for s in chosen]
+    recognized = _RECOGNIZING.submit(recognizer.entities, texts)
+    vectors = np.array(embeddings.embed_documents(texts))
     question_vector = np.array(embeddings.embed_query(question))
     dense = vectors @ question_vector
-    mentions = candidates(wanted, chosen, recognizer.entities([s.text for s in chosen]))
+    mentions = candidates(wanted, chosen, recognized.result())
     per_sentence = np.zeros(len(chosen))
     fitting = np.zeros(len(chosen))
     for mention in mentions:
@@ -214,7 +221,7 @@ def _groups(
     total = sum(support.values()) or 1.0
     texts = [by_key[k][0].text for k in keys]
     head = wanted.head
-    vectors = embeddings.encode_phrases(texts + ([head] if head else []))
+    vectors = embeddings.encode(texts + ([head] if head else []))
     texts_lower = [f" {' '.join(word_tokens(p.text))} " for p in passages]
     titles_lower = [f" {' '.join(word_tokens(p.title))} " for p in passages]
     groups = []
