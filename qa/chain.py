@@ -110,6 +110,8 @@ def build_chain(
         # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
         quoted = short and citations and _quotes(citations[0], short.evidence)
         short_text = inert_markers(short.text) if short and quoted else None
+        if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
+            short_text = day
         return _answer(state, "extractive", text, citations, short_text, notices, selection.confidence)
 
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
@@ -206,6 +208,16 @@ def _reason(error: Exception) -> str:
     """One line saying what went wrong, without a traceback."""
     message = " ".join(str(error).split())[:200]
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _written_out(citation: Citation, evidence: Evidence, phrase: str) -> str | None:
+    """The date a short answer means when it is words relative to its article's day ("on Tuesday" → "Tuesday 19
+    Oct 2021"); the quote keeps the article's words."""
+    at = evidence.text.find(phrase)
+    if at < 0:
+        return None
+    start, end = evidence.start + at, evidence.start + at + len(phrase)
+    return next((found.day for found in citation.dates if found.start <= start and end <= found.end), None)
 
 
 def _quotes(citation: Citation, evidence: Evidence) -> bool:

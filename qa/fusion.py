@@ -4,11 +4,9 @@ article first."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
-
-import htmldate
 
 from qa.models import Chunk
+from qa.timewords import article_date
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
 RRF_K = 60
@@ -33,26 +31,17 @@ def fuse_rankings(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, fl
 def prefer_recent(ranking: list[Chunk], until: date | None) -> list[Chunk]:
     """Re-rank with each chunk's score discounted by RECENCY_DECAY per year its article predates `until`.
 
-    An article's own date is the one in its URL (htmldate), else its published date. Without an end date there
-    is no "now" to be recent to, and the ranking is returned as it is.
+    An article's own date is qa.timewords.article_date's. Without an end date there is no "now" to be recent to,
+    and the ranking is returned as it is.
     """
     if until is None:
         return ranking
     weighted = []
     for chunk in ranking:
-        own_date = date_in_url(chunk.url) or chunk.published
+        own_date = article_date(chunk.url, chunk.published)
         years = max(0, (until - own_date - RECENCY_GRACE).days) / 365 if own_date else 0.0
         weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * (1 - RECENCY_DECAY) ** years}))
     return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
-
-
-@lru_cache(maxsize=65536)
-def date_in_url(url: str | None) -> date | None:
-    """The publication date written in a URL (".../2023/01/04/..."), if any."""
-    if not url:
-        return None
-    found = htmldate.find_date("<html></html>", url=url, extensive_search=False)
-    return date.fromisoformat(found) if found else None
 
 
 def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:

@@ -75,6 +75,17 @@ class TimeWindow(BaseModel):
     )
 
 
+class QuoteDate(BaseModel):
+    """A date a quote writes relative to its article's own day ("on Tuesday", "last year"), written out."""
+
+    text: str = Field(description="The quote's words, e.g. 'on Tuesday'.")
+    start: int = Field(ge=0, description="Offset of the words in the article text.")
+    end: int = Field(ge=0, description="Offset just past the words.")
+    day: str = Field(description="What they mean, written out: 'Tuesday 19 Oct 2021', 'October 2021', '2020'.")
+    since: date = Field(description="The first day they mean.")
+    until: date = Field(description="The last day they mean.")
+
+
 class Citation(BaseModel):
     """A numbered reference from an answer to an exact quote of an article."""
 
@@ -89,6 +100,11 @@ class Citation(BaseModel):
     start: int = Field(ge=0, description="Offset of the quote's first character in the article text.")
     end: int = Field(ge=0, description="Offset just past the quote's last character.")
     score: float = Field(description="How strongly the quote supports the answer (the answerer's score).")
+    dates: list[QuoteDate] = Field(
+        default_factory=list,
+        description="The quote's relative dates resolved against its article's own date (its URL's, else "
+        "published); empty when that is unknown.",
+    )
 
 
 class Answer(BaseModel):
@@ -99,7 +115,8 @@ class Answer(BaseModel):
     short_answer: str | None = Field(
         default=None,
         description="The answer in a few words (a name, number or date), exactly as it stands in citation [1]'s "
-        "quote; None when no phrase stands out or the answer is a refusal.",
+        "quote, or, when those words date something relative to the article's day ('on Tuesday'), that date "
+        "written out; None when no phrase stands out or the answer is a refusal.",
     )
     refused: bool = Field(description="True when the articles did not support an answer.")
     citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")

@@ -16,7 +16,7 @@ from qa.answerers import AnswererName
 from qa.controls import strip_controls
 from qa.errors import InvalidQuestionError
 from qa.models import TimeWindow, Turn
-from qa.timewords import question_window
+from qa.timewords import search_window
 
 MAX_QUESTION_CHARS = 4000
 MAX_HISTORY_TURNS = 100
@@ -103,11 +103,10 @@ class Query(Filters):
         if self.since or self.until:
             until = min(self.until or self.as_of, self.as_of)
             return Filters(since=self.since, until=until, source=self.source), None
-        window = question_window(question or self.question, self.as_of) if self.time_words else None
+        window = search_window(question or self.question, self.as_of) if self.time_words else None
         if window is None:
             return Filters(until=self.as_of, source=self.source), None
-        # Words may ask for days after as_of ("in 2030"): an empty window, which the search finds empty.
-        return Filters.model_construct(since=window.since, until=window.until, source=self.source), window
+        return Filters(since=window.since, until=window.until, source=self.source), window
 
     @model_validator(mode="after")
     def _since_by_as_of(self) -> Query:

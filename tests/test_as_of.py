@@ -71,7 +71,8 @@ def test_nothing_published_after_the_as_of_day_answers(dated: Engine):
 def test_time_words_set_the_window_and_the_answer_says_so(dated: Engine):
     ids, answer = cited(dated, question="What happened to the Westbury bridge last week?", as_of=date(2026, 12, 1))
     assert answer.time_window is not None
-    assert (answer.time_window.since, answer.time_window.until) == (date(2026, 11, 23), date(2026, 11, 29))
+    # Searched from the words' first day to 30 days after their last, never past as_of: news of last week goes on.
+    assert (answer.time_window.since, answer.time_window.until) == (date(2026, 11, 23), date(2026, 12, 1))
     assert answer.time_window.from_text == "last week"
     assert ids == {"opened"}
     dropped = Query(question=answer.question, as_of=date(2026, 12, 1), time_words=False)
@@ -98,8 +99,8 @@ def test_an_explicit_window_wins_over_the_words(dated: Engine):
 def test_a_window_with_no_article_is_a_refusal_that_says_why(dated: Engine):
     _, answer = cited(dated, question="What happened to the Westbury bridge in 2019?", as_of=date(2026, 12, 1))
     assert answer.refused and answer.answer == CANNOT_ANSWER
-    assert answer.notices == ["No article in the store is from 1 Jan to 31 Dec 2019: the search found nothing to "
-                              "answer from."]  # fmt: skip
+    assert answer.notices == ["No article in the store is from 1 Jan 2019 to 30 Jan 2020: the search found nothing "
+                              "to answer from."]  # fmt: skip
 
 
 def test_undated_articles_are_searched_in_any_window_and_cited_as_undated(dated: Engine):
@@ -139,3 +140,12 @@ def test_a_bad_as_of_day_is_one_line_in_the_cli_and_a_422_in_the_api(
         response = client.post("/v1/ask", json={"question": "Who opened the bridge?", "as_of": as_of})
     assert response.status_code == 422
     assert "as_of" in json.dumps(response.json())
+
+
+def test_a_when_question_gets_the_day_written_out_and_the_quote_keeps_its_words(dated: Engine):
+    question = "When did Mayor Alice Grant open the new Westbury bridge?"
+    _, answer = cited(dated, question=question, as_of=date(2026, 12, 1))
+    [citation] = [c for c in answer.citations if c.article_id == "opened"]
+    assert "on Tuesday" in citation.quote  # verbatim, as the article says it
+    assert [(d.text, d.day) for d in citation.dates] == [("on Tuesday", "Tuesday 24 Nov 2026")]
+    assert answer.short_answer == "Tuesday 24 Nov 2026"

@@ -17,7 +17,9 @@ from qa.engine import Engine
 from .chat_server import Reply, marker
 from .conftest import ANSWER_KEYS, SEEDS
 
-CITATION_KEYS = {"n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score"}
+CITATION_KEYS = {
+    "n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score", "dates"
+}  # fmt: skip
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@ import pytest
 from qa.catalog import Catalog
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
-from qa.fusion import RECENCY_DECAY, date_in_url, diversify, fuse_rankings, prefer_recent
+from qa.fusion import RECENCY_DECAY, diversify, fuse_rankings, prefer_recent
 from qa.models import Chunk
 from qa.query import Filters
 from qa.records import day_number
 from qa.retrieval import chunk_from_document
 from qa.store import ArticleStore
+from qa.timewords import date_in_url
 
 from .conftest import DATA
 

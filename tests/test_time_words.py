@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.timewords import question_window
+from qa.timewords import article_date, question_window, quote_dates, search_window
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "time_words.jsonl").open()]
 
@@ -47,3 +47,41 @@ def test_a_window_never_ends_after_its_as_of_date_and_never_opens_after_it(as_of
     window = question_window(f"What happened {words}?", as_of)
     assert window is not None and window.until <= as_of
     assert window.latest or (window.since is not None and window.since <= window.until)
+
+
+def test_words_relative_to_now_win_and_words_about_the_future_set_no_window():
+    as_of = date(2023, 3, 10)
+    window = question_window("Which network aired depictions of the January 6, 2021, attack this week?", as_of)
+    assert window is not None and window.from_text == "this week"
+    assert question_window("Which theme park will open in 2024?", as_of) is None
+    assert question_window("Who was the CEO in 2019 and who is it now?", as_of).from_text == "in 2019"
+
+
+def test_the_search_runs_on_for_weeks_after_the_words_never_past_as_of():
+    window = search_window("Who delivered the State of the Union address on Tuesday?", date(2023, 2, 10))
+    assert window is not None and (window.since, window.until) == (date(2023, 2, 7), date(2023, 2, 10))
+    window = search_window("What happened in 2019?", date(2026, 12, 1))
+    assert window is not None and (window.since, window.until) == (date(2019, 1, 1), date(2020, 1, 30))
+
+
+QUOTES = [json.loads(line) for line in (Path(__file__).parent / "data" / "quote_dates.jsonl").open()]
+
+
+@pytest.mark.parametrize("case", QUOTES, ids=[f"{c['published']} {c['sentence']}" for c in QUOTES])
+def test_dates_in_quotes_are_written_out_against_their_articles_day(case: dict):
+    published = date.fromisoformat(case["published"]) if case["published"] else None
+    found = quote_dates(case["sentence"], 100, published)
+    assert [{"text": d.text, "day": d.day} for d in found] == case["dates"]
+    for resolved in found:  # offsets are the article's: the quote's own plus where the quote starts
+        assert case["sentence"][resolved.start - 100 : resolved.end - 100] == resolved.text
+
+
+def test_the_quote_set_covers_what_the_issue_asks_for():
+    assert sum(bool(c["published"]) for c in QUOTES) >= 40
+    assert any(not c["published"] for c in QUOTES)
+
+
+def test_an_articles_own_date_is_its_urls_else_the_one_it_was_given():
+    assert article_date("https://www.cnn.com/2015/06/02/us/story/index.html", date(2023, 1, 6)) == date(2015, 6, 2)
+    assert article_date("https://example.com/news/story", date(2023, 1, 6)) == date(2023, 1, 6)
+    assert article_date(None, None) is None

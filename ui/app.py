@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from qa.answer import QuoteContext, answer_sentences, quote_context
-from qa.answer.phrases import searched_window
+from qa.answer.phrases import dates_in_quote, searched_window
 from qa.answer.scorer import read_manifest
 from qa.answerers import ANSWERERS, AnswererName
 from qa.client import ApiClient
@@ -426,6 +426,8 @@ def show_result(turn: Turn) -> None:
                 st.markdown(
                     escape(context.before) + f":orange-background[{escape(context.quote)}]" + escape(context.after)
                 )
+            if citation.dates:
+                st.caption(escape(dates_in_quote(citation.dates)))
             st.caption(f"Quote at characters {citation.start}–{citation.end} · support {citation.score:.2f}")
             if url := safe_url(citation.url):
                 st.link_button("Open the article", url, icon=":material/open_in_new:")

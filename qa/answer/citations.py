@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from qa.answer.phrases import EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE, UNDATED
 from qa.models import Article, Chunk, Citation
+from qa.timewords import article_date, quote_dates
 
 
 class Evidence(BaseModel):
@@ -50,6 +51,7 @@ def inert_markers(text: str) -> str:
 
 def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
     """Citation [n]: the passage's article text at [start, end) (article offsets), with the article's details."""
+    quote = chunk.text[start - chunk.start : end - chunk.start]
     return Citation(
         n=n,
         article_id=chunk.article_id,
@@ -58,10 +60,13 @@ def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> 
         url=chunk.url,
         path=chunk.path,
         published=chunk.published,
-        quote=chunk.text[start - chunk.start : end - chunk.start],
+        quote=quote,
         start=start,
         end=end,
         score=round(score, 4),
+        dates=quote_dates(
+            chunk.text[start - chunk.start : end - chunk.start], start, article_date(chunk.url, chunk.published)
+        ),
     )
 
 

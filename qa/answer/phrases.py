@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from qa.models import TimeWindow
+from qa.models import QuoteDate, TimeWindow
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.
@@ -56,3 +56,8 @@ def window_text(since: date | None, until: date | None) -> str:
 def searched_window(window: TimeWindow) -> str:
     """What the shells show above an answer whose question's words set its dates."""
     return f"Searched articles from {window_text(window.since, window.until)} — “{window.from_text}”"
+
+
+def dates_in_quote(dates: list[QuoteDate]) -> str:
+    """ "“on Tuesday”: Tuesday 24 Nov 2026 · “last year”: 2025", shown beside a quote."""
+    return " · ".join(f"“{found.text}”: {found.day}" for found in dates)
