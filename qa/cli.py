@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from qa.answer.citations import citation_heading
-from qa.answer.phrases import searched_window, short_answer_frame
+from qa.answer.phrases import dates_in_quote, searched_window, short_answer_frame
 from qa.answerers import ANSWERERS, AnswererName
 from qa.articles import parse_date
 from qa.controls import strip_controls
@@ -294,8 +294,9 @@ def evaluate(
     target: Annotated[
         list[str],
         typer.Argument(
-            metavar="DATASET_DIR | diff REPORT_A REPORT_B",
-            help="A folder with articles.jsonl and questions.jsonl; or diff and two --report folders.",
+            metavar="DATASET_DIR... | diff REPORT_A REPORT_B",
+            help="A folder with articles.jsonl and questions.jsonl (several: one corpus, a news stream replayed); "
+            "or diff and two --report folders.",
         ),
     ],
     engine: Annotated[EngineChoice | None, typer.Option(help="Answer engine (extractive if unset).")] = None,
@@ -347,15 +348,13 @@ def evaluate(
             show(training.figures_table(figures))
             show_error(f"scorer: {model or SHIPPED_SCORER}")
             return
-        if len(target) != 1:
-            raise QAError("give one dataset directory (or: qa eval diff REPORT_A REPORT_B, qa eval train DIR...)")
-
-        dataset = datasets.load_dataset(Path(target[0]))
+        settings = get_settings()
+        dataset = datasets.load_datasets([Path(folder) for folder in target], settings.data_dir / "eval")
         total = min(limit or len(dataset.questions), len(dataset.questions))
         with progress_bars(("Indexing", "chunks"), ("Asking", "questions")) as [indexed, asked]:
             done = runner.run(
                 dataset,
-                get_settings(),
+                settings,
                 load_embeddings(),
                 answerer=_engine_name(engine) or "extractive",
                 limit=limit,
@@ -489,6 +488,8 @@ def print_answer(answer: Answer) -> None:
         where = citation.url or citation.path or citation.article_id
         show(f"\n{citation_heading(citation)}", style="bold")
         show(f"    “{citation.quote}”")
+        if citation.dates:
+            show(f"    {dates_in_quote(citation.dates)}", style="dim")
         show(f"    {where} (characters {citation.start}–{citation.end})", style="dim")
 
 

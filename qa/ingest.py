@@ -26,13 +26,18 @@ ARTICLES_PER_WRITE = 32
 
 
 def ingest_paths(
-    paths: Iterable[Path], store: ArticleStore, settings: Settings, on_progress: ProgressCallback | None = None
+    paths: Iterable[Path],
+    store: ArticleStore,
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+    *,
+    donors: Sequence[ArticleStore] = (),
 ) -> IngestReport:
     """Ingest files and folders (recursively); unreadable ones are reported, never fatal."""
     loaded: list[Article | LoadFailure] = []
     for found in discover_files(paths):
         loaded.extend(read_articles(found, settings) if isinstance(found, Path) else [found])
-    return ingest_articles(loaded, store, settings, on_progress)
+    return ingest_articles(loaded, store, settings, on_progress, donors=donors)
 
 
 def ingest_upload(
@@ -78,10 +83,13 @@ def ingest_articles(
     on_progress: ProgressCallback | None = None,
     *,
     rewrite: bool = False,
+    donors: Sequence[ArticleStore] = (),
 ) -> IngestReport:
     """Store new and changed articles, replacing the old chunks of changed ones; skip unchanged ones.
 
-    With `rewrite`, stored articles are written again even when unchanged (qa check --repair).
+    With `rewrite`, stored articles are written again even when unchanged (qa check --repair). Chunks that
+    `donors` (other stores of the same model, schema and chunking) hold for the same articles keep their
+    vectors instead of being embedded again: how a corpus of several benchmarks reuses their indexes.
     """
     started = time.perf_counter()
     store.check_chunking()
@@ -113,10 +121,14 @@ def ingest_articles(
     replacing = {article.id for article, _ in pending if article.id in stored}
 
     groups = [pending[i : i + ARTICLES_PER_WRITE] for i in range(0, len(pending), ARTICLES_PER_WRITE)]
+    # A donor opens only with this model and schema (ArticleStore checks); its chunking must match as well.
+    same_layout = [donor for donor in donors if donor.chunking == store.chunking] if pending else []
 
     def embedding(group: list[tuple[Article, list[Chunk]]]) -> Future[list[ArticleVersion]]:
         # Stored vectors are read here, on the calling thread: it may hold the index for writing (qa check --repair).
         reused = store.stored_vectors([article.id for article, _ in group if article.id in replacing])
+        for donor in same_layout:
+            reused = {**donor.stored_vectors([article.id for article, _ in group]), **reused}
         return embedder.submit(_embed, group, reused, store.embeddings)
 
     # The next group is embedded on a second thread while this one is written; the store is used by this thread only.

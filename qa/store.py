@@ -373,6 +373,13 @@ def _staging_complete(existing: dict[str, Any], prefix: str) -> bool:
     return articles in existing and bool((existing[articles].metadata or {}).get("complete"))
 
 
+def index_exists(settings: Settings) -> bool:
+    """Whether the settings' index was ever created (opening an ArticleStore creates it)."""
+    with Connection.to(settings).reading() as client:
+        names = {collection.name for collection in client.list_collections()}
+    return all(name in names for name in collection_names(settings.collection))
+
+
 def collection_names(prefix: str) -> tuple[str, str]:
     """The chunks and articles collections of an index."""
     return f"{prefix}-chunks", f"{prefix}-articles"

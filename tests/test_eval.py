@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa import cli
+from qa import cli, ingest
 from qa.embeddings import MiniLMEmbeddings
 from qa.evaluation import metrics
 from qa.evaluation.report import load_run
@@ -129,3 +129,42 @@ def test_bad_eval_input_is_one_line(run, args: list[str], message: str) -> None:
     result = run(*args)
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_several_datasets_are_one_corpus_that_reuses_their_indexes(run, tmp_path: Path, monkeypatch) -> None:
+    """A news stream replayed: two quiz weeks as two datasets, one article found in both weeks."""
+    source = DATA / "realtimeqa_eval20"
+    questions = [json.loads(line) for line in (source / "questions.jsonl").open()]
+    articles = {a["id"]: a for a in map(json.loads, (source / "articles.jsonl").open())}
+    shared = questions[0]["gold_article_ids"][0]
+    folders = []
+    for name, week, chosen in (("early", "2023-01-06", questions[:10]), ("late", "2023-01-13", questions[10:])):
+        folder = tmp_path / name
+        folder.mkdir()
+        ids = {shared} | {g for q in chosen for g in q["gold_article_ids"]}
+        with (folder / "articles.jsonl").open("w") as out:
+            for article_id in sorted(ids):
+                out.write(json.dumps({**articles[article_id], "week": week}) + "\n")
+        with (folder / "questions.jsonl").open("w") as out:
+            for question in chosen:
+                day = week.replace("-", "")
+                out.write(json.dumps({**question, "id": f"{day}_{question['id'].split('_')[1]}"}) + "\n")
+        assert run("eval", str(folder), "--json").exit_code == 0
+        folders.append(str(folder))
+
+    embedded: list[int] = []
+    reading = ingest._embed
+
+    def counted(group, vectors, embeddings):
+        embedded.append(sum((c.title, c.text) not in vectors for _, chunks in group for c in chunks))
+        return reading(group, vectors, embeddings)
+
+    monkeypatch.setattr(ingest, "_embed", counted)
+    both = run("eval", *folders, "--json")
+    assert both.exit_code == 0, both.output
+    summary = json.loads(both.stdout)
+    assert summary["dataset"] == "early+late" and summary["questions"] == 20 and summary["time"] == "as-of"
+    assert embedded and sum(embedded) == 0  # every chunk's vector came from the two datasets' own indexes
+    [merged] = (tmp_path / "data" / "eval").glob("early+late-*.jsonl")
+    weeks = {a["id"]: a["week"] for a in map(json.loads, merged.open())}
+    assert weeks[shared] == "2023-01-06"  # the day it was first available

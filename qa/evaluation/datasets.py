@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -95,10 +96,13 @@ class Baseline(BaseModel):
 class EvalDataset(BaseModel):
     """A benchmark, loaded."""
 
-    name: str = Field(description="The directory's name.")
+    name: str = Field(description="The directory's name; several joined by '+' for a corpus of several.")
     articles_path: Path = Field(description="articles.jsonl: one article record a line.")
     questions: list[EvalQuestion]
     baselines: list[Baseline] = Field(default_factory=list)
+    parts: list[EvalDataset] = Field(
+        default_factory=list, description="The datasets merged into this one, when it is several as one corpus."
+    )
 
     def fingerprint(self) -> str:
         """sha256 of the article file: the index built from it is reused while this stays the same."""
@@ -134,6 +138,39 @@ def load_dataset(directory: Path) -> EvalDataset:
         questions=questions,
         baselines=_baselines(directory / "baselines.json"),
     )
+
+
+def load_datasets(directories: Sequence[Path], work_dir: Path) -> EvalDataset:
+    """One dataset directory, or several as one corpus: a multi-year news stream replayed. Their questions are
+    kept in date order; their articles merged by id, each with its earliest `week` (the day it was first
+    available: years found some articles again), into one file under work_dir, written once. Published
+    baselines are per dataset: the merged one has none."""
+    parts = [load_dataset(directory) for directory in directories]
+    if len(parts) == 1:
+        return parts[0]
+    names = [part.name for part in parts]
+    if len(set(names)) < len(names):
+        raise DatasetError(f"a dataset is given twice: {' '.join(names)}")
+    merged: dict[str, dict] = {}
+    for part in parts:
+        with part.articles_path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    record = json.loads(line)
+                    key = str(record.get("id") or record.get("url") or line)
+                    kept = merged.get(key)
+                    if kept is None or str(record.get("week", "")) < str(kept.get("week", "")):
+                        merged[key] = record
+    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in merged.values())
+    name = "+".join(names)
+    path = work_dir / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:10]}.jsonl"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    questions = sorted((q for part in parts for q in part.questions), key=lambda q: q.asked_on or dt.date.min)
+    return EvalDataset(name=name, articles_path=path, questions=questions, parts=parts)
 
 
 def _baselines(path: Path) -> list[Baseline]:

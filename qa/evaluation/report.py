@@ -107,7 +107,10 @@ def diff_runs(a: Path, b: Path) -> str:
     """Markdown: each metric in run A and run B with the change, then the questions that changed outcome."""
     summary_a, results_a = load_run(a)
     summary_b, results_b = load_run(b)
-    lines = [f"# {a} → {b}", "", "| metric | A | B | change |", "| --- | --- | --- | --- |"]
+    # Reports from before the time modes asked in the benchmark's window.
+    modes = [f"{s['dataset']}, {s['engine']}, time {s.get('time', 'window')}" for s in (summary_a, summary_b)]
+    lines = [f"# {a} → {b}", "", f"A: {modes[0]} · B: {modes[1]}", ""]
+    lines += ["| metric | A | B | change |", "| --- | --- | --- | --- |"]
     for group, name in METRIC_ROWS:
         value_a, value_b = summary_a.get(group, {}).get(name), summary_b.get(group, {}).get(name)
         change = f"{value_b - value_a:+.4f}" if value_a is not None and value_b is not None else ""
@@ -130,7 +133,7 @@ def _markdown(
     summary: dict[str, Any], results: Sequence[QuestionResult], baselines: Sequence[Baseline], plots: list[Path]
 ) -> str:
     lines = [
-        f"# Evaluation: {summary['dataset']} ({summary['engine']} engine)",
+        f"# Evaluation: {summary['dataset']} ({summary['engine']} engine, time {summary.get('time', 'window')})",
         "",
         f"{summary['questions']} questions, {summary['answerable']} with gold articles. "
         f"Index: {summary['ingest']['chunks']:,} chunks"

@@ -21,8 +21,9 @@ from qa.engine import Engine
 from qa.errors import QAError
 from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, TimeMode, slug
+from qa.ingest import ingest_paths
 from qa.models import Citation, ProgressCallback
-from qa.store import SCHEMA_VERSION
+from qa.store import SCHEMA_VERSION, ArticleStore, index_exists
 
 RIGHT_F1 = 0.5
 """A short answer is right when its token F1 against the gold answer reaches this."""
@@ -103,7 +104,10 @@ def open_engine(
     """The engine over the dataset's index, ingesting what is missing or changed (nothing, on a rerun)."""
     engine = Engine(eval_settings(dataset, settings, embeddings.model_name), embeddings)
     record = engine.settings.data_dir / "eval" / f"{engine.settings.collection}.json"
-    report = engine.ingest([dataset.articles_path], on_progress)
+    # A corpus of several datasets takes the vectors of their own indexes where they were built.
+    members = [eval_settings(part, settings, embeddings.model_name) for part in dataset.parts]
+    donors = [ArticleStore(member, embeddings) for member in members if index_exists(member)]
+    report = ingest_paths([dataset.articles_path], engine.store, engine.settings, on_progress, donors=donors)
     if report.failed:
         first = report.failed[0]
         raise DatasetError(f"{len(report.failed)} articles could not be read; first {first.location}: {first.reason}")
