@@ -229,6 +229,7 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
     """Cold start, then warm latency of each query kind, then peak RSS, in this fresh process."""
     from qa.evaluation.datasets import load_dataset
     from qa.query import Filters, Query
+    from qa.timewords import question_window
 
     engine, cold_start = started_engine(args)
     questions = load_dataset(args.dataset).questions[:QUESTIONS]
@@ -236,32 +237,32 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
     def timed(call: Any) -> list[float]:
         times = []
         for question in questions:
-            since, until = question.window()
             began = time.perf_counter()
-            call(question.question, since, until)
+            call(question)
             times.append((time.perf_counter() - began) * 1000)
         return times
 
-    def window(since: date | None, until: date | None) -> Filters:
+    def window(question: Any) -> Filters:
+        since, until = question.window()
         return Filters(since=since, until=until)
 
     kinds = {
-        "retrieve": lambda q, since, until: engine.retriever.retrieve(q),
-        "retrieve_filtered": lambda q, since, until: engine.retriever.retrieve(
-            q, None, Filters(since=since, until=until)
-        ),
-        "answer": lambda q, since, until: engine.ask(Query(question=q)),
-        "answer_filtered": lambda q, since, until: engine.ask(Query(question=q, since=since, until=until)),
-        "dense_filtered": lambda q, since, until: engine.retriever.dense_search(
-            q, 20, Filters(since=since, until=until)
-        ),
+        "retrieve": lambda q: engine.retriever.retrieve(q.question),
+        "retrieve_filtered": lambda q: engine.retriever.retrieve(q.question, None, window(q)),
+        "answer": lambda q: engine.ask(Query(question=q.question, time_words=False)),
+        # As a user asks: as of the question's day, its time words setting the window (qa eval --time as-of).
+        "answer_as_of": lambda q: engine.ask(q.query()),
+        "answer_filtered": lambda q: engine.ask(q.query(time="window")),
+        "dense_filtered": lambda q: engine.retriever.dense_search(q.question, 20, window(q)),
         # The path this replaced: Chroma's own `where` filter on the dense search.
-        "dense_chroma_where": lambda q, since, until: engine.store._chunks.query(
-            query_embeddings=[engine.embeddings.embed_query(q)],
+        "dense_chroma_where": lambda q: engine.store._chunks.query(
+            query_embeddings=[engine.embeddings.embed_query(q.question)],
             n_results=20,
-            where=chroma_where(since, until),
+            where=chroma_where(*q.window()),
             include=["distances"],
         ),
+        # Reading the question's time words alone (the budget is 5 ms at p95).
+        "time_words": lambda q: question_window(q.question, q.asked_on or date.today()),
     }
     latency = {}
     for name, call in kinds.items():
