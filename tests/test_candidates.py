@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,17 @@ def test_entities_keep_their_bounds_and_persons_are_not_named_by_their_kind():
     assert found["Marlon Brando"] is Kind.PERSON
     assert not any(text.endswith("Actor award") or text == "Best Actor actor" for text in found)
     assert head_kind("NFL head coaches") is Kind.PERSON
+
+
+def test_the_ner_model_loads_without_torch_and_torch_still_imports_after():
+    """spaCy's thinc would import torch (180 MB) for nothing these pipes use; a process that wants torch later
+    still gets it."""
+    script = (
+        "import sys; from qa.answer.entities import load_recognizer; "
+        "found = load_recognizer().entities(['Mayor Alice Grant opened the bridge.']); "
+        "assert 'torch' not in sys.modules, 'torch was imported'; "
+        "assert any(e.label == 'PERSON' for e in found[0]); import torch; print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
