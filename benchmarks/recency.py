@@ -27,13 +27,16 @@ from qa.timewords import article_date
 Decay = Callable[[list[Chunk], date | None], list[Chunk]]
 
 
-def half_life(days: float) -> Decay:
+def half_life(days: float, given_date: bool = False) -> Decay:
+    """Scores halved every `days` an article predates the end of the window; by its own date (its URL's, else
+    given), or by the date it was given (a feed's, the benchmark's week)."""
+
     def decayed(ranking: list[Chunk], until: date | None) -> list[Chunk]:
         if until is None:
             return ranking
         weighted = []
         for chunk in ranking:
-            own = article_date(chunk.url, chunk.published)
+            own = chunk.published if given_date else article_date(chunk.url, chunk.published)
             age = max(0, (until - own).days) if own else 0
             weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * 0.5 ** (age / days)}))
         return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
@@ -50,6 +53,7 @@ def main() -> None:
     retriever = engine.retriever
     decays: dict[str, Decay] = {"shipped (0.2 a year)": prefer_recent, "none": lambda ranking, _: ranking}
     decays |= {f"half-life {days} days": half_life(days) for days in (3, 7, 14, 30, 90, 365)}
+    decays |= {f"half-life {days} days, given date": half_life(days, given_date=True) for days in (3, 7, 30, 365)}
     pools = []
     for question in dataset.questions:
         if not question.answerable:
@@ -67,7 +71,7 @@ def main() -> None:
             )
             for q, pool, until in pools
         ]
-        print(f"{label:24} recall@5 {sum(recall) / len(recall):.4f}")
+        print(f"{label:34} recall@5 {sum(recall) / len(recall):.4f}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,23 @@ def test_chat_completions_speaks_openai(client: TestClient) -> None:
     assert client.get("/v1/models", headers=AUTH).json()["data"][0]["id"] == "qa-extractive"
 
 
+def test_chat_completions_take_as_of_and_time_words_and_say_the_window(client: TestClient) -> None:
+    question = {"role": "user", "content": "How many Russians did NATO expel last week?"}
+    body = {"messages": [question], "as_of": "2026-11-30"}
+    reply = client.post("/v1/chat/completions", json=body, headers=AUTH).json()
+    assert reply["time_window"] == {
+        "since": "2026-11-23",
+        "until": "2026-11-30",
+        "from_text": "last week",
+        "latest": False,
+    }
+    assert "eight" in reply["choices"][0]["message"]["content"]  # the seeds are undated: in every window
+    dropped = client.post("/v1/chat/completions", json={**body, "time_words": False}, headers=AUTH).json()
+    assert dropped["time_window"] is None
+    future = client.post("/v1/chat/completions", json={**body, "as_of": "2999-01-01"}, headers=AUTH)
+    assert future.status_code == 422 and "as_of" in future.json()["error"]["message"]
+
+
 def test_chat_completions_stream_ends_with_citations_and_done(client: TestClient) -> None:
     body = {"messages": [{"role": "user", "content": NATO}], "stream": True}
     response = client.post("/v1/chat/completions", json=body, headers=AUTH)
