@@ -28,8 +28,12 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    since: date | None = Field(default=None, description="Only articles published on or after this date.")
-    until: date | None = Field(default=None, description="Only articles published on or before this date.")
+    since: date | None = Field(
+        default=None, description="Only articles published on or after this date (and undated ones)."
+    )
+    until: date | None = Field(
+        default=None, description="Only articles published on or before this date (and undated ones)."
+    )
     source: str | None = Field(
         default=None, max_length=200, description="Only articles from this publisher (case-insensitive)."
     )
