@@ -35,8 +35,12 @@ out = Console(highlight=False, emoji=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")]
-SinceOption = Annotated[str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD).")]
-UntilOption = Annotated[str | None, typer.Option(help="Only articles published on or before this date (YYYY-MM-DD).")]
+SinceOption = Annotated[
+    str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD; undated ones pass).")
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Only articles published on or before this date (YYYY-MM-DD; undated ones pass).")
+]
 SourceOption = Annotated[str | None, typer.Option(help="Only articles from this publisher.")]
 AsOfOption = Annotated[
     str | None,
