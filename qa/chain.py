@@ -39,6 +39,7 @@ class Retrieved(BaseModel):
     passages: list[Chunk] = Field(description="The retrieved passages, best first.")
     as_of: date = Field(description="The day the question is asked as of.")
     window: TimeWindow | None = Field(description="The dates the question's words asked for, if any.")
+    about_now: bool = Field(description="Whether it asks about now: no dates given, no time words but 'latest'.")
     answerer: AnswererName = Field(description="Who writes the answer.")
     llm: LLMAnswerer | None = Field(description="The LLM answerer, for an LLM engine.")
     notices: list[str] = Field(description="What the reader should know so far.")
@@ -96,6 +97,7 @@ def build_chain(
             passages=passages,
             as_of=query.as_of,
             window=window,
+            about_now=not (query.since or query.until) and (window is None or window.latest),
             answerer=answerer,
             llm=llm,
             notices=notices,
@@ -177,7 +179,7 @@ def _answer(
     timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}
     timings["answer"] = (finished - state.started) * 1000 - timings["retrieve"]
     timings["total"] = (finished - state.started) * 1000
-    if citations and (state.window is None or state.window.latest):
+    if citations and state.about_now:
         notices = [*notices, *_newest_is_old(citations, state.as_of)]
     common = {
         "question": state.question,

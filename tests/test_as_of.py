@@ -118,6 +118,10 @@ def test_an_answer_from_old_news_to_a_question_about_now_says_how_old(dated: Eng
     assert "The newest article on this is from 10 Mar 2026, 255 days before 20 Nov 2026." in answer.notices
     _, recent = cited(dated, question="Who opened the new Westbury bridge?", as_of=date(2026, 11, 30))
     assert not any("newest article" in notice for notice in recent.notices)
+    _, asked_about_then = cited(
+        dated, question="Who approved the Westbury bridge plan?", as_of=date(2026, 11, 20), since=date(2026, 1, 1)
+    )
+    assert not any("newest article" in notice for notice in asked_about_then.notices)  # dates given: not "now"
 
 
 @pytest.mark.parametrize(
