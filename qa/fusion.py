@@ -10,15 +10,10 @@ from qa.timewords import article_date
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
 RRF_K = 60
-# Recency, measured with benchmarks/recency.py, questions asked as of their day (qa eval --time as-of):
-# - an article loses half its score for every RECENCY_HALF_LIFE its given date (published: a feed's day, the
-#   benchmark's week) predates the end of the window. Chosen on realtimeqa-2022 (recall@5 0.878 → 0.903; half-lives
-#   of 3-30 days within 0.01); on what it was not chosen on: 2023q1 0.874 → 0.888, 2024 0.791 → 0.842, the
-#   2023+2024 stream replayed 0.785 → 0.824;
-# - and RECENCY_DECAY a year its own date (its URL's: feeds file old stories under the week they found them, 2015
-#   stories under 2023 weeks) predates it past a month's grace: without it 2023q1 fell to 0.859 (window mode:
-#   recall@1 0.636 → 0.684 when it came in; 0.1-0.3 a year all within 0.01).
-RECENCY_HALF_LIFE = timedelta(days=7)
+# Within a date window, an article whose own date is more than a month older than the window's end loses this
+# share of its score per year of age. Feeds file old articles under the week they were found in: RealTime QA files
+# 2015 stories under 2023 weeks, and its URLs date them. On that benchmark this moved recall@1 from 0.636 to 0.684
+# and recall@5 from 0.884 to 0.898 (docs/evaluation.md); 0.1-0.3 per year all measured within 0.01.
 RECENCY_DECAY = 0.2
 RECENCY_GRACE = timedelta(days=30)
 
@@ -34,21 +29,18 @@ def fuse_rankings(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, fl
 
 
 def prefer_recent(ranking: list[Chunk], until: date | None) -> list[Chunk]:
-    """Re-rank with each chunk's score halved per RECENCY_HALF_LIFE its given date predates `until`, and less
-    RECENCY_DECAY per year its own date (qa.timewords.article_date) does past RECENCY_GRACE.
+    """Re-rank with each chunk's score discounted by RECENCY_DECAY per year its article predates `until`.
 
-    An undated article keeps its score. Without an end date there is no "now" to be recent to, and the ranking is
-    returned as it is.
+    An article's own date is qa.timewords.article_date's. Without an end date there is no "now" to be recent to,
+    and the ranking is returned as it is.
     """
     if until is None:
         return ranking
     weighted = []
     for chunk in ranking:
-        weeks = max(0, (until - chunk.published).days) / RECENCY_HALF_LIFE.days if chunk.published else 0.0
         own_date = article_date(chunk.url, chunk.published)
         years = max(0, (until - own_date - RECENCY_GRACE).days) / 365 if own_date else 0.0
-        factor = 0.5**weeks * (1 - RECENCY_DECAY) ** years
-        weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * factor}))
+        weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * (1 - RECENCY_DECAY) ** years}))
     return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
 
 
