@@ -21,12 +21,13 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
-from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, day_text, window_text
+from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
+from qa.timewords import day_text, window_text
 
 
 class Retrieved(BaseModel):

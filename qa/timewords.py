@@ -474,11 +474,25 @@ def _written_out(span: TimeSpan) -> str:
     since, until = span.since, span.until
     assert since and until
     if span.unit == "day" or since == until:
-        day = f"{since.day} {since:%b} {since.year}"
-        return f"{since:%A} {day}" if span.kind == "weekday" else day
+        return f"{since:%A} {day_text(since)}" if span.kind == "weekday" else day_text(since)
     if span.unit == "month":
         return f"{since:%B %Y}"
     if span.unit == "year":
         return str(since.year)
-    opening = f"{since.day} {since:%b}" + (f" {since.year}" if since.year != until.year else "")
-    return f"{opening} to {until.day} {until:%b} {until.year}"
+    return window_text(since, until)
+
+
+def day_text(day: date, with_year: bool = True) -> str:
+    """ "1 Dec 2026", or "1 Dec" without the year."""
+    return f"{day.day} {day:%b} {day.year}" if with_year else f"{day.day} {day:%b}"
+
+
+def window_text(since: date | None, until: date | None) -> str:
+    """ "24 Nov to 1 Dec 2026", "3 Mar 2024" for one day, "up to 1 Dec 2026", "1 Nov 2026 on"."""
+    if since and until:
+        if since == until:
+            return day_text(since)
+        return f"{day_text(since, with_year=since.year != until.year)} to {day_text(until)}"
+    if until:
+        return f"up to {day_text(until)}"
+    return f"{day_text(since)} on" if since else "any date"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from qa.models import QuoteDate, TimeWindow
+from qa.timewords import window_text
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.
@@ -35,22 +34,6 @@ NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days bef
 # Days between the as-of date and the newest cited article past which the answer says how old it is.
 OLD_AFTER_DAYS = 30
 UNDATED = "undated"
-
-
-def day_text(day: date, with_year: bool = True) -> str:
-    """ "1 Dec 2026", or "1 Dec" without the year."""
-    return f"{day.day} {day:%b} {day.year}" if with_year else f"{day.day} {day:%b}"
-
-
-def window_text(since: date | None, until: date | None) -> str:
-    """ "24 Nov to 1 Dec 2026", "3 Mar 2024" for one day, "up to 1 Dec 2026", "1 Nov 2026 on"."""
-    if since and until:
-        if since == until:
-            return day_text(since)
-        return f"{day_text(since, with_year=since.year != until.year)} to {day_text(until)}"
-    if until:
-        return f"up to {day_text(until)}"
-    return f"{day_text(since)} on" if since else "any date"
 
 
 def searched_window(window: TimeWindow) -> str:
