@@ -53,7 +53,7 @@ TimeWordsOption = Annotated[
 
 # --engine's choices, from the one table of answerers.
 EngineChoice = StrEnum("EngineChoice", {name.upper(): name for name in ANSWERERS})  # type: ignore[misc]
-# qa eval's time modes (qa/evaluation/datasets.py TIME_MODES), here without importing the evaluation.
+# qa eval's time modes (qa/evaluation/datasets.py TimeMode), here without importing the evaluation.
 TimeModeChoice = StrEnum("TimeModeChoice", {"AS_OF": "as-of", "WINDOW": "window"})
 
 

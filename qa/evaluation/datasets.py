@@ -23,7 +23,6 @@ WINDOW_AFTER = timedelta(days=1)
 QUIZ_DAY = re.compile(r"^(\d{8})_")
 # How a benchmark question is asked: as of its day alone, or in the benchmark's date window (the old default).
 TimeMode = Literal["as-of", "window"]
-TIME_MODES: tuple[TimeMode, ...] = ("as-of", "window")
 BASELINE_METRICS = {
     "_generation_em": "em",
     "_generation_f1": "f1",
