@@ -1,8 +1,9 @@
-"""Measure how a recency decay moves retrieval when questions are asked as of their day (qa eval --time as-of).
+"""Measure how the time rules move retrieval when questions are asked as of their day (qa eval --time as-of).
 
 For each answerable question of a benchmark (its index built by `qa eval` in QA_DATA_DIR), the retriever's fused
-pool is re-ranked by each decay: the shipped one (qa/fusion.py), none, and half-lives in days; recall@5 of each is
-printed. Choose the decay on a year that no reported figure comes from.
+pool is re-ranked by each recency rule, under each rule for how long a time-word window runs on past the words
+(qa.timewords.search_window); recall@5 and recall@1 of each pair are printed, beside the benchmark's own window
+(`--time window`) for reference. Choose on a year that no reported figure comes from.
 
     QA_DATA_DIR=... QA_MAX_FILE_MB=200 .venv/bin/python benchmarks/recency.py ../shared/benchmarks/realtimeqa-2022
     (several folders: one corpus, a multi-year stream replayed, as `qa eval DIR DIR` builds it)
@@ -12,43 +13,86 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
+from qa import query as query_module
+from qa import timewords
 from qa.config import get_settings
 from qa.embeddings import load_embeddings
 from qa.evaluation import metrics, runner
-from qa.evaluation.datasets import load_datasets
-from qa.fusion import diversify, fuse_rankings, prefer_recent
-from qa.models import Chunk
-from qa.retrieval import CANDIDATES
+from qa.evaluation.datasets import EvalQuestion, TimeMode, load_datasets
+from qa.fusion import RECENCY_DECAY, RECENCY_GRACE, diversify, fuse_rankings, prefer_recent
+from qa.models import Chunk, TimeWindow
+from qa.query import Filters
+from qa.retrieval import CANDIDATES, HybridRetriever
 from qa.store import with_scores
 from qa.timewords import article_date
 
-Decay = Callable[[list[Chunk], date | None], list[Chunk]]
+Decay = Callable[[list[Chunk], Filters], list[Chunk]]
+WindowRule = Callable[[str, date], TimeWindow | None]
 
 
-def decay_by(half_life_days: float | None, given_date: bool = False, yearly: bool = False) -> Decay:
-    """Scores halved every `half_life_days` an article predates the end of the window, by its own date (its URL's,
-    else given) or by the date it was given (a feed's, the benchmark's week); and with `yearly`, less 20 % a year
-    its own date predates it past a month (the rule before the half-life)."""
+def decay_by(half_life_days: float | None, in_windows: bool = False) -> Decay:
+    """The yearly decay by own date, and a half-life by given date from the newest candidate: without a lower
+    bound only, or also `in_windows`."""
 
-    def decayed(ranking: list[Chunk], until: date | None) -> list[Chunk]:
+    def decayed(ranking: list[Chunk], filters: Filters) -> list[Chunk]:
+        until = filters.until
         if until is None:
             return ranking
+        given = [chunk.published for chunk in ranking if chunk.published]
+        halving = half_life_days and given and (in_windows or filters.since is None)
+        newest = min(max(given), until) if halving else None
         weighted = []
         for chunk in ranking:
             factor = 1.0
+            if newest and half_life_days and chunk.published:
+                factor *= 0.5 ** (max(0, (newest - chunk.published).days) / half_life_days)
             own = article_date(chunk.url, chunk.published)
-            if half_life_days:
-                day = chunk.published if given_date else own
-                factor *= 0.5 ** (max(0, (until - day).days) / half_life_days) if day else 1.0
-            if yearly and own:
-                factor *= 0.8 ** (max(0, (until - own).days - 30) / 365)
+            if own:
+                factor *= (1 - RECENCY_DECAY) ** (max(0, (until - own - RECENCY_GRACE).days) / 365)
             weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * factor}))
         return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
 
     return decayed
+
+
+def runs_on(days: int | None) -> WindowRule:
+    """Time-word windows that run `days` past the words' last day (None: to as_of), never past as_of."""
+
+    def window(question: str, as_of: date) -> TimeWindow | None:
+        words = timewords.question_window(question, as_of)
+        if words is None:
+            return None
+        until = as_of if days is None else min(words.until + timedelta(days=days), as_of)
+        return words.model_copy(update={"until": until})
+
+    return window
+
+
+def pools(
+    questions: list[EvalQuestion], retriever: HybridRetriever, time: TimeMode
+) -> list[tuple[EvalQuestion, list[Chunk], Filters]]:
+    """Each answerable question's fused candidates (the retriever's pool, before recency), with its filters."""
+    found = []
+    for question in questions:
+        query = question.query(time=time)
+        filters, _ = query.search()
+        dense = retriever.dense_ranked(query.question, CANDIDATES, filters)
+        lexical = retriever.catalog.ranked(query.question, CANDIDATES, filters)
+        found.append((question, with_scores(retriever.store, fuse_rankings([dense, lexical])), filters))
+    return found
+
+
+def recall(pool: list[tuple[EvalQuestion, list[Chunk], Filters]], decay: Decay) -> str:
+    ranks = [
+        metrics.gold_rank([c.article_id for c in diversify(decay(chunks, filters))[:10]], q.gold_article_ids)
+        for q, chunks, filters in pool
+    ]
+    at = {k: sum(metrics.recall_at(rank, k) for rank in ranks) / len(ranks) for k in (5, 1)}
+    return f"recall@5 {at[5]:.4f}  recall@1 {at[1]:.4f}"
 
 
 def main() -> None:
@@ -58,32 +102,22 @@ def main() -> None:
     settings = get_settings()
     dataset = load_datasets(args.datasets, settings.data_dir / "eval")
     engine, _ = runner.open_engine(dataset, settings, load_embeddings(settings))
-    retriever = engine.retriever
-    decays: dict[str, Decay] = {"shipped (qa/fusion.py)": prefer_recent, "none": decay_by(None)}
-    decays["0.2 a year by own date"] = decay_by(None, yearly=True)
-    decays |= {f"half-life {days} days": decay_by(days) for days in (3, 7, 14, 30, 90, 365)}
-    decays |= {f"half-life {days} days, given date": decay_by(days, given_date=True) for days in (3, 7, 30, 365)}
-    decays |= {
-        f"given date {days} days + 0.2 a year": decay_by(days, given_date=True, yearly=True) for days in (3, 7, 30)
-    }
-    pools = []
-    for question in dataset.questions:
-        if not question.answerable:
-            continue
-        query = question.query()
-        filters, _ = query.search()
-        dense = retriever.dense_ranked(query.question, CANDIDATES, filters)
-        lexical = retriever.catalog.ranked(query.question, CANDIDATES, filters)
-        pools.append((question, with_scores(engine.store, fuse_rankings([dense, lexical])), filters.until))
-    print(f"{dataset.name}: {len(pools)} answerable questions, asked as of their day")
-    for label, decay in decays.items():
-        recall = [
-            metrics.recall_at(
-                metrics.gold_rank([c.article_id for c in diversify(decay(pool, until))[:10]], q.gold_article_ids), 5
-            )
-            for q, pool, until in pools
-        ]
-        print(f"{label:34} recall@5 {sum(recall) / len(recall):.4f}")
+    answerable = [question for question in dataset.questions if question.answerable]
+    decays: dict[str, Decay] = {"shipped (qa/fusion.py)": prefer_recent, "yearly only": decay_by(None)}
+    decays |= {f"half-life {days} d": decay_by(days) for days in (2, 3, 5, 7, 14, 30)}
+    decays |= {f"half-life {days} d, in windows too": decay_by(days, in_windows=True) for days in (3, 7)}
+    window_rules: dict[str, WindowRule] = {"shipped (qa/timewords.py)": timewords.search_window}
+    window_rules |= {f"{days} days on": runs_on(days) for days in (30, 60)}
+    window_rules["to as_of"] = runs_on(None)
+    print(f"{dataset.name}: {len(answerable)} answerable questions")
+    for label, chunks in (("benchmark's window", pools(answerable, engine.retriever, "window")),):
+        for decay_label, decay in decays.items():
+            print(f"{label:28} {decay_label:34} {recall(chunks, decay)}", flush=True)
+    for window_label, rule in window_rules.items():
+        with mock.patch.object(query_module, "search_window", rule):
+            chunks = pools(answerable, engine.retriever, "as-of")
+        for decay_label, decay in decays.items():
+            print(f"as of, {window_label:20} {decay_label:34} {recall(chunks, decay)}", flush=True)
 
 
 if __name__ == "__main__":

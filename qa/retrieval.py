@@ -39,7 +39,7 @@ class HybridRetriever(BaseRetriever):
         dense = self.dense_ranked(question, candidates, filters)
         lexical = self.catalog.ranked(question, candidates, filters)
         # One read of the stored chunks for both rankings.
-        ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), filters.until)
+        ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), filters)
         return diversify(ranking)[:k]
 
     def _get_relevant_documents(

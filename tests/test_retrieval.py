@@ -15,7 +15,7 @@ from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.fusion import RECENCY_DECAY, diversify, fuse_rankings, prefer_recent
 from qa.models import Chunk
-from qa.query import Filters
+from qa.query import NO_FILTERS, Filters
 from qa.records import day_number
 from qa.retrieval import chunk_from_document
 from qa.store import ArticleStore
@@ -74,13 +74,37 @@ def test_an_article_dated_years_before_the_window_falls_behind_a_recent_one():
     old = chunk("old").model_copy(update={"score": 0.03, "url": "https://example.com/2015/01/22/story.html"})
     recent = chunk("new").model_copy(update={"score": 0.025, "published": date(2023, 1, 20)})
     undated = chunk("undated").model_copy(update={"score": 0.02})
-    ranking = prefer_recent([old, recent, undated], until=date(2023, 1, 27))
+    window = Filters(since=date(2023, 1, 1), until=date(2023, 1, 27))
+    ranking = prefer_recent([old, recent, undated], window)
     assert [c.article_id for c in ranking] == ["new", "undated", "old"]
     # Eight years beyond the month of grace: the score keeps (1 - decay) ** 8.
     assert ranking[2].score < 0.03 * (1 - RECENCY_DECAY) ** 7.9
-    # A recent article and one without a date keep their scores; without an end date nothing moves.
+    # In a window, a recent article and one without a date keep their scores; without an end date nothing moves.
     assert [c.score for c in ranking[:2]] == [0.025, 0.02]
-    assert prefer_recent([old, recent, undated], until=None) == [old, recent, undated]
+    assert prefer_recent([old, recent, undated], NO_FILTERS) == [old, recent, undated]
+
+
+def test_without_a_lower_bound_a_score_halves_per_week_before_the_newest_candidate():
+    def given(id_: str, score: float, day: date | None) -> Chunk:
+        return chunk(id_).model_copy(update={"score": score, "published": day})
+
+    newest, week_older, two_weeks_older = (
+        given("new", 0.02, date(2023, 1, 20)),
+        given("w1", 0.03, date(2023, 1, 13)),
+        given("w2", 0.05, date(2023, 1, 6)),
+    )
+    undated = given("undated", 0.01, None)
+    # Asked as of two weeks after the newest candidate: ages count from that candidate, not from as_of.
+    ranking = prefer_recent([two_weeks_older, week_older, newest, undated], Filters(until=date(2023, 2, 3)))
+    scores = {c.article_id: c.score for c in ranking}
+    assert scores["new"] == 0.02 and scores["undated"] == 0.01
+    assert scores["w1"] == pytest.approx(0.03 / 2) and scores["w2"] == pytest.approx(0.05 / 4)
+    assert [c.article_id for c in ranking] == ["new", "w1", "w2", "undated"]
+    # A window (the question's words, the user's since) leaves the half-life out: relevance orders its days.
+    windowed = prefer_recent(
+        [two_weeks_older, week_older, newest], Filters(since=date(2023, 1, 1), until=date(2023, 1, 31))
+    )
+    assert [c.article_id for c in windowed] == ["w2", "w1", "new"]
 
 
 def test_dates_are_read_from_urls_only_where_a_url_holds_one():
