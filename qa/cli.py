@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -316,12 +316,12 @@ def evaluate(
     ] = None,
     ablation: Annotated[bool, typer.Option(help="train: also measure each feature group left out.")] = False,
     time: Annotated[
-        TimeModeChoice,
+        list[TimeModeChoice] | None,
         typer.Option(
-            help="as-of: each question asked as of its quiz day, nothing else given; window: in the benchmark's "
-            "date window (the harness's help, for comparison)."
+            help="as-of (the default): each question asked as of its quiz day, nothing else given; window: in the "
+            "benchmark's date window (the harness's help). Give both to see them side by side."
         ),
-    ] = TimeModeChoice.AS_OF,
+    ] = None,
 ) -> None:
     """Score retrieval, answers, citations and latency on a benchmark; compare two reports (diff A B); or train the
     answer scorer on benchmark years (train DIR...), each year's figures from a scorer fit on the others."""
@@ -354,29 +354,40 @@ def evaluate(
             return
         settings = get_settings()
         dataset = datasets.load_datasets([Path(folder) for folder in target], settings.data_dir / "eval")
-        total = min(limit or len(dataset.questions), len(dataset.questions))
+        modes = list(dict.fromkeys(mode.value for mode in time or [TimeModeChoice.AS_OF]))
+        total = min(limit or len(dataset.questions), len(dataset.questions)) * len(modes)
+        runs = {}
         with progress_bars(("Indexing", "chunks"), ("Asking", "questions")) as [indexed, asked]:
-            done = runner.run(
-                dataset,
-                settings,
-                load_embeddings(),
-                answerer=_engine_name(engine) or "extractive",
-                limit=limit,
-                k=k,
-                time=time.value,
-                on_index_progress=indexed,
-                on_question=lambda: asked(1, total),
-            )
-        summary = done.summary
+            for mode in modes:
+                runs[mode] = done = runner.run(
+                    dataset,
+                    settings,
+                    load_embeddings(),
+                    answerer=_engine_name(engine) or "extractive",
+                    limit=limit,
+                    k=k,
+                    time=cast("datasets.TimeMode", mode),
+                    on_index_progress=indexed,
+                    on_question=lambda: asked(1, total),
+                )
+                if done.interrupted:
+                    break
+        summaries = {mode: run.summary for mode, run in runs.items()}
         if report:
-            written = reporting.write_report(report, summary, done.results, dataset.baselines)
+            if len(runs) == 1:
+                written = reporting.write_report(report, done.summary, done.results, dataset.baselines)
+            else:
+                by_mode = {mode: (run.summary, run.results) for mode, run in runs.items()}
+                written = reporting.write_comparison(report, by_mode, dataset.baselines)
             show_error(f"report: {written[0]}")
     if done.interrupted:
         show_error(f"interrupted: metrics over the first {len(done.results)} of {done.asked} questions")
     if as_json:
-        out.print_json(json.dumps(summary))
+        out.print_json(json.dumps(done.summary if len(runs) == 1 else {"time_modes": summaries}))
+    elif len(runs) == 1:
+        show(reporting.summary_table(done.summary, dataset.baselines))
     else:
-        show(reporting.summary_table(summary, dataset.baselines))
+        show(reporting.modes_table(summaries))
     if done.interrupted:
         raise typer.Exit(130)
 

@@ -168,3 +168,23 @@ def test_several_datasets_are_one_corpus_that_reuses_their_indexes(run, tmp_path
     [merged] = (tmp_path / "data" / "eval").glob("early+late-*.jsonl")
     weeks = {a["id"]: a["week"] for a in map(json.loads, merged.open())}
     assert weeks[shared] == "2023-01-06"  # the day it was first available
+
+
+def test_both_time_modes_run_on_one_index_and_report_side_by_side(run, tmp_path: Path) -> None:
+    dataset = str(DATA / "realtimeqa_eval20")
+    result = run("eval", dataset, "--limit", "6", "--time", "as-of", "--time", "window", "--json", "--report",
+                 str(tmp_path / "modes"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    modes = json.loads(result.stdout)["time_modes"]
+    assert list(modes) == ["as-of", "window"]
+    assert [modes[m]["time"] for m in modes] == ["as-of", "window"] and modes["as-of"]["questions"] == 6
+    assert modes["as-of"]["ingest"] == modes["window"]["ingest"]  # indexed once
+    report = (tmp_path / "modes" / "report.md").read_text()
+    assert "| metric | as-of | window |" in report and "[window](window/report.md)" in report
+    recall = [modes[m]["retrieval"]["recall@5"] for m in modes]
+    assert f"| retrieval recall@5 | {recall[0]:.3f} | {recall[1]:.3f} |" in report
+    for mode in modes:
+        assert load_run(tmp_path / "modes" / mode)[0] == modes[mode]
+    table = run("eval", dataset, "--limit", "6", "--time", "window", "--time", "as-of")
+    assert table.exit_code == 0, table.output
+    assert table.stdout.splitlines()[1].split() == ["time", "window", "as-of"]  # a column per mode, as asked

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,35 @@ def summary_table(summary: dict[str, Any], baselines: Sequence[Baseline]) -> str
     if baselines:
         lines.append("published baselines:")
         lines += [f"  {b.system + ' ' + b.metric:28s} {b.value:.3f}" for b in baselines]
+    return "\n".join(lines)
+
+
+def write_comparison(directory: Path, runs: Mapping[str, tuple[dict[str, Any], Sequence[QuestionResult]]],
+                     baselines: Sequence[Baseline]) -> list[Path]:  # fmt: skip
+    """The runs of one benchmark in several time modes: each mode's report in `directory`/<mode>/, and
+    `directory`/report.md with the modes side by side; return report.md's path, then each mode's files."""
+    written = [path for mode, (summary, results) in runs.items()
+               for path in write_report(directory / mode, summary, results, baselines)]  # fmt: skip
+    summaries = {mode: summary for mode, (summary, _) in runs.items()}
+    first = next(iter(summaries.values()))
+    lines = [f"# Evaluation: {first['dataset']} ({first['engine']} engine), time modes side by side", "",
+             f"{first['questions']} questions, {first['answerable']} with gold articles. Each mode's own report: "
+             + ", ".join(f"[{mode}]({mode}/report.md)" for mode in summaries) + ".", "",
+             "| metric | " + " | ".join(summaries) + " |", "| --- |" + " --- |" * len(summaries)]  # fmt: skip
+    lines += [f"| {group} {name} | " + " | ".join(_cell(s[group][name]) for s in summaries.values()) + " |"
+              for group, name in METRIC_ROWS]  # fmt: skip
+    (directory / "report.md").write_text("\n".join(lines) + "\n")
+    return [directory / "report.md", *written]
+
+
+def modes_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """The metrics of one benchmark in several time modes, one column each, as aligned text for a terminal."""
+    first = next(iter(summaries.values()))
+    lines = [f"{first['dataset']} · {first['engine']} · {first['questions']} questions "
+             f"({first['answerable']} with gold articles)",
+             f"  {'time':28s} " + " ".join(f"{mode:>8s}" for mode in summaries)]  # fmt: skip
+    lines += [f"  {group + ' ' + name:28s} " + " ".join(f"{_cell(s[group][name]):>8s}" for s in summaries.values())
+              for group, name in METRIC_ROWS]  # fmt: skip
     return "\n".join(lines)
 
 
