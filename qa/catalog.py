@@ -52,6 +52,7 @@ class Catalog:
     _days: np.ndarray
     _sources: np.ndarray
     _source_codes: dict[str, int]
+    _row_of: dict[str, int] | None  # id -> row, built when first needed after a refresh
 
     def __init__(self, store: ArticleStore, snapshot: Path | None = None) -> None:
         """`snapshot`: a file to start from and save to (a cache: what it holds is checked against the store)."""
@@ -70,6 +71,7 @@ class Catalog:
         self._days = np.zeros(0, dtype=np.int64)
         self._sources = np.zeros(0, dtype=np.int32)
         self._source_codes = {}
+        self._row_of = None
 
     def search(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[Chunk]:
         """The k best chunks by BM25 among those that pass the filters, with the BM25 score."""
@@ -122,12 +124,27 @@ class Catalog:
             self._refresh()
             return not len(self._days) or int(self._days.max()) <= day_number(filters.until)
 
-    def passing(self, filters: Filters) -> tuple[list[str], int]:
-        """Ids of the live chunks that pass the filters, and how many live chunks there are in all."""
+    def passing(self, filters: Filters) -> list[str]:
+        """Ids of the live chunks that pass the filters."""
         with self._lock:
             self._refresh()
-            rows = np.flatnonzero(self.mask(filters))
-            return [self._ids[row] for row in rows], int(self._alive.sum())
+            return [self._ids[row] for row in np.flatnonzero(self.mask(filters))]
+
+    def count_passing(self, filters: Filters) -> tuple[int, int]:
+        """How many live chunks pass the filters, and how many live chunks there are in all."""
+        with self._lock:
+            self._refresh()
+            return int(self.mask(filters).sum()), int(self._alive.sum())
+
+    def keep_passing(self, hits: list[tuple[str, float]], filters: Filters) -> list[tuple[str, float]]:
+        """The (id, score) hits whose chunks pass the filters, in their order; a chunk not in the catalogue
+        does not pass. (Listing the passing ids instead cost ~50 ms a question at 200k chunks.)"""
+        with self._lock:
+            self._refresh()
+            if self._row_of is None:
+                self._row_of = {id_: row for row, id_ in enumerate(self._ids)}
+            mask, row_of = self.mask(filters), self._row_of
+            return [hit for hit in hits if (row := row_of.get(hit[0])) is not None and mask[row]]
 
     def refresh(self) -> None:
         """Catch up with writes by any process: re-read the articles whose content hash changed."""
@@ -161,6 +178,7 @@ class Catalog:
         if (~self._alive).sum() > self._alive.sum():
             self._compact()
         self._revision = revision
+        self._row_of = None
         if self._snapshot and len(self._ids) - rows_before >= SNAPSHOT_AFTER:
             self._save(self._snapshot)
 

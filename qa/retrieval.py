@@ -68,14 +68,13 @@ class HybridRetriever(BaseRetriever):
         if not filters.narrows or self.catalog.passes_all(filters):
             found = self.store.nearest(vector, k)
         else:
-            passing, live = self.catalog.passing(filters)
+            passing, live = self.catalog.count_passing(filters)
             found = []
-            if len(passing) > FEW_PASSING:
-                wanted = min(live, max(k, int(k * live / len(passing) * OVERFETCH)))
-                allowed = set(passing)
-                found = [hit for hit in self.store.nearest(vector, wanted) if hit[0] in allowed][:k]
-            if passing and len(found) < min(k, len(passing)):
-                found = self.store.nearest(vector, min(k, len(passing)), among=passing)
+            if passing > FEW_PASSING:
+                wanted = min(live, max(k, int(k * live / passing * OVERFETCH)))
+                found = self.catalog.keep_passing(self.store.nearest(vector, wanted), filters)[:k]
+            if passing and len(found) < min(k, passing):
+                found = self.store.nearest(vector, min(k, passing), among=self.catalog.passing(filters))
         return found
 
 
