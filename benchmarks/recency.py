@@ -60,14 +60,16 @@ def decay_by(half_life_days: float | None, in_windows: bool = False) -> Decay:
 
 
 def runs_on(days: int | None) -> WindowRule:
-    """Time-word windows that run `days` past the words' last day (None: to as_of), never past as_of."""
+    """Time-word windows that run `days` past the words' last day (None: as long again as the time they name, a
+    month at least), never past as_of."""
 
     def window(question: str, as_of: date) -> TimeWindow | None:
         words = timewords.question_window(question, as_of)
         if words is None:
             return None
-        until = as_of if days is None else min(words.until + timedelta(days=days), as_of)
-        return words.model_copy(update={"until": until})
+        named = (words.until - words.since).days + 1 if words.since else 0
+        after = timedelta(days=max(30, named) if days is None else days)
+        return words.model_copy(update={"until": min(words.until + after, as_of)})
 
     return window
 
@@ -107,8 +109,8 @@ def main() -> None:
     decays |= {f"half-life {days} d": decay_by(days) for days in (2, 3, 5, 7, 14, 30)}
     decays |= {f"half-life {days} d, in windows too": decay_by(days, in_windows=True) for days in (3, 7)}
     window_rules: dict[str, WindowRule] = {"shipped (qa/timewords.py)": timewords.search_window}
-    window_rules |= {f"{days} days on": runs_on(days) for days in (30, 60)}
-    window_rules["to as_of"] = runs_on(None)
+    window_rules |= {f"{days} days on": runs_on(days) for days in (0, 30, 60)}
+    window_rules["as long again"] = runs_on(None)
     print(f"{dataset.name}: {len(answerable)} answerable questions")
     for label, chunks in (("benchmark's window", pools(answerable, engine.retriever, "window")),):
         for decay_label, decay in decays.items():
