@@ -23,38 +23,24 @@ from qa.config import get_settings
 from qa.embeddings import load_embeddings
 from qa.evaluation import metrics, runner
 from qa.evaluation.datasets import EvalQuestion, TimeMode, load_datasets
-from qa.fusion import RECENCY_DECAY, RECENCY_GRACE, diversify, fuse_rankings, prefer_recent
+from qa.fusion import diversify, fuse_rankings, prefer_recent
 from qa.models import Chunk, TimeWindow
 from qa.query import Filters
 from qa.retrieval import CANDIDATES, HybridRetriever
 from qa.store import with_scores
-from qa.timewords import article_date
 
 Decay = Callable[[list[Chunk], Filters], list[Chunk]]
 WindowRule = Callable[[str, date], TimeWindow | None]
 
 
-def decay_by(half_life_days: float | None, in_windows: bool = False) -> Decay:
-    """The yearly decay by own date, and a half-life by given date from the newest candidate: without a lower
-    bound only, or also `in_windows`."""
+def decay_by(half_life_days: int | None, in_windows: bool = False) -> Decay:
+    """qa/fusion.py's recency with another half-life (None: the yearly decay alone), applied without a lower
+    bound only, or also `in_windows` (the filters' start left out of the rule, not of the search)."""
+    half_life = timedelta(days=half_life_days) if half_life_days else None
 
     def decayed(ranking: list[Chunk], filters: Filters) -> list[Chunk]:
-        until = filters.until
-        if until is None:
-            return ranking
-        given = [chunk.published for chunk in ranking if chunk.published]
-        halving = half_life_days and given and (in_windows or filters.since is None)
-        newest = min(max(given), until) if halving else None
-        weighted = []
-        for chunk in ranking:
-            factor = 1.0
-            if newest and half_life_days and chunk.published:
-                factor *= 0.5 ** (max(0, (newest - chunk.published).days) / half_life_days)
-            own = article_date(chunk.url, chunk.published)
-            if own:
-                factor *= (1 - RECENCY_DECAY) ** (max(0, (until - own - RECENCY_GRACE).days) / 365)
-            weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * factor}))
-        return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
+        ruled = Filters(until=filters.until) if in_windows else filters
+        return prefer_recent(ranking, ruled, half_life)
 
     return decayed
 

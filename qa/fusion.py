@@ -38,8 +38,10 @@ def fuse_rankings(rankings: list[list[tuple[str, float]]]) -> list[tuple[str, fl
     return sorted(fused.items(), key=lambda item: item[1], reverse=True)
 
 
-def prefer_recent(ranking: list[Chunk], filters: Filters) -> list[Chunk]:
-    """Re-rank the candidates for the recent: halved per RECENCY_HALF_LIFE each came in before the newest when the
+def prefer_recent(
+    ranking: list[Chunk], filters: Filters, half_life: timedelta | None = RECENCY_HALF_LIFE
+) -> list[Chunk]:
+    """Re-rank the candidates for the recent: halved per `half_life` each came in before the newest when the
     filters set no lower bound, and less RECENCY_DECAY per year its own date predates the end date.
 
     Ages count from the newest candidate, so the freshest keeps its score whatever day it is asked on; an undated
@@ -50,12 +52,12 @@ def prefer_recent(ranking: list[Chunk], filters: Filters) -> list[Chunk]:
     if until is None:
         return ranking
     given = [chunk.published for chunk in ranking if chunk.published]
-    newest = min(max(given), until) if given and filters.since is None else None
+    newest = min(max(given), until) if half_life and given and filters.since is None else None
     weighted = []
     for chunk in ranking:
         factor = 1.0
-        if newest and chunk.published:
-            factor *= 0.5 ** (max(0, (newest - chunk.published).days) / RECENCY_HALF_LIFE.days)
+        if half_life and newest and chunk.published:
+            factor *= 0.5 ** (max(0, (newest - chunk.published).days) / half_life.days)
         own_date = article_date(chunk.url, chunk.published)
         if own_date:
             factor *= (1 - RECENCY_DECAY) ** (max(0, (until - own_date - RECENCY_GRACE).days) / 365)

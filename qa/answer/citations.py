@@ -64,9 +64,7 @@ def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> 
         start=start,
         end=end,
         score=round(score, 4),
-        dates=quote_dates(
-            chunk.text[start - chunk.start : end - chunk.start], start, article_date(chunk.url, chunk.published)
-        ),
+        dates=quote_dates(quote, start, article_date(chunk.url, chunk.published)),
     )
 
 
