@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(
         default=60, ge=0, description="Seconds a write waits while another process writes the same data directory."
     )
+    fetch_private: bool = Field(
+        default=False,
+        description="Let URLs from the HTTP API, the chat and feeds reach loopback and private addresses (an "
+        "intranet, tests); link-local and cloud-metadata addresses stay refused.",
+    )
+    fetch_timeout: float = Field(default=20, gt=0, description="Seconds one page or feed fetch may take in all.")
+    fetch_max_mb: float = Field(
+        default=10, gt=0, description="Largest page or feed fetched, compressed or decompressed (MB)."
+    )
+    fetch_host_delay: float = Field(
+        default=1.0, ge=0, description="Seconds between two requests to the same host (feeds, their pages)."
+    )
+    feed_max_entries: int = Field(default=50, ge=1, description="Entries one feed's poll fetches at most.")
     max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
     engine: AnswererName = Field(
         default="extractive",

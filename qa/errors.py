@@ -35,3 +35,11 @@ class NotFoundError(QAError):
 
 class InvalidFeedbackError(QAError):
     """Feedback on an answer whose citations do not quote the stored articles."""
+
+
+class FetchError(QAError):
+    """A web page or feed could not be fetched, or was refused (address, size, type, robots.txt)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

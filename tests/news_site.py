@@ -1,0 +1,111 @@
+"""A real HTTP server on 127.0.0.1 standing where news sites and their feeds would: pages, feeds, robots.txt,
+redirects, errors, stalls and bombs, set per path by the test; it counts what each path was asked for.
+
+The second test double of the suite, at the outside boundary like the chat server.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Resource:
+    """What one path answers: a body of a type, or a redirect, an error status or a stall; an ETag to answer 304."""
+
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    location: str | None = None
+    etag: str | None = None
+    delay_s: float = 0.0
+    gzip: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class NewsSite:
+    """Serves `resources` by path; `hits` counts requests per path, `requests` keeps each one's headers."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, Resource] = {}
+        self.hits: Counter[str] = Counter()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with site._lock:
+                    site.hits[self.path] += 1
+                    site.requests.append((self.path, dict(self.headers)))
+                resource = site.resources.get(self.path) or site.resources.get(self.path.split("?")[0])
+                if resource is None:
+                    self._send(404, b"not found", "text/plain")
+                    return
+                time.sleep(resource.delay_s)
+                if resource.location:
+                    self.send_response(resource.status)
+                    self.send_header("Location", resource.location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if resource.etag and self.headers.get("If-None-Match") == resource.etag:
+                    self.send_response(304)
+                    self.send_header("ETag", resource.etag)
+                    self.end_headers()
+                    return
+                body = gzip.compress(resource.body) if resource.gzip else resource.body
+                headers = dict(resource.headers)
+                if resource.gzip:
+                    headers["Content-Encoding"] = "gzip"
+                if resource.etag:
+                    headers["ETag"] = resource.etag
+                    headers["Last-Modified"] = formatdate(usegmt=True)
+                self._send(resource.status, body, resource.content_type, headers)
+
+            def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client stopped reading at its cap
+                    pass
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> NewsSite:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def page(self, path: str, title: str, body: str, *, date: str | None = None, author: str | None = None) -> str:
+        """Serve a news page at `path` (its canonical URL is itself); return its URL."""
+        meta = f'<meta name="date" content="{date}">' if date else ""
+        meta += f'<meta name="author" content="{author}">' if author else ""
+        paragraphs = "".join(f"<p>{paragraph}</p>" for paragraph in body.split("\n\n"))
+        html = (
+            f'<html><head><title>{title}</title>{meta}<link rel="canonical" href="{self.url}{path}">'
+            f'<meta property="og:site_name" content="Local News"></head><body><nav>Home | World</nav>'
+            f"<article><h1>{title}</h1>{paragraphs}</article><footer>Copyright</footer></body></html>"
+        )
+        self.resources[path] = Resource(body=html.encode())
+        return self.url + path

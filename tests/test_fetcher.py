@@ -1,0 +1,181 @@
+"""The fetcher against a real HTTP server on 127.0.0.1: what it refuses (schemes, addresses, sizes, types, robots.txt)
+and how it fetches (redirects, conditional GET, its User-Agent, compressed bodies)."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+from collections.abc import Iterator
+
+import pytest
+
+from qa.config import Settings
+from qa.errors import FetchError
+from qa.fetcher import FEED_TYPES, PAGE_TYPES, USER_AGENT, Fetcher, refusal
+
+from .news_site import NewsSite, Resource
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    served = NewsSite().start()
+    yield served
+    served.stop()
+
+
+def fetcher(**settings: object) -> Fetcher:
+    """A fetcher that may reach the local server, with no delay between requests unless asked."""
+    return Fetcher(Settings(**{"fetch_private": True, "fetch_host_delay": 0, **settings}))
+
+
+def test_page_is_fetched_with_a_clear_user_agent(site: NewsSite) -> None:
+    url = site.page("/a.html", "A title", "Some text of the page.")
+    with fetcher() as web:
+        fetched = web.page(url, robots=False)
+    assert fetched.status == 200 and b"Some text of the page." in fetched.content
+    assert fetched.content_type == "text/html"
+    assert site.requests[-1][1]["User-Agent"] == USER_AGENT
+
+
+def test_gzip_bodies_are_decoded(site: NewsSite) -> None:
+    site.resources["/z.html"] = Resource(body=b"<html><body><p>compressed page</p></body></html>", gzip=True)
+    with fetcher() as web:
+        assert b"compressed page" in web.page(site.url + "/z.html", robots=False).content
+
+
+def test_a_gzip_bomb_stops_at_the_cap(site: NewsSite) -> None:
+    bomb = b"\0" * (60 * 1024 * 1024)
+    site.resources["/bomb.html"] = Resource(body=bomb, gzip=True)
+    assert len(gzip.compress(bomb)) < 1024 * 1024  # small on the wire: only decompressing shows its size
+    with fetcher(fetch_max_mb=1) as web, pytest.raises(FetchError, match="larger than 1 MB"):
+        web.page(site.url + "/bomb.html", robots=False)
+
+
+def test_a_large_body_stops_at_the_cap(site: NewsSite) -> None:
+    site.resources["/big.html"] = Resource(body=b"x" * (3 * 1024 * 1024))
+    with fetcher(fetch_max_mb=1) as web, pytest.raises(FetchError, match="larger than 1 MB"):
+        web.page(site.url + "/big.html", robots=False)
+
+
+def test_redirects_are_followed_and_loops_refused(site: NewsSite) -> None:
+    url = site.page("/final.html", "Final", "The final page.")
+    site.resources["/old"] = Resource(status=301, location="/final.html")
+    site.resources["/loop-a"] = Resource(status=302, location="/loop-b")
+    site.resources["/loop-b"] = Resource(status=302, location="/loop-a")
+    for hop in range(7):
+        site.resources[f"/hop{hop}"] = Resource(status=302, location=f"/hop{hop + 1}")
+    with fetcher() as web:
+        assert web.page(site.url + "/old", robots=False).url == url
+        with pytest.raises(FetchError, match="redirect loop"):
+            web.page(site.url + "/loop-a", robots=False)
+        with pytest.raises(FetchError, match="more than 5 redirects"):
+            web.page(site.url + "/hop0", robots=False)
+
+
+@pytest.mark.parametrize("status", [404, 500, 403])
+def test_error_statuses_are_one_line(site: NewsSite, status: int) -> None:
+    site.resources["/e"] = Resource(status=status, body=b"oops")
+    with fetcher() as web, pytest.raises(FetchError, match=f"^HTTP {status} from ") as raised:
+        web.page(site.url + "/e", robots=False)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_stalled_server_times_out(site: NewsSite) -> None:
+    site.resources["/slow"] = Resource(body=b"<p>late</p>", delay_s=3)
+    with fetcher(fetch_timeout=0.5) as web, pytest.raises(FetchError, match="timed out"):
+        web.page(site.url + "/slow", robots=False)
+
+
+def test_a_page_that_is_not_html_is_refused(site: NewsSite) -> None:
+    site.resources["/report.pdf"] = Resource(body=b"%PDF-1.7", content_type="application/pdf")
+    with fetcher() as web, pytest.raises(FetchError, match="is application/pdf, not text/html"):
+        web.page(site.url + "/report.pdf", robots=False)
+    with fetcher() as web, pytest.raises(FetchError, match="not application/rss"):
+        web.get(site.page("/p.html", "P", "A page, not a feed."), FEED_TYPES)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a", "javascript:alert(1)", "http://"])
+def test_only_http_and_https_urls_are_fetched(url: str) -> None:
+    with fetcher() as web, pytest.raises(FetchError):
+        web.get(url, PAGE_TYPES)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_loopback_is_refused_unless_allowed(site: NewsSite, host: str) -> None:
+    url = site.page("/local.html", "Local", "A page on the loopback.").replace("127.0.0.1", host)
+    with Fetcher(Settings(fetch_host_delay=0)) as web, pytest.raises(FetchError, match="loopback or private"):
+        web.page(url, robots=False)
+    assert site.hits["/local.html"] == 0  # refused before connecting
+    with Fetcher(Settings(fetch_host_delay=0), trusted=True) as web:  # the CLI's own user
+        assert web.page(url, robots=False).status == 200
+
+
+def test_metadata_addresses_are_refused_even_on_a_redirect_hop(site: NewsSite) -> None:
+    site.resources["/to-metadata"] = Resource(status=302, location="http://169.254.169.254/latest/meta-data/")
+    with fetcher() as web, pytest.raises(FetchError, match="cloud metadata"):
+        web.page(site.url + "/to-metadata", robots=False)
+    assert site.hits["/to-metadata"] == 1  # the first hop was fetched, the second refused
+
+
+@pytest.mark.parametrize(
+    ("address", "private_allowed", "refused"),
+    [
+        ("93.184.216.34", False, None),
+        ("2606:4700::1111", False, None),
+        ("10.1.2.3", False, "private"),
+        ("192.168.0.10", False, "private"),
+        ("172.16.5.4", False, "private"),
+        ("100.64.0.1", False, "private"),
+        ("::1", False, "loopback"),
+        ("::ffff:127.0.0.1", False, "loopback"),
+        ("fc00::1", False, "private"),
+        ("10.1.2.3", True, None),
+        ("169.254.169.254", True, "metadata"),
+        ("fd00:ec2::254", True, "metadata"),
+        ("169.254.1.1", True, "link-local"),
+        ("fe80::1", True, "link-local"),
+        ("224.0.0.251", True, "multicast"),
+        ("0.0.0.0", True, "reserved"),
+    ],
+)
+def test_address_policy(address: str, private_allowed: bool, refused: str | None) -> None:
+    reason = refusal(ipaddress.ip_address(address), private_allowed)
+    assert (reason is None) if refused is None else (reason is not None and refused in reason)
+
+
+def test_robots_txt_is_respected_for_crawling_only(site: NewsSite) -> None:
+    site.resources["/robots.txt"] = Resource(body=b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    url = site.page("/private/a.html", "Private", "Not for crawlers.")
+    with fetcher() as web:
+        with pytest.raises(FetchError, match=r"robots\.txt"):
+            web.page(url, robots=True)
+        assert web.page(url, robots=False).status == 200  # a page a user asked for
+        assert web.page(site.page("/public.html", "Public", "For all."), robots=True).status == 200
+    assert site.hits["/robots.txt"] == 1  # read once per host
+
+
+def test_robots_txt_failing_with_5xx_means_crawl_nothing(site: NewsSite) -> None:
+    site.resources["/robots.txt"] = Resource(status=503)
+    with fetcher() as web, pytest.raises(FetchError, match=r"robots\.txt .* could not be read"):
+        web.page(site.page("/a.html", "A", "Text."), robots=True)
+
+
+def test_conditional_get_gives_not_modified(site: NewsSite) -> None:
+    site.resources["/feed.xml"] = Resource(body=b"<rss/>", content_type="application/rss+xml", etag='"v7"')
+    with fetcher() as web:
+        first = web.feed(site.url + "/feed.xml")
+        second = web.feed(site.url + "/feed.xml", etag=first.etag, last_modified=first.last_modified)
+    assert first.etag == '"v7"' and not first.not_modified
+    assert second.not_modified and second.content == b""
+    assert site.requests[-1][1]["If-None-Match"] == '"v7"'
+
+
+def test_requests_to_one_host_are_spaced(site: NewsSite) -> None:
+    import time
+
+    url = site.page("/a.html", "A", "Text.")
+    with fetcher(fetch_host_delay=0.4) as web:
+        started = time.monotonic()
+        for _ in range(3):
+            web.page(url, robots=False)
+        assert time.monotonic() - started >= 0.8
