@@ -1,4 +1,4 @@
-"""Read files and records into Articles: txt, md, html, json and jsonl, with their metadata."""
+"""Read files, records and web pages into Articles: txt, md, html, json and jsonl, with their metadata."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urljoin, urlparse, urlsplit, urlunsplit
 
 from dateutil import parser as date_parser
 from pydantic import BaseModel, Field
@@ -28,6 +28,8 @@ _SUPPORTED_LIST = ", ".join(sorted(SUPPORTED_SUFFIXES))
 UNSUPPORTED_TYPE = f"unsupported file type (supported: {_SUPPORTED_LIST})"
 
 MAX_TITLE_CHARS = 200
+# Query parameters that track a click, not name a page: dropped from the URL an article is known by.
+TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.IGNORECASE)
 NESTED_TOO_DEEPLY = "JSON nested too deeply"
 # "This article was originally published by Radio Free Europe/Radio Liberty and is reprinted with permission."
 PROVENANCE_LINE = re.compile(
@@ -137,6 +139,8 @@ def article_from_record(record: Any, *, path: Path | None, index: int, settings:
         path=str(path.resolve()) if path else _optional_str(record, "path"),
         published=parse_date(published) if published is not None else None,
         author=_optional_str(record, "author"),
+        fetched=parse_date(record["fetched"]) if record.get("fetched") else None,
+        summary_only=record.get("summary_only") is True,
     )
 
 
@@ -212,21 +216,81 @@ def _article_from_text(text: str, path: Path, settings: Settings) -> Article:
 
 
 def _article_from_html(raw: bytes, path: Path, settings: Settings) -> Article:
+    document = _extract_html(raw)
+    url = document.url or None
+    return _article_from_document(document, _hash_id(url or path_key(path, settings)), url, settings, path=path)
+
+
+def article_from_page(
+    raw: bytes, url: str, settings: Settings, *, fetched: date, feed_date: date | None = None
+) -> Article:
+    """A fetched web page as an Article, its id from its canonical URL (the same page fetched again updates it).
+
+    The page names its canonical URL (<link rel=canonical>, og:url); one on another host is ignored, so a page
+    cannot overwrite another site's article. Its own date wins over the feed's.
+    """
+    document = _extract_html(raw)
+    canonical = canonical_url(urljoin(url, document.url) if document.url else url)
+    if _host(canonical) != _host(url):
+        canonical = canonical_url(url)
+    article = _article_from_document(document, _hash_id(canonical), canonical, settings, path=None)
+    return article.model_copy(update={"fetched": fetched, "published": article.published or feed_date})
+
+
+def article_from_summary(
+    summary: str, url: str, title: str, settings: Settings, *, fetched: date, published: date | None, source: str | None
+) -> Article:
+    """A feed entry whose page could not be fetched, kept from the feed's own summary and marked so."""
+    text = _clean_text(summary)
+    if not text:
+        raise ArticleError("no text in the feed's summary")
+    _check_length(text, settings)
+    canonical = canonical_url(url)
+    return Article(
+        id=_hash_id(canonical),
+        title=_clip_title(title or _first_line(text)),
+        text=text,
+        source=source or _source_from_url(canonical),
+        url=canonical,
+        published=published,
+        fetched=fetched,
+        summary_only=True,
+    )
+
+
+def canonical_url(url: str) -> str:
+    """The URL an article is known by: no fragment, no tracking parameters (utm_*, fbclid, gclid), lower-case host."""
+    parts = urlsplit(url.strip())
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k)]
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def _extract_html(raw: bytes) -> Any:
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     document = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
     if document is None or isinstance(document, dict) or not (document.text or "").strip():
         raise ArticleError("no article text found in the HTML")
+    return document
+
+
+def _article_from_document(
+    document: Any, article_id: str, url: str | None, settings: Settings, *, path: Path | None
+) -> Article:
     text = _clean_text(document.text or "")
-    url = document.url or None
+    _check_length(text, settings)
     return Article(
-        id=_hash_id(url or path_key(path, settings)),
+        id=article_id,
         title=_clip_title(document.title or _first_line(text)),
         text=text,
         source=document.sitename or _source_from_url(url),
         url=url,
-        path=str(path.resolve()),
+        path=str(path.resolve()) if path else None,
         published=_lenient_date(document.date),
         author=document.author or None,
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -20,17 +23,19 @@ from qa.answerers import ANSWERERS, AnswererName
 from qa.articles import parse_date
 from qa.controls import strip_controls
 from qa.errors import ArticleError, QAError
-from qa.models import Answer, IngestStatus
+from qa.models import Answer, FeedStatus, IngestReport, IngestStatus
 from qa.query import Query, parse_query
 
 if TYPE_CHECKING:
     from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
     from qa.maintenance import CheckReport
-    from qa.models import AnswerEvent, IngestReport
+    from qa.models import AnswerEvent
     from qa.store import ArticleStore
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
+feeds_app = typer.Typer(help="Follow RSS and Atom feeds: add, list, remove, poll, watch.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
 out = Console(highlight=False, emoji=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
@@ -109,14 +114,23 @@ def open_store() -> ArticleStore:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Article files or folders (searched recursively).")],
+    targets: Annotated[
+        list[str], typer.Argument(help="Article files or folders (searched recursively), or web page URLs.")
+    ],
 ) -> None:
-    """Add or update articles: txt, md, html, json, jsonl. Unchanged articles are skipped."""
+    """Add or update articles: txt, md, html, json, jsonl, and web pages (http/https). Unchanged ones are skipped."""
+    urls = [target for target in targets if target.lower().startswith(("http://", "https://"))]
+    paths = [Path(target) for target in targets if target not in urls]
     with user_errors():
         engine = open_engine()
         with progress_bar("Embedding", "chunks") as advance:
-            report = engine.ingest(paths, advance)
-    print_ingest_report(report)
+            report = engine.ingest(paths, advance) if paths else None
+            # The machine's own user: their intranet is theirs to reach.
+            pages = engine.ingest_urls(urls, advance, trusted=True) if urls else None
+    if report and pages:
+        report.items += pages.items
+        report.seconds += pages.seconds
+    print_ingest_report(report or pages or IngestReport())
 
 
 def print_ingest_report(report: IngestReport) -> None:
@@ -126,6 +140,80 @@ def print_ingest_report(report: IngestReport) -> None:
     show(report.summary())
     if report.count(IngestStatus.FAILED):
         raise typer.Exit(1)
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The RSS or Atom feed's URL.")],
+    name: Annotated[str | None, typer.Option(help="What to call it (the feed's own title if unset).")] = None,
+) -> None:
+    """Follow a feed; its entries come in at the next `qa feeds poll` or `qa feeds watch`."""
+    with user_errors():
+        feed = open_engine().add_feed(url, name)
+    show(f"following {feed.name} ({feed.id}): {feed.url}")
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """The followed feeds, one line each: id, name, last poll, status (and error), articles so far, URL."""
+    with user_errors():
+        followed = open_engine().feeds()
+    for feed in followed:
+        polled = f"{feed.last_poll:%Y-%m-%d %H:%M} UTC" if feed.last_poll else "never polled"
+        error = f": {feed.error}" if feed.error else ""
+        show(f"{feed.id}  {feed.name}  {polled}  {feed.status}{error}  {feed.articles} articles  {feed.url}")
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    targets: Annotated[list[str], typer.Argument(help="Feed ids or URLs (see `qa feeds list`).")],
+) -> None:
+    """Stop following feeds; the articles they brought stay."""
+    with user_errors():
+        engine = open_engine()
+        for target in targets:
+            feed = engine.remove_feed(target)
+            show(f"no longer following {feed.name}: {feed.url}")
+
+
+@feeds_app.command("poll")
+def feeds_poll(
+    force: Annotated[bool, typer.Option(help="Poll feeds backing off after errors too.")] = False,
+) -> None:
+    """Poll every followed feed once, one line each; exit 1 when any failed."""
+    with user_errors():
+        polls = open_engine().poll_feeds(force=force, on_poll=lambda poll: show(poll.line()))
+    if any(poll.feed.status == FeedStatus.ERROR and not poll.skipped for poll in polls):
+        raise typer.Exit(1)
+
+
+@feeds_app.command("watch")
+def feeds_watch(
+    every: Annotated[str, typer.Option(help="Time between polls: 90s, 15m, 1h.")] = "15m",
+) -> None:
+    """Poll every followed feed, again and again; Ctrl-C stops between articles (twice: at once)."""
+    from qa.feeds import parse_every, sleep_until
+
+    stopping = threading.Event()
+
+    def interrupted(*_: object) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+        show_error("stopping after this article (Ctrl-C again to stop at once)")
+
+    with user_errors():
+        seconds = parse_every(every)
+        engine = open_engine()
+        previous = signal.signal(signal.SIGINT, interrupted)
+        try:
+            while not stopping.is_set():
+                started = time.monotonic()
+                engine.poll_feeds(stop=stopping.is_set, on_poll=lambda poll: show(poll.line()))
+                sleep_until(started + seconds, stopping.is_set)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    show("stopped")
 
 
 @app.command()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from qa import feeds
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
@@ -16,12 +17,14 @@ from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings, load_embeddings
 from qa.errors import ConfigError, InvalidFeedbackError, NotFoundError
 from qa.feedback import Feedback, record_feedback
-from qa.ingest import ingest_articles, ingest_paths, ingest_upload
+from qa.ingest import ingest_articles, ingest_paths, ingest_upload, ingest_urls
 from qa.models import (
     Answer,
     AnswerEvent,
     Article,
     ArticleSummary,
+    Feed,
+    FeedPoll,
     IngestReport,
     ProgressCallback,
     StoreStats,
@@ -105,6 +108,34 @@ class Engine:
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file by its name and bytes; see qa.ingest.ingest_upload."""
         return ingest_upload(name, data, self.store, self.settings, on_progress)
+
+    def ingest_urls(
+        self, urls: Iterable[str], on_progress: ProgressCallback | None = None, *, trusted: bool = False
+    ) -> IngestReport:
+        """Fetch web pages and ingest them; `trusted` for the machine's own user (see qa.ingest.ingest_urls)."""
+        return ingest_urls(urls, self.store, self.settings, on_progress, trusted=trusted)
+
+    def feeds(self) -> list[Feed]:
+        """The followed feeds, by name."""
+        return feeds.list_feeds(self.store)
+
+    def add_feed(self, url: str, name: str | None = None) -> Feed:
+        """Follow a feed; it is fetched at the next poll."""
+        return feeds.add_feed(self.store, url, name)
+
+    def remove_feed(self, id_or_url: str) -> Feed:
+        """Stop following a feed; its articles stay."""
+        return feeds.remove_feed(self.store, id_or_url)
+
+    def poll_feeds(
+        self,
+        *,
+        force: bool = False,
+        stop: Callable[[], bool] = lambda: False,
+        on_poll: Callable[[FeedPoll], None] | None = None,
+    ) -> list[FeedPoll]:
+        """Poll every followed feed once; see qa.feeds.poll_feeds."""
+        return feeds.poll_feeds(self.store, self.settings, force=force, stop=stop, on_poll=on_poll)
 
     def ask(self, query: Query) -> Answer:
         """Answer one question from the stored articles."""

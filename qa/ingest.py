@@ -7,16 +7,25 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from qa.articles import SUPPORTED_SUFFIXES, UNSUPPORTED_TYPE, LoadFailure, discover_files, read_articles
+from qa.articles import (
+    SUPPORTED_SUFFIXES,
+    UNSUPPORTED_TYPE,
+    LoadFailure,
+    article_from_page,
+    discover_files,
+    read_articles,
+)
 from qa.catalog import catalog_of
 from qa.chunking import chunk_article, embedding_text
 from qa.config import Settings
 from qa.controls import strip_controls
 from qa.embeddings import DIMENSION, MiniLMEmbeddings
+from qa.errors import ArticleError, FetchError
 from qa.models import Article, Chunk, IngestItem, IngestReport, IngestStatus, ProgressCallback
 from qa.store import ArticleStore, ArticleVersion
 
@@ -68,6 +77,30 @@ def ingest_upload(
         return _relabel(report, partial, display)
     os.replace(partial, final)
     return _relabel(ingest_paths([final], store, settings, on_progress), final, display)
+
+
+def ingest_urls(
+    urls: Iterable[str],
+    store: ArticleStore,
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+    *,
+    trusted: bool = False,
+) -> IngestReport:
+    """Fetch web pages and ingest them; a page refused or failing is reported, never fatal (see qa.fetcher).
+    `trusted`: the URLs come from the machine's own user (the CLI), who may reach their own network."""
+    from qa.fetcher import Fetcher  # imported here: only web pages need the HTTP client
+
+    loaded: list[Article | LoadFailure] = []
+    today = datetime.now(UTC).date()
+    with Fetcher(settings, trusted=trusted) as fetcher:
+        for url in urls:
+            try:
+                fetched = fetcher.page(url, robots=False)
+                loaded.append(article_from_page(fetched.content, fetched.url, settings, fetched=today))
+            except (FetchError, ArticleError) as error:
+                loaded.append(LoadFailure(location=url, reason=str(error)))
+    return ingest_articles(loaded, store, settings, on_progress)
 
 
 def upload_display_name(name: str) -> str:

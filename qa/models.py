@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Literal
@@ -29,12 +29,21 @@ class Article(BaseModel):
     path: str | None = Field(default=None, description="File it was read from (absolute), if any.")
     published: date | None = Field(default=None, description="Publication date, if known.")
     author: str | None = Field(default=None, description="Byline, if known.")
+    fetched: date | None = Field(
+        default=None, description="Day the page was fetched from the web (a URL or a feed), if it was."
+    )
+    summary_only: bool = Field(
+        default=False, description="Only a feed's summary of the article: its page could not be fetched."
+    )
 
     @computed_field(description="sha256 of everything stored about the article; a change means re-ingest.")  # type: ignore[prop-decorator]
     @cached_property
     def content_hash(self) -> str:
         """Hash of title, text and metadata."""
-        fields = (self.title, self.text, self.source, self.url, self.published, self.author)
+        # Not the fetch day: fetching an unchanged page again changes nothing stored. A summary's mark only where
+        # set, so the hashes of everything stored before it existed hold.
+        fields: tuple[object, ...] = (self.title, self.text, self.source, self.url, self.published, self.author)
+        fields += ("summary only",) if self.summary_only else ()
         return hashlib.sha256("\x1f".join(str(field or "") for field in fields).encode()).hexdigest()
 
 
@@ -235,3 +244,58 @@ class IngestReport(BaseModel):
             f"{self.count(IngestStatus.SKIPPED)} skipped, {self.count(IngestStatus.FAILED)} failed; "
             f"{self.chunks} chunks in {self.seconds:.1f} s"
         )
+
+
+class FeedStatus(StrEnum):
+    """How a feed's last poll went."""
+
+    NEW = "new"
+    OK = "ok"
+    NOT_MODIFIED = "not modified"
+    ERROR = "error"
+
+
+class Feed(BaseModel):
+    """A followed RSS or Atom feed and how its polls have gone; stored in the index beside the articles, so every
+    process and replica that opens the index follows the same feeds."""
+
+    id: str = Field(description="Stable id: a hash of the feed's URL.")
+    url: str = Field(description="The feed's URL.")
+    name: str = Field(description="What the user called it, or the feed's own title, or its host.")
+    added: datetime = Field(description="When it was added (UTC).")
+    last_poll: datetime | None = Field(default=None, description="When it was last polled (UTC).")
+    status: FeedStatus = Field(default=FeedStatus.NEW, description="How the last poll went.")
+    error: str | None = Field(default=None, description="The last poll's error, in one line.")
+    failures: int = Field(default=0, ge=0, description="Polls failed in a row; each doubles the wait before the next.")
+    next_poll: datetime | None = Field(
+        default=None, description="Not polled again before this (back-off after errors)."
+    )
+    articles: int = Field(default=0, ge=0, description="Articles added or updated from it so far.")
+    etag: str | None = Field(default=None, description="The feed's ETag, sent back to ask for a changed feed only.")
+    last_modified: str | None = Field(default=None, description="The feed's Last-Modified, sent back likewise.")
+    seen: list[str] = Field(
+        default_factory=list, description="Entries already ingested (id and update time), newest last."
+    )
+    polling_until: datetime | None = Field(
+        default=None, description="A poller has claimed the feed until then: a second poller leaves it alone."
+    )
+
+
+class FeedPoll(BaseModel):
+    """One feed's poll: the feed afterwards and what its entries became."""
+
+    feed: Feed
+    report: IngestReport = Field(default_factory=IngestReport, description="The entries ingested, skipped or failed.")
+    skipped: str | None = Field(default=None, description="Why the feed was not polled this time, if it was not.")
+    summary_only: int = Field(default=0, description="Entries kept from the feed's summary (their page failed).")
+
+    def line(self) -> str:
+        """One line for a terminal."""
+        if self.skipped:
+            return f"{self.feed.name}: not polled ({self.skipped})"
+        if self.feed.status == FeedStatus.ERROR:
+            return f"{self.feed.name}: error: {self.feed.error}"
+        if self.feed.status == FeedStatus.NOT_MODIFIED:
+            return f"{self.feed.name}: not modified"
+        summary = f", {self.summary_only} from the feed's summary only" if self.summary_only else ""
+        return f"{self.feed.name}: {self.report.summary()}{summary}"

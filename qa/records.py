@@ -22,7 +22,15 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
 
 def article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Article:
     """Rebuild an Article from its Chroma record."""
-    return Article(id=article_id, text=text, author=_opt(meta, "author"), **read_shared_metadata(meta))
+    fetched = meta.get("fetched")
+    return Article(
+        id=article_id,
+        text=text,
+        author=_opt(meta, "author"),
+        fetched=date.fromisoformat(str(fetched)) if fetched else None,
+        summary_only=bool(meta.get("summary_only")),
+        **read_shared_metadata(meta),
+    )
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
@@ -41,6 +49,8 @@ def article_metadata(article: Article) -> dict[str, Any]:
     return {
         "content_hash": article.content_hash,
         "author": article.author,
+        "fetched": article.fetched.isoformat() if article.fetched else None,
+        "summary_only": article.summary_only or None,
         **shared_metadata(article.title, article.source, article.url, article.path, article.published),
     }
 

@@ -207,6 +207,30 @@ class ArticleStore:
             self._chunks.delete(where={"article_id": article_id})
         return removed
 
+    def feed_documents(self) -> dict[str, str]:
+        """Every followed feed's saved JSON, by feed id (qa.feeds reads and writes them)."""
+        with self._reading() as client:
+            if self._feeds_name not in {collection.name for collection in client.list_collections()}:
+                return {}
+            found = client.get_collection(self._feeds_name).get(include=["documents"])
+        return dict(zip(found["ids"], found["documents"] or [], strict=True))
+
+    def save_feed(self, feed_id: str, document: str) -> None:
+        """Save one feed's JSON (hold `writing()` around a read-modify-write)."""
+        with self.writing():
+            feeds = self._conn.client.get_or_create_collection(self._feeds_name)
+            feeds.upsert(ids=[feed_id], documents=[document], embeddings=[[1.0]])
+
+    def delete_feed(self, feed_id: str) -> None:
+        """Stop following a feed; its articles stay."""
+        with self.writing():
+            self._conn.client.get_or_create_collection(self._feeds_name).delete(ids=[feed_id])
+
+    @property
+    def _feeds_name(self) -> str:
+        # Made on the first save, so that indexes without feeds (and qa reindex's staging ones) get no collection.
+        return f"{self.prefix}-feeds"
+
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every stored chunk, page by page (for the lexical index and qa check)."""
         for _, documents, metadatas in self._pages("chunks", ["documents", "metadatas"], page=WRITE_BATCH):

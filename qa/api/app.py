@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(routes.health)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)], responses={401: {"model": ErrorBody}})
-    for router in (routes.questions, openai.router, routes.articles):
+    for router in (routes.questions, openai.router, routes.articles, routes.feeds):
         v1.include_router(router)
     app.include_router(v1)
     # The last added runs first: headers on every response, the 504 and 413 included.

@@ -13,7 +13,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.articles import NESTED_TOO_DEEPLY
 from qa.controls import strip_controls
-from qa.errors import ArticleError, ConfigError, InvalidFeedbackError, InvalidQuestionError, NotFoundError, QAError
+from qa.errors import (
+    ArticleError,
+    ConfigError,
+    FetchError,
+    InvalidFeedbackError,
+    InvalidQuestionError,
+    NotFoundError,
+    QAError,
+)
 
 log = logging.getLogger("qa.api")
 
@@ -22,6 +30,7 @@ STATUS = {
     InvalidQuestionError: 422,
     InvalidFeedbackError: 422,
     ArticleError: 422,
+    FetchError: 422,
     NotFoundError: 404,
     ConfigError: 400,
 }

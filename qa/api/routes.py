@@ -1,4 +1,4 @@
-"""The API's own routes: health, questions (ask, stream, feedback) and articles."""
+"""The API's own routes: health, questions (ask, stream, feedback), articles and feeds."""
 
 from __future__ import annotations
 
@@ -17,11 +17,19 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from qa.api.deps import EngineDep, EngineState, validated
 from qa.api.openai import answer_pieces
-from qa.api.schemas import EVENT_STREAM, ArticlePage, ErrorBody, RecordsRequest, RemovedArticle
+from qa.api.schemas import (
+    EVENT_STREAM,
+    ArticlePage,
+    ErrorBody,
+    FeedRequest,
+    PageRequest,
+    RecordsRequest,
+    RemovedArticle,
+)
 from qa.chain import final_answer
 from qa.config import Settings
 from qa.feedback import Feedback
-from qa.models import Answer, Article, IngestReport, StoreStats
+from qa.models import Answer, Article, Feed, FeedPoll, IngestReport, StoreStats
 from qa.query import Query
 
 
@@ -42,6 +50,7 @@ register_url_convertor("article_id", _ArticleIdConvertor())
 health = APIRouter(tags=["health"])
 questions = APIRouter(tags=["questions"])
 articles = APIRouter(tags=["articles"])
+feeds = APIRouter(tags=["feeds"])
 
 
 @health.get("/healthz")
@@ -121,7 +130,9 @@ def get_article(article_id: str, engine: EngineDep) -> Article:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": RecordsRequest.model_json_schema()},
+                "application/json": {
+                    "schema": {"oneOf": [RecordsRequest.model_json_schema(), PageRequest.model_json_schema()]}
+                },
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -135,13 +146,18 @@ def get_article(article_id: str, engine: EngineDep) -> Article:
 )
 async def add_articles(request: Request, engine: EngineDep) -> IngestReport:
     """Add or update articles: JSON `{"articles": [records]}` (title, text, and optional url, date, source,
-    author, id), or one multipart `file` (txt, md, html, json, jsonl; at most QA_MAX_UPLOAD_MB).
-    Unchanged articles are skipped; unreadable ones are reported, and replace nothing."""
+    author, id), JSON `{"url": page}` (a web page, fetched and extracted), or one multipart `file` (txt, md,
+    html, json, jsonl; at most QA_MAX_UPLOAD_MB). Unchanged articles are skipped; unreadable ones are reported,
+    and replace nothing."""
     lock: threading.Lock = request.app.state.ingest_lock
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         name, data = await _uploaded_file(request, request.app.state.settings)
         return await run_in_threadpool(_locked, lock, engine.ingest_upload, name, data)
-    records = validated(RecordsRequest, await request.body())
+    body = await request.body()
+    if _names_a_page(body):
+        page = validated(PageRequest, body)
+        return await run_in_threadpool(_locked, lock, engine.ingest_urls, [page.url])
+    records = validated(RecordsRequest, body)
     return await run_in_threadpool(_locked, lock, engine.ingest_records, records.articles)
 
 
@@ -158,6 +174,39 @@ def remove_article(article_id: str, engine: EngineDep, request: Request) -> Remo
 def stats(engine: EngineDep) -> StoreStats:
     """What the index holds."""
     return engine.stats()
+
+
+@feeds.get("/feeds", response_model_exclude={"__all__": {"seen"}})
+def list_feeds(engine: EngineDep) -> list[Feed]:
+    """The followed feeds, with each one's last poll, status and error."""
+    return engine.feeds()
+
+
+@feeds.post("/feeds", status_code=201, response_model_exclude={"seen"})
+def add_feed(body: FeedRequest, engine: EngineDep) -> Feed:
+    """Follow a feed (fetched at the next poll; adding it again renames it)."""
+    return engine.add_feed(body.url, body.name)
+
+
+@feeds.delete("/feeds/{feed_id}", responses={404: {"model": ErrorBody}}, response_model_exclude={"seen"})
+def remove_feed(feed_id: str, engine: EngineDep) -> Feed:
+    """Stop following a feed; the articles it brought stay."""
+    return engine.remove_feed(feed_id)
+
+
+@feeds.post("/feeds/poll", response_model_exclude={"__all__": {"feed": {"seen"}}})
+def poll_feeds(engine: EngineDep, request: Request, force: bool = False) -> list[FeedPoll]:
+    """Poll every followed feed now (with `force`, those backing off after errors too)."""
+    with request.app.state.ingest_lock:
+        return engine.poll_feeds(force=force)
+
+
+def _names_a_page(body: bytes) -> bool:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(parsed, dict) and "url" in parsed and "articles" not in parsed
 
 
 async def _uploaded_file(request: Request, settings: Settings) -> tuple[str, bytes]:

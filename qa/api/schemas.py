@@ -52,6 +52,19 @@ class RecordsRequest(BaseModel):
     articles: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
 
 
+class PageRequest(BaseModel):
+    """A web page to fetch and add (http or https; public addresses only unless QA_FETCH_PRIVATE)."""
+
+    url: str = Field(min_length=1, max_length=4000, description="The page's URL.")
+
+
+class FeedRequest(BaseModel):
+    """A feed to follow."""
+
+    url: str = Field(min_length=1, max_length=4000, description="The RSS or Atom feed's URL.")
+    name: str | None = Field(default=None, max_length=200, description="What to call it; the feed's title if unset.")
+
+
 class ArticlePage(BaseModel):
     """One page of stored articles, newest first."""
 

@@ -1,0 +1,301 @@
+"""Following feeds against a real HTTP server on 127.0.0.1: RSS 2.0, RSS 1.0 and Atom; conditional GET; entries
+fetched once; summaries kept when pages fail; bad feeds, bombs and back-off; two pollers; the CLI and the API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from qa import cli
+from qa.api.app import create_app
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+from qa.models import FeedStatus
+
+from .conftest import ROOT, served
+from .news_site import NewsSite, Resource
+
+RSS = "application/rss+xml"
+STORY = "{title} opened on Monday in Geneva, where delegates of twelve nations met to talk about {topic}.\n\n" \
+    "The talks ended with an agreement on {topic}, officials said, and a second round is due in March."  # fmt: skip
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    served_site = NewsSite().start()
+    yield served_site
+    served_site.stop()
+
+
+@pytest.fixture
+def feeds_engine(tmp_path: Path, embeddings: MiniLMEmbeddings) -> Engine:
+    """An engine over an empty embedded index that may fetch from the local server."""
+    return Engine(Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0), embeddings)
+
+
+def pages(site: NewsSite, count: int, prefix: str = "story") -> list[str]:
+    """`count` news pages on the site, dated 1, 2, ... Nov 2026."""
+    return [
+        site.page(
+            f"/{prefix}/{n}.html",
+            f"Summit number {n}",
+            STORY.format(title=f"Summit number {n}", topic=f"river {n}"),
+            date=f"2026-11-{n:02d}",
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def rss(links: list[str], *, title: str = "Local Wire", dates: bool = True) -> bytes:
+    items = "".join(
+        f"<item><title>Entry {n}</title><link>{link}</link><guid>{link}</guid>"
+        + (f"<pubDate>Mon, {n:02d} Nov 2026 09:00:00 GMT</pubDate>" if dates else "<pubDate>yesterday-ish</pubDate>")
+        + f"<description>Summary of entry {n}: the council met about river {n} and voted for it.</description></item>"
+        for n, link in enumerate(links, start=1)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>{items}</channel></rss>'.encode()
+
+
+def rss1(links: list[str]) -> bytes:
+    items = "".join(
+        f'<item rdf:about="{link}"><title>Entry {n}</title><link>{link}</link><dc:date>2026-11-0{n}</dc:date>'
+        f"<description>Summary {n}.</description></item>"
+        for n, link in enumerate(links, start=1)
+    )
+    return (
+        '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f'<channel rdf:about="x"><title>RDF Wire</title></channel>{items}</rdf:RDF>'
+    ).encode()
+
+
+def atom(links: list[str]) -> bytes:
+    entries = "".join(
+        f'<entry><title>Entry {n}</title><link href="{link}"/><id>urn:e:{n}</id>'
+        f"<updated>2026-11-0{n}T08:00:00Z</updated><summary>Summary {n}.</summary></entry>"
+        for n, link in enumerate(links, start=1)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Atom Wire</title>'
+        f"<id>urn:feed</id><updated>2026-11-03T08:00:00Z</updated>{entries}</feed>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("make", "content_type", "name"),
+    [(rss, RSS, "Local Wire"), (rss1, "application/rdf+xml", "RDF Wire"), (atom, "application/atom+xml", "Atom Wire")],
+)
+def test_each_feed_format_brings_its_entries_in(feeds_engine, site, make, content_type, name) -> None:
+    links = pages(site, 3)
+    site.resources["/feed"] = Resource(body=make(links), content_type=content_type)
+    feeds_engine.add_feed(site.url + "/feed")
+    [poll] = feeds_engine.poll_feeds()
+    assert poll.feed.status == FeedStatus.OK and poll.feed.name == name and poll.feed.articles == 3
+    stored = {article.url: article for article in feeds_engine.articles()}
+    assert set(stored) == set(links)
+    article = feeds_engine.get_article(stored[links[1]].id)
+    assert article.title == "Summit number 2" and "river 2" in article.text
+    assert article.published is not None and article.published.isoformat() == "2026-11-02"
+    assert article.fetched is not None and not article.summary_only
+
+
+def test_an_unchanged_feed_is_not_fetched_again_and_seen_entries_never(feeds_engine, site) -> None:
+    links = pages(site, 3)
+    site.resources["/feed"] = Resource(body=rss(links[:2]), content_type=RSS, etag='"1"')
+    feeds_engine.add_feed(site.url + "/feed")
+    feeds_engine.poll_feeds()
+    [second] = feeds_engine.poll_feeds()
+    assert second.feed.status == FeedStatus.NOT_MODIFIED
+    assert site.requests[-1][1].get("If-None-Match") == '"1"'
+    site.resources["/feed"] = Resource(body=rss(links), content_type=RSS, etag='"2"')
+    [third] = feeds_engine.poll_feeds()
+    assert third.report.count("added") == 1
+    assert [site.hits[f"/story/{n}.html"] for n in (1, 2, 3)] == [1, 1, 1]
+    assert third.feed.articles == 3
+
+
+def test_an_updated_entry_is_fetched_again_and_the_newer_version_wins(feeds_engine, site) -> None:
+    [link] = pages(site, 1)
+    updated = '<rss version="2.0"><channel><title>W</title><item><title>E</title><link>{}</link><guid>g1</guid>' \
+        "<pubDate>Mon, 01 Nov 2026 09:00:00 GMT</pubDate>{}</item></channel></rss>"  # fmt: skip
+    site.resources["/feed"] = Resource(body=updated.format(link, "").encode(), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    feeds_engine.poll_feeds()
+    site.page("/story/1.html", "Summit number 1", "Correction: the summit opened on Tuesday in Bern, not Geneva.")
+    later = "<atom:updated xmlns:atom='http://www.w3.org/2005/Atom'>2026-11-02T10:00:00Z</atom:updated>"
+    site.resources["/feed"] = Resource(body=updated.format(link, later).encode(), content_type=RSS)
+    [poll] = feeds_engine.poll_feeds()
+    assert poll.report.count("updated") == 1
+    [article] = feeds_engine.articles()
+    assert "Bern" in feeds_engine.get_article(article.id).text
+
+
+def test_a_page_that_fails_is_kept_from_the_feeds_summary(feeds_engine, site) -> None:
+    links = pages(site, 3)
+    site.resources["/story/2.html"] = Resource(status=403, body=b"subscribers only")
+    site.resources["/story/3.html"] = Resource(body=b"%PDF", content_type="application/pdf")
+    site.resources["/feed"] = Resource(body=rss(links), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    [poll] = feeds_engine.poll_feeds()
+    assert poll.summary_only == 2 and poll.report.count("added") == 3
+    kept = {a.url: feeds_engine.get_article(a.id) for a in feeds_engine.articles()}
+    assert kept[links[1]].summary_only and "voted for it" in kept[links[1]].text
+    assert kept[links[1]].published is not None and kept[links[1]].published.isoformat() == "2026-11-02"
+    assert not kept[links[0]].summary_only
+
+
+def test_robots_txt_keeps_the_crawler_to_the_summary(feeds_engine, site) -> None:
+    links = pages(site, 2)
+    site.resources["/robots.txt"] = Resource(body=b"User-agent: qa-news\nDisallow: /story/2", content_type="text/plain")
+    site.resources["/feed"] = Resource(body=rss(links), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    [poll] = feeds_engine.poll_feeds()
+    assert poll.summary_only == 1 and site.hits["/story/2.html"] == 0 and site.hits["/story/1.html"] == 1
+
+
+def test_a_huge_feed_is_capped_per_poll(tmp_path, embeddings, site) -> None:
+    engine = Engine(
+        Settings(data_dir=tmp_path / "d", fetch_private=True, fetch_host_delay=0, feed_max_entries=5), embeddings
+    )
+    [link] = pages(site, 1)
+    site.resources["/feed"] = Resource(body=rss([f"{link}?n={n}" for n in range(10_000)]), content_type=RSS)
+    engine.add_feed(site.url + "/feed")
+    [poll] = engine.poll_feeds()
+    assert poll.feed.status == FeedStatus.OK
+    fetched = sum(hits for path, hits in site.hits.items() if path.startswith("/story/1.html"))
+    assert len(poll.report.items) == 5 and fetched == 5
+
+
+def test_bad_feeds_fail_alone_and_back_off(feeds_engine, site) -> None:
+    links = pages(site, 1)
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">]>'
+        b"<rss><channel><title>&lol2;</title></channel></rss>"
+    )
+    site.resources["/bomb"] = Resource(body=bomb, content_type=RSS)
+    site.resources["/broken"] = Resource(body=b"<rss><channel><title>unclosed", content_type=RSS)
+    site.resources["/gone"] = Resource(status=500)
+    site.resources["/good"] = Resource(body=rss(links, dates=False), content_type=RSS)
+    for path in ("/bomb", "/broken", "/gone", "/good"):
+        feeds_engine.add_feed(site.url + path, name=path.strip("/"))
+    polls = {poll.feed.name: poll for poll in feeds_engine.poll_feeds()}
+    assert "declares XML entities" in (polls["bomb"].feed.error or "")
+    assert "not a readable feed" in (polls["broken"].feed.error or "")
+    assert (polls["gone"].feed.error or "").startswith("HTTP 500")
+    assert polls["good"].feed.status == FeedStatus.OK and polls["good"].report.count("added") == 1
+    assert feeds_engine.get_article(feeds_engine.articles()[0].id).published.isoformat() == "2026-11-01"
+    again = {poll.feed.name: poll for poll in feeds_engine.poll_feeds()}
+    assert again["gone"].skipped and "backing off after 1 failed" in again["gone"].skipped
+    assert site.hits["/gone"] == 1
+    forced = {poll.feed.name: poll for poll in feeds_engine.poll_feeds(force=True)}
+    assert forced["gone"].feed.failures == 2 and site.hits["/gone"] == 2
+    listed = {feed.name: feed for feed in feeds_engine.feeds()}
+    assert listed["gone"].next_poll and listed["gone"].status == FeedStatus.ERROR
+
+
+def test_two_pollers_at_once_fetch_each_entry_once(feeds_engine, site, embeddings) -> None:
+    links = pages(site, 6)
+    for link in links:
+        site.resources[link.removeprefix(site.url)].delay_s = 0.2
+    site.resources["/feed"] = Resource(body=rss(links), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    other = Engine(feeds_engine.settings, embeddings)
+    results = []
+    pollers = [threading.Thread(target=lambda e=e: results.extend(e.poll_feeds())) for e in (feeds_engine, other)]
+    for poller in pollers:
+        poller.start()
+    for poller in pollers:
+        poller.join()
+    assert sorted(bool(poll.skipped) for poll in results) == [False, True]
+    assert [site.hits[link.removeprefix(site.url)] for link in links] == [1] * 6
+    assert len(feeds_engine.articles()) == 6
+
+
+def test_feeds_are_kept_in_the_index(engine) -> None:
+    """Both Chroma modes: every process and replica on the index follows the same feeds."""
+    added = engine.add_feed("https://news.example.org/rss.xml", name="Example")
+    again = Engine(engine.settings, engine.embeddings)
+    assert [feed.id for feed in again.feeds()] == [added.id]
+    assert engine.add_feed("https://news.example.org/rss.xml", name="Renamed").id == added.id
+    assert [feed.name for feed in again.feeds()] == ["Renamed"]
+    again.remove_feed("https://news.example.org/rss.xml")
+    assert engine.feeds() == []
+
+
+def test_the_cli_follows_polls_lists_and_removes(monkeypatch, tmp_path, embeddings, site) -> None:
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("QA_FETCH_PRIVATE", "true")
+    monkeypatch.setenv("QA_FETCH_HOST_DELAY", "0")
+    monkeypatch.setattr(cli, "open_engine", lambda: Engine(embeddings=embeddings))
+    site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
+    site.resources["/down"] = Resource(status=404)
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["feeds", "add", site.url + "/feed"]).exit_code == 0
+    assert runner.invoke(cli.app, ["feeds", "add", site.url + "/down", "--name", "Down"]).exit_code == 0
+    polled = runner.invoke(cli.app, ["feeds", "poll"])
+    assert polled.exit_code == 1, polled.output
+    assert "Local Wire: 2 added" in polled.output and "Down: error: HTTP 404" in polled.output
+    listed = runner.invoke(cli.app, ["feeds", "list"]).output.strip().splitlines()
+    assert len(listed) == 2 and any("error: HTTP 404" in line and "0 articles" in line for line in listed)
+    assert any(" ok " in line and "2 articles" in line for line in listed)
+    assert runner.invoke(cli.app, ["feeds", "remove", site.url + "/down"]).exit_code == 0
+    missing = runner.invoke(cli.app, ["feeds", "remove", "nope"])
+    assert missing.exit_code == 1 and "no followed feed" in missing.output
+    assert runner.invoke(cli.app, ["feeds", "watch", "--every", "soon"]).exit_code == 1
+
+
+def test_watch_stops_cleanly_on_ctrl_c(tmp_path, site) -> None:
+    site.resources["/feed"] = Resource(body=rss(pages(site, 1)), content_type=RSS)
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "QA_FETCH_PRIVATE": "true", "PYTHONUNBUFFERED": "1"}
+    qa = [str(Path(sys.executable).parent / "qa")]
+    subprocess.run([*qa, "feeds", "add", site.url + "/feed"], env=env, check=True, cwd=ROOT, capture_output=True)
+    watcher = subprocess.Popen(
+        [*qa, "feeds", "watch", "--every", "1h"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert watcher.stdout is not None
+    line = watcher.stdout.readline().decode()
+    assert "Local Wire: 1 added" in line
+    watcher.send_signal(signal.SIGINT)
+    out, _ = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0 and "stopped" in out.decode()
+
+
+def test_the_api_routes_feeds_behind_the_token(tmp_path, embeddings, site) -> None:
+    settings = Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0, api_token="s3cret")
+    site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
+    with served(create_app(settings, Engine(settings, embeddings))) as url:
+        assert httpx.get(f"{url}/v1/feeds").status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        added = httpx.post(f"{url}/v1/feeds", json={"url": site.url + "/feed"}, headers=auth)
+        assert added.status_code == 201 and "seen" not in added.json()
+        bad = httpx.post(f"{url}/v1/feeds", json={"url": "file:///etc/passwd"}, headers=auth)
+        assert bad.status_code == 422 and "only http and https" in bad.json()["error"]["message"]
+        polled = httpx.post(f"{url}/v1/feeds/poll", headers=auth, timeout=60).json()
+        assert polled[0]["feed"]["status"] == "ok" and len(polled[0]["report"]["items"]) == 2
+        [listed] = httpx.get(f"{url}/v1/feeds", headers=auth).json()
+        assert listed["articles"] == 2 and "seen" not in listed
+        assert httpx.delete(f"{url}/v1/feeds/{listed['id']}", headers=auth).status_code == 200
+        assert httpx.delete(f"{url}/v1/feeds/{listed['id']}", headers=auth).status_code == 404
+        assert httpx.get(f"{url}/v1/stats", headers=auth).json()["articles"] == 2
+
+
+def test_watch_waits_between_polls(feeds_engine, site) -> None:
+    from qa.feeds import parse_every, sleep_until
+
+    assert [parse_every(t) for t in ("90s", "15m", "2", "1h", "1d")] == [90, 900, 120, 3600, 86400]
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    sleep_until(started + 60, stop.is_set)
+    assert time.monotonic() - started < 5

@@ -1,0 +1,102 @@
+"""Web pages as articles, from a real HTTP server on 127.0.0.1: extracted with their metadata, known by their
+canonical URL, refused when the API is asked for a loopback address, and reported in one line when they fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from qa import cli
+from qa.api.app import create_app
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.engine import Engine
+from qa.models import IngestStatus
+
+from .conftest import served
+from .news_site import NewsSite, Resource
+
+TEXT = "The river council met on Monday and voted to raise the levy by three percent.\n\n" \
+    "The mayor said the money would repair two bridges before the spring floods."  # fmt: skip
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    served_site = NewsSite().start()
+    yield served_site
+    served_site.stop()
+
+
+@pytest.fixture
+def web_engine(tmp_path: Path, embeddings: MiniLMEmbeddings) -> Engine:
+    return Engine(Settings(data_dir=tmp_path / "data", fetch_host_delay=0), embeddings)
+
+
+def test_a_page_is_extracted_with_its_metadata_and_known_by_its_canonical_url(web_engine, site) -> None:
+    url = site.page("/city/levy.html", "Council raises river levy", TEXT, date="2026-11-30", author="Ana Ruiz")
+    report = web_engine.ingest_urls([url + "?utm_source=newsletter#top"], trusted=True)
+    [item] = report.items
+    assert item.status == IngestStatus.ADDED
+    article = web_engine.get_article(item.article_id or "")
+    assert (article.title, article.url, article.author, article.source) == (
+        "Council raises river levy", url, "Ana Ruiz", "Local News"
+    )  # fmt: skip
+    assert article.published is not None and article.published.isoformat() == "2026-11-30"
+    assert article.fetched is not None and "three percent" in article.text and "Copyright" not in article.text
+    assert web_engine.ingest_urls([url], trusted=True).items[0].status == IngestStatus.SKIPPED
+    site.page("/city/levy.html", "Council raises river levy", TEXT + "\n\nUpdated: the vote was 7 to 2.")
+    again = web_engine.ingest_urls([url], trusted=True).items[0]
+    assert (again.status, again.article_id) == (IngestStatus.UPDATED, item.article_id)
+    assert len(web_engine.articles()) == 1
+
+
+def test_a_canonical_url_on_another_host_is_ignored(web_engine, site) -> None:
+    html = f"<html><head><title>T</title><link rel='canonical' href='https://victim.example/a'></head><body>" \
+        f"<article><p>{TEXT}</p></article></body></html>"  # fmt: skip
+    site.resources["/copy.html"] = Resource(body=html.encode())
+    [item] = web_engine.ingest_urls([site.url + "/copy.html"], trusted=True).items
+    assert web_engine.get_article(item.article_id or "").url == site.url + "/copy.html"
+
+
+def test_pages_that_fail_are_one_line_each(web_engine, site) -> None:
+    site.resources["/empty.html"] = Resource(body=b"<html><head><title>x</title></head><body></body></html>")
+    site.resources["/gone"] = Resource(status=410)
+    report = web_engine.ingest_urls([site.url + "/empty.html", site.url + "/gone", "ftp://x/y"], trusted=True)
+    reasons = [item.reason or "" for item in report.failed]
+    assert reasons[0] == "no article text found in the HTML"
+    assert reasons[1].startswith("HTTP 410") and "only http and https" in reasons[2]
+    assert web_engine.stats().articles == 0
+
+
+def test_the_cli_ingests_urls_and_files_together(monkeypatch, tmp_path, embeddings, site) -> None:
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli, "open_engine", lambda: Engine(embeddings=embeddings))
+    url = site.page("/a.html", "Council raises river levy", TEXT)
+    note = tmp_path / "note.txt"
+    note.write_text("Bridge repairs\n\nTwo bridges will be repaired before the spring floods, the mayor said.")
+    result = CliRunner().invoke(cli.app, ["ingest", url, str(note)])
+    assert result.exit_code == 0, result.output
+    assert "2 added" in result.output
+    failed = CliRunner().invoke(cli.app, ["ingest", site.url + "/missing"])
+    assert failed.exit_code == 1 and f"skipped {site.url}/missing: HTTP 404" in failed.output
+
+
+def test_the_api_refuses_loopback_and_fetches_when_allowed(tmp_path, embeddings, site) -> None:
+    url = site.page("/a.html", "Council raises river levy", TEXT)
+    for allowed in (False, True):
+        settings = Settings(data_dir=tmp_path / f"data-{allowed}", fetch_private=allowed, fetch_host_delay=0)
+        with served(create_app(settings, Engine(settings, embeddings))) as api:
+            local = url.replace("127.0.0.1", "localhost")  # a name that resolves to loopback
+            report = httpx.post(f"{api}/v1/articles", json={"url": local}, timeout=30).json()
+            [item] = report["items"]
+            if allowed:
+                assert item["status"] == "added"
+            else:
+                assert item["status"] == "failed" and "loopback or private" in item["reason"]
+                assert site.hits["/a.html"] == 0
+            invalid = httpx.post(f"{api}/v1/articles", json={"url": ""}, timeout=30)
+            assert invalid.status_code == 422
