@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
+from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,10 +22,10 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
-from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS
+from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, STORY_UPDATED
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
-from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, TimeWindow
+from qa.models import Answer, AnswerEvent, Article, ArticleSummary, Chunk, Citation, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 from qa.timewords import day_text, window_text
@@ -61,6 +62,7 @@ def build_chain(
     extractive: ExtractiveAnswerer,
     llm_answerer: Callable[[AnswererName], LLMAnswerer],
     get_article: Callable[[str], Article | None],
+    story_members: Callable[[Sequence[str]], list[ArticleSummary]],
     engine_label: Callable[[AnswererName], str],
     default_answerer: AnswererName,
 ) -> Runnable[Query, AnswerEvent]:
@@ -120,6 +122,11 @@ def build_chain(
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
 
+    def _answer(state: Retrieved, engine: AnswererName, text: str, citations: list[Citation], *args: Any) -> Answer:
+        citations, updated = _with_stories(citations, state.passages, story_members)
+        answer = _answer_of(state, engine, text, citations, *args)
+        return answer.model_copy(update={"notices": [*answer.notices, *updated]}) if updated else answer
+
     def _second_opinion(state: Retrieved, label: str, text: str, citations: list[Citation]) -> str | None:
         selection = extractive.select(state.standalone, state.passages)
         short = selection.short_answer
@@ -167,7 +174,32 @@ def build_chain(
     )
 
 
-def _answer(
+def _with_stories(
+    citations: list[Citation], passages: list[Chunk], story_members: Callable[[Sequence[str]], list[ArticleSummary]]
+) -> tuple[list[Citation], list[str]]:
+    """Each citation with the other outlets that carried its story, and a line for each that updates a version its
+    own outlet ran before."""
+    story_of = {passage.article_id: passage.story for passage in passages if passage.story}
+    wanted = sorted({story_of[c.article_id] for c in citations if c.article_id in story_of})
+    members: dict[str, list[ArticleSummary]] = {}
+    for member in story_members(wanted) if wanted else []:
+        members.setdefault(member.story or member.id, []).append(member)
+    cited, updated = [], []
+    for citation in citations:
+        others = [m for m in members.get(story_of.get(citation.article_id, ""), []) if m.id != citation.article_id]
+        outlets = list(dict.fromkeys(m.source for m in others if m.source and m.source != citation.source))
+        cited.append(citation.model_copy(update={"also_in": outlets}))
+        earlier = [
+            m.published
+            for m in others
+            if m.source == citation.source and m.published and citation.published and m.published < citation.published
+        ]
+        if earlier and citation.source:
+            updated.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
+    return cited, list(dict.fromkeys(updated))
+
+
+def _answer_of(
     state: Retrieved,
     engine: AnswererName,
     text: str,

@@ -31,6 +31,7 @@ def chunk_article(article: Article, *, chunk_words: int, overlap_words: int) -> 
                 url=article.url,
                 path=article.path,
                 published=article.published,
+                story=article.story,
             )
         )
         if last + 1 >= len(pieces):

@@ -291,6 +291,19 @@ def list_articles() -> None:
 
 
 @app.command()
+def stories() -> None:
+    """Group the stored articles into stories again (reprints and copies of one text): for an index from before
+    stories; new articles are grouped as they come in."""
+    from qa.maintenance import regroup_stories
+
+    with user_errors():
+        store = open_store()
+        with store.writing():
+            counted = regroup_stories(store)
+    show(counted.summary())
+
+
+@app.command()
 def remove(
     targets: Annotated[list[str], typer.Argument(help="Article ids, or files whose articles to remove.")],
 ) -> None:

@@ -92,6 +92,7 @@ class Engine:
             self.answerer,
             self.llm_answerer,
             self.store.get_article,
+            self.store.story_members,
             lambda name: ANSWERERS[name].label(self.settings),
             self.settings.engine,
         )

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from qa.embeddings import DIMENSION, MiniLMEmbeddings
 from qa.errors import ArticleError, FetchError
 from qa.models import Article, Chunk, IngestItem, IngestReport, IngestStatus, ProgressCallback
 from qa.store import ArticleStore, ArticleVersion
+from qa.stories import StoryFinder
 
 # Articles embedded and written together: many chunks per Chroma call, yet small enough that
 # an interrupted ingest loses little work.
@@ -141,10 +142,13 @@ def ingest_articles(
     for i in range(0, len(ids), 500):
         stored.update(store.stored_hashes(ids[i : i + 500]))
     pending: list[tuple[Article, list[Chunk]]] = []
-    for article in articles.values():
+    stories = StoryFinder(store.band_matches)
+    # Oldest first, so that a story's first article is, as far as this run can tell, the one that ran first.
+    for article in sorted(articles.values(), key=lambda a: (a.published or date.max, a.id)):
         if stored.get(article.id) == article.content_hash and not rewrite:
             report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
         else:
+            article = stories.assign(article)
             chunks = chunk_article(
                 article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words
             )

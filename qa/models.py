@@ -35,6 +35,11 @@ class Article(BaseModel):
     summary_only: bool = Field(
         default=False, description="Only a feed's summary of the article: its page could not be fetched."
     )
+    story: str | None = Field(
+        default=None,
+        description="Id of the story it belongs to: the first article carrying the same text (reprints, syndicated "
+        "and lightly edited copies; qa.stories), its own id when none does; set at ingest.",
+    )
 
     @computed_field(description="sha256 of everything stored about the article; a change means re-ingest.")  # type: ignore[prop-decorator]
     @cached_property
@@ -62,6 +67,7 @@ class Chunk(BaseModel):
     url: str | None = Field(default=None, description="Url of the article.")
     path: str | None = Field(default=None, description="File the article was read from.")
     published: date | None = Field(default=None, description="Publication date of the article.")
+    story: str | None = Field(default=None, description="Story of the article (see Article.story).")
     score: float | None = Field(default=None, description="Retrieval score, set by the retriever (higher is better).")
 
     @property
@@ -109,6 +115,10 @@ class Citation(BaseModel):
     start: int = Field(ge=0, description="Offset of the quote's first character in the article text.")
     end: int = Field(ge=0, description="Offset just past the quote's last character.")
     score: float = Field(description="How strongly the quote supports the answer (the answerer's score).")
+    also_in: list[str] = Field(
+        default_factory=list,
+        description="Other outlets that carried the same story (reprints and syndicated copies), by name.",
+    )
     dates: list[QuoteDate] = Field(
         default_factory=list,
         description="The quote's relative dates resolved against its article's own date (its URL's, else "
@@ -191,6 +201,7 @@ class ArticleSummary(BaseModel):
     published: date | None
     chunks: int
     content_hash: str
+    story: str | None = None
 
 
 ProgressCallback = Callable[[int, int], None]

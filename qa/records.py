@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from qa.models import Article, Chunk
+from qa.stories import BAND_KEYS, band_keys
 
 
 def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
@@ -40,23 +41,25 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "ordinal": chunk.ordinal,
         "start": chunk.start,
         "end": chunk.end,
-        **shared_metadata(chunk.title, chunk.source, chunk.url, chunk.path, chunk.published),
+        **shared_metadata(chunk.title, chunk.source, chunk.url, chunk.path, chunk.published, chunk.story),
     }
 
 
 def article_metadata(article: Article) -> dict[str, Any]:
-    """An article record's Chroma metadata: its content hash, author and provenance."""
+    """An article record's Chroma metadata: its content hash, author, provenance and its text's LSH band keys
+    (how a reprint of it is found: qa.stories)."""
     return {
         "content_hash": article.content_hash,
         "author": article.author,
         "fetched": article.fetched.isoformat() if article.fetched else None,
         "summary_only": article.summary_only or None,
-        **shared_metadata(article.title, article.source, article.url, article.path, article.published),
+        **dict(zip(BAND_KEYS, band_keys(article.text), strict=True)),
+        **shared_metadata(article.title, article.source, article.url, article.path, article.published, article.story),
     }
 
 
 def shared_metadata(
-    title: str, source: str | None, url: str | None, path: str | None, published: date | None
+    title: str, source: str | None, url: str | None, path: str | None, published: date | None, story: str | None
 ) -> dict[str, Any]:
     """Provenance stored on articles and chunks alike.
 
@@ -71,6 +74,7 @@ def shared_metadata(
         "path": path,
         "published": published.isoformat() if published else None,
         "published_day": day_number(published) if published else None,
+        "story": story,
     }
 
 
@@ -82,6 +86,7 @@ def read_shared_metadata(meta: dict[str, Any]) -> dict[str, Any]:
         "url": _opt(meta, "url"),
         "path": _opt(meta, "path"),
         "published": _opt_date(meta),
+        "story": _opt(meta, "story"),
     }
 
 

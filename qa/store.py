@@ -16,6 +16,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.errors import StoreError
 from qa.models import Article, ArticleSummary, Chunk, StoreStats
 from qa.records import article_from_record, article_metadata, chunk_from_record, chunk_metadata, read_shared_metadata
+from qa.stories import BAND_KEYS, band_keys
 
 SCHEMA_VERSION = 1
 # Chroma accepts at most 5,461 records per call.
@@ -207,6 +208,46 @@ class ArticleStore:
             self._chunks.delete(where={"article_id": article_id})
         return removed
 
+    def band_matches(self, keys: Sequence[str]) -> list[Article]:
+        """The stored articles whose text shares any of these LSH band keys (qa.stories: story candidates)."""
+        where = {"$or": [{name: key} for name, key in zip(BAND_KEYS, keys, strict=True)]}
+        with self._reading():
+            found = self._articles.get(where=where, include=["documents", "metadatas"])
+        return list(map(article_from_record, found["ids"], found["documents"], found["metadatas"]))
+
+    def story_members(self, stories: Sequence[str]) -> list[ArticleSummary]:
+        """The stored articles of these stories, oldest first."""
+        if not stories:
+            return []
+        with self._reading():
+            found = self._articles.get(where={"story": {"$in": list(stories)}}, include=["metadatas"])
+        members = [_summary(id_, meta) for id_, meta in zip(found["ids"], found["metadatas"], strict=True)]
+        return sorted(members, key=lambda member: (member.published or date.max, member.id))
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        """Move articles into other stories (qa stories, regrouping an index): their records and their chunks."""
+        with self.writing():
+            ids = list(stories)
+            for i in range(0, len(ids), 500):
+                page = ids[i : i + 500]
+                found = self._articles.get(ids=page, include=["metadatas", "documents"])
+                self._articles.update(
+                    ids=found["ids"],
+                    metadatas=[
+                        {"story": stories[id_], **dict(zip(BAND_KEYS, band_keys(text), strict=True))}
+                        for id_, text in zip(found["ids"], found["documents"], strict=True)
+                    ],
+                )
+                chunk_ids = [
+                    f"{id_}:{ordinal}"
+                    for id_, meta in zip(found["ids"], found["metadatas"], strict=True)
+                    for ordinal in range(int(meta["chunks"]))
+                ]
+                for j in range(0, len(chunk_ids), WRITE_BATCH):
+                    batch = chunk_ids[j : j + WRITE_BATCH]
+                    owners = [chunk_id.rsplit(":", 1)[0] for chunk_id in batch]
+                    self._chunks.update(ids=batch, metadatas=[{"story": stories[owner]} for owner in owners])
+
     def feed_documents(self) -> dict[str, str]:
         """Every followed feed's saved JSON, by feed id (qa.feeds reads and writes them)."""
         with self._reading() as client:
@@ -280,12 +321,7 @@ class ArticleStore:
     def list_articles(self) -> list[ArticleSummary]:
         """Every stored article without its text, newest first."""
         summaries = [
-            ArticleSummary(
-                id=id_,
-                chunks=int(meta["chunks"]),
-                **read_shared_metadata(meta),
-                content_hash=str(meta["content_hash"]),
-            )
+            _summary(id_, meta)
             for ids, _, metadatas in self._pages("articles", ["metadatas"], page=WRITE_BATCH)
             for id_, meta in zip(ids, metadatas, strict=True)
         ]
@@ -402,6 +438,12 @@ def index_exists(settings: Settings) -> bool:
     with Connection.to(settings).reading() as client:
         names = {collection.name for collection in client.list_collections()}
     return all(name in names for name in collection_names(settings.collection))
+
+
+def _summary(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
+    return ArticleSummary(
+        id=article_id, chunks=int(meta["chunks"]), content_hash=str(meta["content_hash"]), **read_shared_metadata(meta)
+    )
 
 
 def collection_names(prefix: str) -> tuple[str, str]:

@@ -18,7 +18,8 @@ from .chat_server import Reply, marker
 from .conftest import ANSWER_KEYS, SEEDS
 
 CITATION_KEYS = {
-    "n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score", "dates"
+    "n", "article_id", "title", "source", "url", "path", "published", "quote", "start", "end", "score", "also_in",
+    "dates",
 }  # fmt: skip
 
 

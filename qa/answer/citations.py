@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
-from qa.answer.phrases import EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE, UNDATED
+from qa.answer.phrases import ALSO_IN, EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE, UNDATED
 from qa.models import Article, Chunk, Citation
 from qa.timewords import article_date, quote_dates
 
@@ -69,8 +69,10 @@ def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> 
 
 
 def citation_heading(citation: Citation) -> str:
-    """'[n] Title — Source · 2024-01-31' ('· undated' without a date), as plain text."""
-    meta = " · ".join(str(part) for part in (citation.source, citation.published or UNDATED) if part)
+    """'[n] Title — Source · 2024-01-31' ('· undated' without a date; '· also in: AP, WTOP' for a story other
+    outlets carried), as plain text."""
+    also_in = ALSO_IN.format(outlets=", ".join(citation.also_in)) if citation.also_in else None
+    meta = " · ".join(str(part) for part in (citation.source, citation.published or UNDATED, also_in) if part)
     return f"[{citation.n}] {inert_markers(citation.title)}" + (f" — {meta}" if meta else "")
 
 

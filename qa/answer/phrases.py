@@ -30,6 +30,8 @@ def short_answer_frame(confidence: float | None, shown_threshold: float) -> tupl
 
 # A window that no article passes, and an answer whose newest source is old for a question about now.
 EMPTY_WINDOW = "No article in the store is from {window}: the search found nothing to answer from."
+STORY_UPDATED = "[{n}] is an updated version of a story {source} first ran on {first}."
+ALSO_IN = "also in: {outlets}"
 NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days before {as_of}."
 # Days between the as-of date and the newest cited article past which the answer says how old it is.
 OLD_AFTER_DAYS = 30

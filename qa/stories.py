@@ -1,0 +1,96 @@
+"""Stories: articles that carry the same text (wire reprints, syndicated and lightly edited copies), found with
+MinHash LSH (datasketch) over word shingles and grouped under the id of the story's first article."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import cache, lru_cache
+
+import numpy as np
+
+from qa.models import Article
+
+# Word 5-grams: long enough that two articles on one event share few by chance, short enough that a light edit
+# (a new lead, a dateline, a line of credit) leaves most of them.
+SHINGLE_WORDS = 5
+# Two articles are one story when their shingle sets' Jaccard similarity is at least this (checked exactly on the
+# candidates LSH finds). Reprints with another outlet's header and footer measure 0.7-0.95; two outlets' own
+# reports of one event, under 0.1.
+SAME_STORY = 0.5
+NUM_PERM = 64
+# LSH bands x rows per band for NUM_PERM and SAME_STORY, as datasketch's MinHashLSH chooses them (false positive
+# and negative weights equal): a pair at the threshold shares a band with probability 0.59, at 0.7 with 0.97.
+BANDS, ROWS = 14, 4
+# datasketch's hashing scheme, named so that stored band keys stay comparable across its versions.
+SCHEME = "affine32"
+BAND_KEYS = tuple(f"band{i}" for i in range(BANDS))
+WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=1024)
+def shingles(text: str) -> frozenset[str]:
+    """The text's word 5-grams, lower-cased; a text shorter than that is one shingle. Cached: a wire story's
+    reprints are each compared with the same earlier ones."""
+    words = WORD.findall(text.lower())
+    if len(words) < SHINGLE_WORDS:
+        return frozenset({" ".join(words)} if words else ())
+    return frozenset(" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1))
+
+
+@lru_cache(maxsize=256)
+def band_keys(text: str) -> tuple[str, ...]:
+    """The text's LSH band keys: two texts of one story share at least one (with the probabilities above).
+    Cached: an ingest asks for an article's keys to find its story, then again to store them."""
+    from datasketch import MinHash  # imported here: only writes need it
+
+    signature = MinHash(num_perm=NUM_PERM, seed=1, permutations=_permutations(), scheme=SCHEME)
+    signature.update_batch([shingle.encode() for shingle in shingles(text)])
+    values = np.asarray(signature.hashvalues, dtype=np.uint64)
+    return tuple(
+        hashlib.blake2b(values[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=8).hexdigest() for i in range(BANDS)
+    )
+
+
+def similarity(first: frozenset[str], second: frozenset[str]) -> float:
+    """Jaccard similarity of two shingle sets."""
+    if not first or not second:
+        return 0.0
+    return len(first & second) / len(first | second)
+
+
+class StoryFinder:
+    """Gives each article of an ingest run its story: that of the earliest stored or earlier-in-the-run article
+    it shares a band with and is at least SAME_STORY similar to, else its own id."""
+
+    def __init__(self, stored_candidates: Callable[[Sequence[str]], Sequence[Article]]) -> None:
+        """`stored_candidates(keys)`: the stored articles holding any of the band keys (ArticleStore.band_matches)."""
+        self._stored_candidates = stored_candidates
+        self._run: dict[str, list[Article]] = {}
+
+    def assign(self, article: Article) -> Article:
+        """The article with its story set."""
+        keys = band_keys(article.text)
+        candidates = {c.id: c for c in self._stored_candidates(keys) if c.id != article.id}
+        for key in keys:
+            candidates.update({c.id: c for c in self._run.get(key, []) if c.id != article.id})
+        own = shingles(article.text)
+        matching = [c for c in candidates.values() if similarity(own, shingles(c.text)) >= SAME_STORY]
+        if matching:
+            first = min(matching, key=lambda c: (c.published or date.max, c.id))
+            story = first.story or first.id
+        else:
+            story = article.id
+        assigned = article.model_copy(update={"story": story})
+        for key in keys:
+            self._run.setdefault(key, []).append(assigned)
+        return assigned
+
+
+@cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
