@@ -33,13 +33,14 @@ def test_similarity_separates_reprints_from_other_articles() -> None:
 def test_a_reprint_joins_its_originals_story_and_is_named_beside_it(seeded: Engine) -> None:
     [original] = [a for a in seeded.articles() if a.title.startswith("Stoltenberg Condemns")]
     assert original.story == original.id
-    report = seeded.ingest_records(
-        [
-            {"title": "NATO's biggest defeat", "text": reprint(ORIGINAL, "Yahoo News"), "source": "Yahoo News",
-             "url": "https://news.example.com/nato-defeat"},
-            {"title": "Also carried", "text": reprint(ORIGINAL, "WTOP"), "source": "WTOP", "url": "https://wtop.example/a"},
-        ]  # fmt: skip
-    )
+    yahoo = {"title": "NATO's biggest defeat", "text": reprint(ORIGINAL, "Yahoo News"), "source": "Yahoo News"}
+    wtop = {
+        "title": "Also carried",
+        "text": reprint(ORIGINAL, "WTOP"),
+        "source": "WTOP",
+        "url": "https://wtop.example/a",
+    }
+    report = seeded.ingest_records([yahoo, wtop])
     assert report.count("added") == 2
     stories = {a.source: a.story for a in seeded.articles()}
     assert stories["Yahoo News"] == stories["WTOP"] == original.id
