@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +22,8 @@ from qa.models import (
     AnswerEvent,
     Article,
     ArticleSummary,
+    Feed,
+    FeedPoll,
     IngestReport,
     ProgressCallback,
     StoreStats,
@@ -74,6 +76,31 @@ class ApiClient:
         if on_progress:
             on_progress(report.chunks, report.chunks)
         return report
+
+    def ingest_urls(self, urls: Iterable[str]) -> IngestReport:
+        """Fetch and ingest web pages, one POST /v1/articles {"url"} each; the server fetches them."""
+        report = IngestReport()
+        for url in urls:
+            page = IngestReport.model_validate(self._call("POST", "/v1/articles", json={"url": url}))
+            report.items += page.items
+            report.seconds += page.seconds
+        return report
+
+    def feeds(self) -> list[Feed]:
+        """The followed feeds (GET /v1/feeds)."""
+        return [Feed.model_validate(feed) for feed in self._call("GET", "/v1/feeds")]
+
+    def add_feed(self, url: str, name: str | None = None) -> Feed:
+        """Follow a feed (POST /v1/feeds)."""
+        return Feed.model_validate(self._call("POST", "/v1/feeds", json={"url": url, "name": name}))
+
+    def remove_feed(self, id_or_url: str) -> Feed:
+        """Stop following a feed, by id (DELETE /v1/feeds/{id})."""
+        return Feed.model_validate(self._call("DELETE", f"/v1/feeds/{quote(id_or_url, safe='')}"))
+
+    def poll_feeds(self) -> list[FeedPoll]:
+        """Poll every followed feed now (POST /v1/feeds/poll)."""
+        return [FeedPoll.model_validate(poll) for poll in self._call("POST", "/v1/feeds/poll")]
 
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
         """Remove one article by id (DELETE /v1/articles/{id}; a path means nothing to the server)."""

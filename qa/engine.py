@@ -48,6 +48,21 @@ class QAService(Protocol):
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file."""
 
+    def ingest_urls(self, urls: Iterable[str]) -> IngestReport:
+        """Fetch web pages and ingest them (never reaching private addresses unless QA_FETCH_PRIVATE)."""
+
+    def feeds(self) -> list[Feed]:
+        """The followed feeds."""
+
+    def add_feed(self, url: str, name: str | None = None) -> Feed:
+        """Follow a feed."""
+
+    def remove_feed(self, id_or_url: str) -> Feed:
+        """Stop following a feed."""
+
+    def poll_feeds(self) -> list[FeedPoll]:
+        """Poll every followed feed once."""
+
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
         """Remove articles; return (ids, chunks removed)."""
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from qa.answer.citations import inert_markers
-from qa.answer.phrases import UNDATED, short_answer_frame
+from qa.answer.phrases import ALSO_IN, UNDATED, short_answer_frame
 from qa.models import Answer, Citation
 
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; these are the ones that can start
@@ -39,7 +39,8 @@ def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
     title = inert_markers(citation.title)
     if title_chars and len(title) > title_chars:
         title = title[:title_chars].rsplit(" ", 1)[0] + "…"
-    details = ", ".join(part for part in (citation.source, str(citation.published or UNDATED)) if part)
+    also_in = ALSO_IN.format(outlets=", ".join(citation.also_in)) if citation.also_in else None
+    details = ", ".join(part for part in (citation.source, str(citation.published or UNDATED), also_in) if part)
     return escape(title + (f" — {details}" if details else ""))
 
 

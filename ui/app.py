@@ -28,7 +28,7 @@ from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
-from qa.models import Answer, ArticleSummary, IngestReport, IngestStatus, StoreStats
+from qa.models import Answer, ArticleSummary, Feed, IngestReport, IngestStatus, StoreStats
 from qa.models import Turn as ConversationTurn
 from qa.query import EARLIEST_AS_OF, Filters, parse_query
 
@@ -203,6 +203,11 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
             "Articles (txt, md, html, json, jsonl)", type=UPLOAD_TYPES, accept_multiple_files=True, key="upload"
         )
         ingest_uploads(engine, uploaded or [])
+        add_web_page(engine)
+
+        followed = engine.feeds()
+        with st.expander(f"Feeds ({len(followed)})"):
+            manage_feeds(engine, followed)
 
         with st.expander(f"Articles ({stats.articles:,})"):
             manage_articles(engine, articles)
@@ -263,6 +268,59 @@ def ingest_uploads(engine: QAService, files: list) -> None:
             for item in report.items:
                 detail = item.reason or plural(item.chunks, "chunk")
                 st.markdown(f"{STATUS_ICONS[item.status]} " + escape(f"{item.location}: {item.status} ({detail})"))
+
+
+def add_web_page(engine: QAService) -> None:
+    """A web page box: the page is fetched and added (public addresses only, unless QA_FETCH_PRIVATE)."""
+    with st.form("web_page", clear_on_submit=True, border=False):
+        url = st.text_input("Web page", placeholder="https://…", key="page_url")
+        submitted = st.form_submit_button("Add page", icon=":material/link:")
+    if submitted and url.strip():
+        with shown_errors("Adding the page"):
+            st.session_state.page_report = engine.ingest_urls([url.strip()])
+            load_corpus.clear()
+            st.rerun()
+    if report := st.session_state.pop("page_report", None):
+        for item in report.items:
+            detail = item.reason or plural(item.chunks, "chunk")
+            st.markdown(
+                f"{STATUS_ICONS[item.status]} " + escape(f"{item.title or item.location}: {item.status} ({detail})")
+            )
+
+
+def manage_feeds(engine: QAService, followed: list[Feed]) -> None:
+    """The followed feeds with their last poll, following one, polling them now, and removing one."""
+    for feed in followed:
+        polled = f"polled {feed.last_poll:%d %b %H:%M} UTC" if feed.last_poll else "never polled"
+        line = f"{feed.name} · {feed.status} · {polled} · {plural(feed.articles, 'article')}"
+        st.markdown(escape(line) + (f"  \n:red[{escape(feed.error)}]" if feed.error else ""))
+    with st.form("add_feed", clear_on_submit=True, border=False):
+        url = st.text_input("Feed URL (RSS or Atom)", placeholder="https://…/rss.xml", key="feed_url")
+        name = st.text_input("Name (optional)", key="feed_name")
+        added = st.form_submit_button("Follow feed", icon=":material/rss_feed:")
+    if added and url.strip():
+        with shown_errors("Following the feed"):
+            engine.add_feed(url.strip(), name.strip() or None)
+            st.rerun()
+    if st.button("Poll feeds now", icon=":material/refresh:", disabled=not followed, key="poll_feeds"):
+        with shown_errors("Polling the feeds"):
+            st.session_state.polled = [poll.line() for poll in engine.poll_feeds()]
+            load_corpus.clear()
+            st.rerun()
+    for line in st.session_state.pop("polled", []):
+        st.caption(escape(line))
+    chosen = st.selectbox(
+        "Feed to remove",
+        followed,
+        index=None,
+        format_func=lambda feed: f"{feed.name} ({feed.url})",
+        placeholder="Choose a feed",
+        key="feed_remove_choice",
+    )
+    if st.button("Remove feed", icon=":material/delete:", disabled=chosen is None, key="remove_feed") and chosen:
+        with shown_errors("Removing the feed"):
+            engine.remove_feed(chosen.id)
+            st.rerun()
 
 
 def manage_articles(engine: QAService, articles: list[ArticleSummary]) -> None:
