@@ -15,6 +15,9 @@
    the question's date window (its own rows: a filter changes the search path), plus the old path (Chroma's
    `where`) for reference; then the process's peak RSS. Last, the cold start of a process that finds no saved
    lexical index (an index written by an older version, or its file deleted) and builds it.
+4. Stories: the near-duplicate check (qa.stories, with its lookups in the ingested index) timed per article.
+5. Feeds: POLL_ENTRIES of the benchmark's articles served as web pages behind one RSS feed by a local HTTP server
+   (tests/news_site.py), polled into a fresh index: entries fetched, extracted and ingested per second.
 
 Prints a table and writes JSON (--json, default bench.json).
 """
@@ -39,6 +42,8 @@ PROCESS_START = time.perf_counter()  # cold start counts qa's imports too (they 
 HERE = Path(__file__).resolve()
 SAMPLE = 1500  # chunks embedded alone by both backends
 QUESTIONS = 150
+STORY_SAMPLE = 300  # articles whose story is looked up
+POLL_ENTRIES = 100
 WEEKS_APART = timedelta(weeks=13)
 
 
@@ -48,11 +53,14 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--json", type=Path, default=Path("bench.json"))
-    parser.add_argument("--role", choices=["ingest", "grow", "serve", "rebuild"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["ingest", "grow", "serve", "rebuild", "stories", "poll"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
-        result = {"ingest": ingest, "grow": grow, "serve": serve, "rebuild": rebuild}[args.role](args)
+        roles = {"ingest": ingest, "grow": grow, "serve": serve, "rebuild": rebuild, "stories": stories, "poll": poll}
+        result = roles[args.role](args)
         print(json.dumps(result))
         return
 
@@ -65,6 +73,8 @@ def main() -> None:
         report["serve"] = {"small": child("serve", args, small), "large": child("serve", args, large)}
         # Without the lexical index that ingest saved (an older version's index): built at the first question.
         report["rebuild"] = {"small": child("rebuild", args, small), "large": child("rebuild", args, large)}
+        report["stories"] = child("stories", args, small)
+        report["poll"] = child("poll", args, Path(tmp) / "poll")
     args.json.write_text(json.dumps(report, indent=2))
     print_table(report)
     print(f"\n(written to {args.json})")
@@ -185,11 +195,13 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
         versions = []
         for article, chunks in originals:
             published = article.published + WEEKS_APART * copy if article.published else None
-            moved = article.model_copy(update={"id": f"{article.id}~{copy}", "published": published})
+            # Each copy is other news: its own story, not a reprint of the original.
+            moved = article.model_copy(update={"id": f"{article.id}~{copy}", "published": published, "story": None})
+            update = {"article_id": moved.id, "published": published, "story": None}
             versions.append(
                 ArticleVersion(
                     moved,
-                    [c.model_copy(update={"article_id": moved.id, "published": published}) for c in chunks],
+                    [c.model_copy(update=update) for c in chunks],
                     np.array([vectors[c.id] for c in chunks], dtype=np.float32).reshape(len(chunks), -1),
                 )
             )
@@ -285,6 +297,60 @@ def chroma_where(since: date | None, until: date | None) -> dict[str, Any] | Non
     return {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else None)
 
 
+def stories(args: argparse.Namespace) -> dict[str, Any]:
+    """The near-duplicate check of ingest, per article: band keys, the index's candidates, exact similarity."""
+    from qa.engine import Engine
+    from qa.stories import StoryFinder, band_keys, shingles
+
+    store = Engine(settings_for(args.data)).store
+    articles = list(store.iter_articles())[:STORY_SAMPLE]
+    band_keys.cache_clear(), shingles.cache_clear()  # as an ingest meets them: new
+    finder = StoryFinder(store.band_matches)
+    started = time.perf_counter()
+    grouped = [finder.assign(article) for article in articles]
+    seconds = time.perf_counter() - started
+    return {
+        "articles": len(articles),
+        "ms_per_article": round(seconds / len(articles) * 1000, 2),
+        "in_other_stories": sum(a.story != a.id for a in grouped),
+    }
+
+
+def poll(args: argparse.Namespace) -> dict[str, Any]:
+    """POLL_ENTRIES benchmark articles as pages behind one RSS feed on a local server, polled into a fresh index."""
+    from html import escape
+
+    from qa.config import Settings
+    from qa.engine import Engine
+
+    sys.path.insert(0, str(HERE.parents[1]))
+    from tests.news_site import NewsSite, Resource
+
+    records, _ = benchmark_articles(args)
+    site = NewsSite().start()
+    items = []
+    for n, record in enumerate(records[:POLL_ENTRIES]):
+        body = "\n\n".join(escape(paragraph) for paragraph in record["text"].split("\n\n") if paragraph.strip())
+        url = site.page(f"/news/{n}.html", escape(record["title"]), body, date=record.get("published"))
+        items.append(f"<item><title>{escape(record['title'])}</title><link>{url}</link><guid>{url}</guid></item>")
+    feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>{"".join(items)}</channel></rss>'
+    site.resources["/feed.xml"] = Resource(body=feed.encode(), content_type="application/rss+xml")
+    settings = Settings(data_dir=args.data, fetch_private=True, fetch_host_delay=0, feed_max_entries=POLL_ENTRIES)
+    engine = Engine(settings)
+    engine.add_feed(site.url + "/feed.xml")
+    started = time.perf_counter()
+    [polled] = engine.poll_feeds()
+    seconds = time.perf_counter() - started
+    site.stop()
+    return {
+        "entries": len(polled.report.items),
+        "added": polled.report.count("added"),
+        "chunks": polled.report.chunks,
+        "seconds": round(seconds, 1),
+        "entries_per_s": round(len(polled.report.items) / seconds, 1),
+    }
+
+
 def print_table(report: dict[str, Any]) -> None:
     ingest, embedding = report["ingest"], report["embedding"]
     baseline = embedding["sentence_transformers"]
@@ -316,6 +382,12 @@ def print_table(report: dict[str, Any]) -> None:
         f"{rebuilt['large']['cold_start_s']:>24}"
     )
     print(f"{'serving peak RSS, MB':38} {small['peak_rss_mb']:>24.0f} {large['peak_rss_mb']:>24.0f}")
+    found, polled = report["stories"], report["poll"]
+    print(f"\nnear-duplicate check (stories): {found['ms_per_article']} ms an article ({found['articles']} articles)")
+    print(
+        f"feed poll from a local server: {polled['entries_per_s']} entries/s fetched, extracted and ingested "
+        f"({polled['added']} of {polled['entries']} added, {polled['chunks']} chunks in {polled['seconds']} s)"
+    )
 
 
 if __name__ == "__main__":
