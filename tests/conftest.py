@@ -25,6 +25,7 @@ from qa.engine import Engine
 from qa.local_llm import free_port
 
 from .chat_server import ScriptedChatServer
+from .news_site import NewsSite
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -100,6 +101,14 @@ def chat_server() -> ScriptedChatServer:
     server = ScriptedChatServer(port=free_port())
     server.start()
     return server
+
+
+@pytest.fixture
+def site() -> Iterator[NewsSite]:
+    """A news site (pages, feeds, robots.txt, errors) on a free loopback port, set up by the test."""
+    served_site = NewsSite().start()
+    yield served_site
+    served_site.stop()
 
 
 @pytest.fixture(params=["embedded", "server"])

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 standing where news sites and their feeds would: pages, feeds, robots.txt,
 redirects, errors, stalls and bombs, set per path by the test; it counts what each path was asked for.
 
-The second test double of the suite, at the outside boundary like the chat server.
+The second test double of the suite, at the outside boundary like the chat server; `pages` and `rss` make the
+news it serves.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+RSS = "application/rss+xml"
 
 
 @dataclass
@@ -109,3 +112,31 @@ class NewsSite:
         )
         self.resources[path] = Resource(body=html.encode())
         return self.url + path
+
+
+STORY = "{title} opened on Monday in Geneva, where delegates of twelve nations met to talk about {topic}.\n\n" \
+    "The talks ended with an agreement on {topic}, officials said, and a second round is due in March."  # fmt: skip
+
+
+def pages(site: NewsSite, count: int, prefix: str = "story") -> list[str]:
+    """`count` news pages on the site, dated 1, 2, ... Nov 2026."""
+    return [
+        site.page(
+            f"/{prefix}/{n}.html",
+            f"Summit number {n}",
+            STORY.format(title=f"Summit number {n}", topic=f"river {n}"),
+            date=f"2026-11-{n:02d}",
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def rss(links: list[str], *, title: str = "Local Wire", dates: bool = True) -> bytes:
+    """An RSS 2.0 feed of these links, each with a summary, dated 1, 2, ... Nov 2026 (or with a date none can read)."""
+    items = "".join(
+        f"<item><title>Entry {n}</title><link>{link}</link><guid>{link}</guid>"
+        + (f"<pubDate>Mon, {n:02d} Nov 2026 09:00:00 GMT</pubDate>" if dates else "<pubDate>yesterday-ish</pubDate>")
+        + f"<description>Summary of entry {n}: the council met about river {n} and voted for it.</description></item>"
+        for n, link in enumerate(links, start=1)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>{items}</channel></rss>'.encode()

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,47 +23,13 @@ from qa.engine import Engine
 from qa.models import FeedStatus
 
 from .conftest import ROOT, served
-from .news_site import NewsSite, Resource
-
-RSS = "application/rss+xml"
-STORY = "{title} opened on Monday in Geneva, where delegates of twelve nations met to talk about {topic}.\n\n" \
-    "The talks ended with an agreement on {topic}, officials said, and a second round is due in March."  # fmt: skip
-
-
-@pytest.fixture
-def site() -> Iterator[NewsSite]:
-    served_site = NewsSite().start()
-    yield served_site
-    served_site.stop()
+from .news_site import RSS, Resource, pages, rss
 
 
 @pytest.fixture
 def feeds_engine(tmp_path: Path, embeddings: MiniLMEmbeddings) -> Engine:
     """An engine over an empty embedded index that may fetch from the local server."""
     return Engine(Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0), embeddings)
-
-
-def pages(site: NewsSite, count: int, prefix: str = "story") -> list[str]:
-    """`count` news pages on the site, dated 1, 2, ... Nov 2026."""
-    return [
-        site.page(
-            f"/{prefix}/{n}.html",
-            f"Summit number {n}",
-            STORY.format(title=f"Summit number {n}", topic=f"river {n}"),
-            date=f"2026-11-{n:02d}",
-        )
-        for n in range(1, count + 1)
-    ]
-
-
-def rss(links: list[str], *, title: str = "Local Wire", dates: bool = True) -> bytes:
-    items = "".join(
-        f"<item><title>Entry {n}</title><link>{link}</link><guid>{link}</guid>"
-        + (f"<pubDate>Mon, {n:02d} Nov 2026 09:00:00 GMT</pubDate>" if dates else "<pubDate>yesterday-ish</pubDate>")
-        + f"<description>Summary of entry {n}: the council met about river {n} and voted for it.</description></item>"
-        for n, link in enumerate(links, start=1)
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>{items}</channel></rss>'.encode()
 
 
 def rss1(links: list[str]) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,13 +13,6 @@ from qa.errors import FetchError
 from qa.fetcher import FEED_TYPES, PAGE_TYPES, USER_AGENT, Fetcher, refusal
 
 from .news_site import NewsSite, Resource
-
-
-@pytest.fixture
-def site() -> Iterator[NewsSite]:
-    served = NewsSite().start()
-    yield served
-    served.stop()
 
 
 def fetcher(**settings: object) -> Fetcher:

@@ -23,6 +23,7 @@ from qa.query import Query
 
 from .chat_server import Reply, ScriptedChatServer, marker
 from .conftest import DATA, ROOT, SEEDS, served
+from .news_site import RSS, NewsSite, Resource, pages, rss
 
 APP = str(ROOT / "ui" / "app.py")
 NATO = "How many Russians did NATO expel?"
@@ -320,39 +321,33 @@ def test_time_words_show_the_dates_searched_and_one_click_searches_every_date(ap
     assert escape("As of 2026-11-30") in again.status[0].caption[0].value
 
 
-def test_web_page_box_and_feeds_panel(monkeypatch: pytest.MonkeyPatch, seeded: Engine) -> None:
-    from .news_site import NewsSite, Resource
-    from .test_feeds import RSS, pages, rss
+def test_web_page_box_and_feeds_panel(monkeypatch: pytest.MonkeyPatch, seeded: Engine, site: NewsSite) -> None:
 
-    site = NewsSite().start()
-    try:
-        page = site.page("/levy.html", "Council raises river levy", "The river council raised the levy on Monday.")
-        site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
-        use_settings(monkeypatch, seeded.settings)
-        monkeypatch.setenv("QA_FETCH_HOST_DELAY", "0")
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.run()
-        at.sidebar.text_input(key="page_url").input(page)
-        next(b for b in at.sidebar.button if b.label == "Add page").click().run()
-        assert "loopback or private" in sidebar_text(at)  # the chat's URLs reach public addresses only
-        assert metric(at, "Articles") == "2"
+    page = site.page("/levy.html", "Council raises river levy", "The river council raised the levy on Monday.")
+    site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
+    use_settings(monkeypatch, seeded.settings)
+    monkeypatch.setenv("QA_FETCH_HOST_DELAY", "0")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.sidebar.text_input(key="page_url").input(page)
+    next(b for b in at.sidebar.button if b.label == "Add page").click().run()
+    assert "loopback or private" in sidebar_text(at)  # the chat's URLs reach public addresses only
+    assert metric(at, "Articles") == "2"
 
-        monkeypatch.setenv("QA_FETCH_PRIVATE", "true")  # an intranet's chat
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.run()
-        at.sidebar.text_input(key="page_url").input(page)
-        next(b for b in at.sidebar.button if b.label == "Add page").click().run()
-        assert escape("Council raises river levy: added (1 chunk)") in sidebar_text(at)
-        at.sidebar.text_input(key="feed_url").input(site.url + "/feed")
-        next(b for b in at.sidebar.button if b.label == "Follow feed").click().run()
-        assert not at.exception
-        assert escape("127.0.0.1 · new · never polled · 0 articles") in sidebar_text(at)
-        at.sidebar.button(key="poll_feeds").click().run()
-        assert any(escape("Local Wire: 2 added") in caption.value for caption in at.sidebar.caption)
-        assert escape("Local Wire · ok ·") in sidebar_text(at) and metric(at, "Articles") == "5"
-        choice = at.sidebar.selectbox(key="feed_remove_choice")
-        choice.select(choice.options[0]).run()
-        at.sidebar.button(key="remove_feed").click().run()
-        assert seeded.feeds() == [] and metric(at, "Articles") == "5"
-    finally:
-        site.stop()
+    monkeypatch.setenv("QA_FETCH_PRIVATE", "true")  # an intranet's chat
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.sidebar.text_input(key="page_url").input(page)
+    next(b for b in at.sidebar.button if b.label == "Add page").click().run()
+    assert escape("Council raises river levy: added (1 chunk)") in sidebar_text(at)
+    at.sidebar.text_input(key="feed_url").input(site.url + "/feed")
+    next(b for b in at.sidebar.button if b.label == "Follow feed").click().run()
+    assert not at.exception
+    assert escape("127.0.0.1 · new · never polled · 0 articles") in sidebar_text(at)
+    at.sidebar.button(key="poll_feeds").click().run()
+    assert any(escape("Local Wire: 2 added") in caption.value for caption in at.sidebar.caption)
+    assert escape("Local Wire · ok ·") in sidebar_text(at) and metric(at, "Articles") == "5"
+    choice = at.sidebar.selectbox(key="feed_remove_choice")
+    choice.select(choice.options[0]).run()
+    at.sidebar.button(key="remove_feed").click().run()
+    assert seeded.feeds() == [] and metric(at, "Articles") == "5"

@@ -3,7 +3,6 @@ canonical URL, refused when the API is asked for a loopback address, and reporte
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,17 +17,10 @@ from qa.engine import Engine
 from qa.models import IngestStatus
 
 from .conftest import served
-from .news_site import NewsSite, Resource
+from .news_site import Resource
 
 TEXT = "The river council met on Monday and voted to raise the levy by three percent.\n\n" \
     "The mayor said the money would repair two bridges before the spring floods."  # fmt: skip
-
-
-@pytest.fixture
-def site() -> Iterator[NewsSite]:
-    served_site = NewsSite().start()
-    yield served_site
-    served_site.stop()
 
 
 @pytest.fixture
