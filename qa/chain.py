@@ -25,7 +25,7 @@ from qa.answer import (
 from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, STORY_UPDATED
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
-from qa.models import Answer, AnswerEvent, Article, ArticleSummary, Chunk, Citation, TimeWindow
+from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 from qa.timewords import day_text, window_text
@@ -62,7 +62,7 @@ def build_chain(
     extractive: ExtractiveAnswerer,
     llm_answerer: Callable[[AnswererName], LLMAnswerer],
     get_article: Callable[[str], Article | None],
-    story_members: Callable[[Sequence[str]], list[ArticleSummary]],
+    story_members: Callable[[Sequence[str]], list[StoryMember]],
     engine_label: Callable[[AnswererName], str],
     default_answerer: AnswererName,
 ) -> Runnable[Query, AnswerEvent]:
@@ -175,18 +175,20 @@ def build_chain(
 
 
 def _with_stories(
-    citations: list[Citation], passages: list[Chunk], story_members: Callable[[Sequence[str]], list[ArticleSummary]]
+    citations: list[Citation], passages: list[Chunk], story_members: Callable[[Sequence[str]], list[StoryMember]]
 ) -> tuple[list[Citation], list[str]]:
     """Each citation with the other outlets that carried its story, and a line for each that updates a version its
     own outlet ran before."""
     story_of = {passage.article_id: passage.story for passage in passages if passage.story}
     wanted = sorted({story_of[c.article_id] for c in citations if c.article_id in story_of})
-    members: dict[str, list[ArticleSummary]] = {}
+    members: dict[str, list[StoryMember]] = {}
     for member in story_members(wanted) if wanted else []:
-        members.setdefault(member.story or member.id, []).append(member)
+        members.setdefault(member.story, []).append(member)
     cited, updated = [], []
     for citation in citations:
-        others = [m for m in members.get(story_of.get(citation.article_id, ""), []) if m.id != citation.article_id]
+        others = [
+            m for m in members.get(story_of.get(citation.article_id, ""), []) if m.article_id != citation.article_id
+        ]
         outlets = list(dict.fromkeys(m.source for m in others if m.source and m.source != citation.source))
         cited.append(citation.model_copy(update={"also_in": outlets}))
         earlier = [

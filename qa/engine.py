@@ -107,7 +107,7 @@ class Engine:
             self.answerer,
             self.llm_answerer,
             self.store.get_article,
-            self.store.story_members,
+            self.retriever.catalog.story_members,
             lambda name: ANSWERERS[name].label(self.settings),
             self.settings.engine,
         )

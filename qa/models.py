@@ -180,6 +180,17 @@ class Turn(BaseModel):
     content: str = Field(max_length=16_000, description="What was written (at most four questions long).")
 
 
+class StoryMember(BaseModel):
+    """One stored article of a story, as the catalogue knows it: enough to name its outlet and date."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    story: str
+    source: str | None
+    published: date | None
+
+
 class StoreStats(BaseModel):
     """What the index holds."""
 

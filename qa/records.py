@@ -95,6 +95,11 @@ def day_number(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
+def day_of(number: int) -> date | None:
+    """The inverse of day_number; None for 0 (undated)."""
+    return date(number // 10000, number // 100 % 100, number % 100) if number else None
+
+
 def _opt(meta: dict[str, Any], key: str) -> str | None:
     value = meta.get(key)
     return str(value) if value is not None else None

@@ -215,15 +215,6 @@ class ArticleStore:
             found = self._articles.get(where=where, include=["documents", "metadatas"])
         return list(map(article_from_record, found["ids"], found["documents"], found["metadatas"]))
 
-    def story_members(self, stories: Sequence[str]) -> list[ArticleSummary]:
-        """The stored articles of these stories, oldest first."""
-        if not stories:
-            return []
-        with self._reading():
-            found = self._articles.get(where={"story": {"$in": list(stories)}}, include=["metadatas"])
-        members = [_summary(id_, meta) for id_, meta in zip(found["ids"], found["metadatas"], strict=True)]
-        return sorted(members, key=lambda member: (member.published or date.max, member.id))
-
     def set_stories(self, stories: dict[str, str]) -> None:
         """Move articles into other stories (qa stories, regrouping an index): their records and their chunks."""
         with self.writing():
@@ -297,10 +288,10 @@ class ArticleStore:
         }
         return [chunks[id_] for id_ in chunk_ids if id_ in chunks]
 
-    def article_hashes(self) -> dict[str, str]:
-        """Every stored article's content hash, by id."""
+    def article_versions(self) -> dict[str, str]:
+        """Every stored article's content hash and story, by id: what the catalogue must re-read when it changes."""
         return {
-            id_: str(meta["content_hash"])
+            id_: f"{meta['content_hash']}:{meta.get('story') or ''}"
             for ids, _, metadatas in self._pages("articles", ["metadatas"], page=WRITE_BATCH)
             for id_, meta in zip(ids, metadatas, strict=True)
         }

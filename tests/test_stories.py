@@ -93,4 +93,7 @@ def test_regrouping_an_index_finds_the_stories_ingest_would(seeded: Engine) -> N
     assert (counted.articles, counted.stories, counted.in_shared, counted.moved) == (3, 2, 2, 1)
     assert {a.id: a.story for a in seeded.articles()} == grouped
     assert {c.story for c in seeded.store.iter_chunks()} == set(grouped.values())
+    shared = next(story for story in grouped.values() if list(grouped.values()).count(story) == 2)
+    members = seeded.retriever.catalog.story_members([shared])  # the catalogue re-read the moved articles
+    assert sorted(m.article_id for m in members) == sorted(id_ for id_, story in grouped.items() if story == shared)
     assert "3 articles in 2 stories; 2 (66.7%) share a story" in counted.summary()
