@@ -19,7 +19,8 @@
 5. Feeds: POLL_ENTRIES of the benchmark's articles served as web pages behind one RSS feed by a local HTTP server
    (tests/news_site.py), polled into a fresh index: entries fetched, extracted and ingested per second.
 
-Prints a table and writes JSON (--json, default bench.json).
+Prints a table and writes JSON (--json, default bench.json), both headed by the machine: the CPU's model and the
+flags the backends' speed depends on, cores, the embedding backend.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         small, large = Path(tmp) / "small", Path(tmp) / "large"
-        report: dict[str, Any] = {"ingest": child("ingest", args, small)}
+        report: dict[str, Any] = {"machine": machine(), "ingest": child("ingest", args, small)}
         report["embedding"] = embedding_alone(args)
         shutil.copytree(small, large)
         report["grow"] = child("grow", args, large)
@@ -78,6 +79,37 @@ def main() -> None:
     args.json.write_text(json.dumps(report, indent=2))
     print_table(report)
     print(f"\n(written to {args.json})")
+
+
+# The CPU features the embedding backends' speed depends on (int8: VNNI; bf16: AMX or AVX-512 BF16).
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def machine() -> dict[str, Any]:
+    """What every figure was measured on: the CPU's model and the flags that matter, cores, the backend."""
+    import os
+    import platform
+
+    import onnxruntime
+
+    from qa.config import Settings
+
+    model, flags = "", set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return {
+        "cpu": model or platform.processor() or "unknown",
+        "flags": [flag for flag in CPU_FLAGS if flag in flags],
+        "cores": os.cpu_count(),
+        "embedding_backend": Settings().embedding_backend,
+        "onnxruntime": onnxruntime.__version__,
+    }
 
 
 def child(role: str, args: argparse.Namespace, data: Path) -> dict[str, Any]:
@@ -352,6 +384,11 @@ def poll(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(report: dict[str, Any]) -> None:
+    host = report["machine"]
+    print(
+        f"\nMachine: {host['cpu']}, {host['cores']} cores, flags {' '.join(host['flags']) or 'none of note'}; "
+        f"embedding backend {host['embedding_backend']} (ONNX Runtime {host['onnxruntime']})"
+    )
     ingest, embedding = report["ingest"], report["embedding"]
     baseline = embedding["sentence_transformers"]
     print(f"\nIngest: {ingest['articles']} articles, {ingest['chunks']} chunks, {ingest['tokens']:,} tokens")
