@@ -18,8 +18,9 @@ from qa.models import Article
 # (a new lead, a dateline, a line of credit) leaves most of them.
 SHINGLE_WORDS = 5
 # Two articles are one story when their shingle sets' Jaccard similarity is at least this (checked exactly on the
-# candidates LSH finds). Reprints with another outlet's header and footer measure 0.7-0.95; two outlets' own
-# reports of one event, under 0.1.
+# candidates LSH finds). A seed article reprinted under another outlet's lead and footer measures > 0.85, another
+# article on the same people < 0.05 (tests/test_stories.py); on the benchmark years the grouped articles' median
+# similarity to their story's first is 0.83-1.0 (benchmarks/stories.py).
 SAME_STORY = 0.5
 NUM_PERM = 64
 # LSH bands x rows per band for NUM_PERM and SAME_STORY, as datasketch's MinHashLSH chooses them (false positive
