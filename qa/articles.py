@@ -134,7 +134,7 @@ def article_from_record(record: Any, *, path: Path | None, index: int, settings:
         id=article_id,
         title=_clip_title(_optional_str(record, "title") or _first_line(text)),
         text=text,
-        source=_optional_str(record, "source") or _source_from_url(url),
+        source=_optional_str(record, "source") or source_from_url(url),
         url=url,
         path=str(path.resolve()) if path else _optional_str(record, "path"),
         published=parse_date(published) if published is not None else None,
@@ -231,7 +231,7 @@ def article_from_page(
     """
     document = _extract_html(raw)
     canonical = canonical_url(urljoin(url, document.url) if document.url else url)
-    if _host(canonical) != _host(url):
+    if source_from_url(canonical) != source_from_url(url):
         canonical = canonical_url(url)
     article = _article_from_document(document, _hash_id(canonical), canonical, settings, path=None)
     return article.model_copy(update={"fetched": fetched, "published": article.published or feed_date})
@@ -250,7 +250,7 @@ def article_from_summary(
         id=_hash_id(canonical),
         title=_clip_title(title or _first_line(text)),
         text=text,
-        source=source or _source_from_url(canonical),
+        source=source or source_from_url(canonical),
         url=canonical,
         published=published,
         fetched=fetched,
@@ -263,10 +263,6 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k)]
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", urlencode(query), ""))
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def _extract_html(raw: bytes) -> Any:
@@ -288,7 +284,7 @@ def _article_from_document(
         id=article_id,
         title=_clip_title(document.title or _first_line(text)),
         text=text,
-        source=document.sitename or _source_from_url(url),
+        source=document.sitename or source_from_url(url),
         url=url,
         path=str(path.resolve()) if path else None,
         published=_lenient_date(document.date),
@@ -359,7 +355,8 @@ def _optional_str(record: dict[str, Any], key: str) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
-def _source_from_url(url: str | None) -> str | None:
+def source_from_url(url: str | None) -> str | None:
+    """The publisher a URL names when nothing else does: its host without 'www.'."""
     host = urlparse(url).hostname if url else None
     return host.removeprefix("www.") if host else None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
-from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ConfigDict, Field
@@ -122,10 +121,17 @@ def build_chain(
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
 
-    def _answer(state: Retrieved, engine: AnswererName, text: str, citations: list[Citation], *args: Any) -> Answer:
+    def _answer(
+        state: Retrieved,
+        engine: AnswererName,
+        text: str,
+        citations: list[Citation],
+        short_answer: str | None,
+        notices: list[str],
+        confidence: float | None = None,
+    ) -> Answer:
         citations, updated = _with_stories(citations, state.passages, story_members)
-        answer = _answer_of(state, engine, text, citations, *args)
-        return answer.model_copy(update={"notices": [*answer.notices, *updated]}) if updated else answer
+        return _answer_of(state, engine, text, citations, short_answer, [*notices, *updated], confidence)
 
     def _second_opinion(state: Retrieved, label: str, text: str, citations: list[Citation]) -> str | None:
         selection = extractive.select(state.standalone, state.passages)

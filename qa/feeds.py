@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from qa.articles import LoadFailure, article_from_page, article_from_summary, canonical_url
+from qa.articles import LoadFailure, article_from_page, article_from_summary, canonical_url, source_from_url
 from qa.config import Settings
 from qa.errors import ArticleError, FetchError, NotFoundError, QAError
 from qa.fetcher import Fetcher, check_url
@@ -50,7 +49,7 @@ def add_feed(store: ArticleStore, url: str, name: str | None = None, *, now: dat
         if existing:
             feed = existing.model_copy(update={"name": name or existing.name})
         else:
-            feed = Feed(id=feed_id(url), url=url, name=name or _host(url), added=now or _now())
+            feed = Feed(id=feed_id(url), url=url, name=name or source_from_url(url) or url, added=now or _now())
         _save(store, feed)
     return feed
 
@@ -131,7 +130,7 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
         return FeedPoll(feed=feed.model_copy(update={**unchanged, **validators}))
     parsed = parse_feed(fetched.content, fetched.url)
     title = (parsed.feed.get("title") or "").strip()
-    name = feed.name if feed.name != _host(feed.url) or not title else title[:80]
+    name = feed.name if feed.name != source_from_url(feed.url) or not title else title[:80]
     seen = set(feed.seen)
     entries = [entry for entry in parsed.entries if _entry_key(entry) not in seen][: settings.feed_max_entries]
     loaded: list[Article | LoadFailure] = []
@@ -250,10 +249,6 @@ def _get(store: ArticleStore, id_: str) -> Feed | None:
 
 def _save(store: ArticleStore, feed: Feed) -> None:
     store.save_feed(feed.id, feed.model_dump_json())
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or url).removeprefix("www.")
 
 
 def _now() -> datetime:
