@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -qq -e '.[dev]'
 	# LangChain's standard tests; their other plugins (vcrpy, pytest-socket, codspeed…) are not needed here.
 	$(BIN)/pip install -qq --no-deps langchain-tests==1.1.9
+	# Measures the embedding backends on this CPU once (cached in ~/.cache/qa), so no command waits for it later.
+	$(BIN)/qa doctor
 	touch $(STAMP)
 
 # llama-cpp-python, built from source once per set of CPU flags into a wheel folder of our own. Portable flags:

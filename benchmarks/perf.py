@@ -81,35 +81,17 @@ def main() -> None:
     print(f"\n(written to {args.json})")
 
 
-# The CPU features the embedding backends' speed depends on (int8: VNNI; bf16: AMX or AVX-512 BF16).
-CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-
-
 def machine() -> dict[str, Any]:
-    """What every figure was measured on: the CPU's model and the flags that matter, cores, the backend."""
-    import os
-    import platform
-
-    import onnxruntime
-
+    """What every figure was measured on: the CPU (model, the flags that matter, cores), the libraries, and the
+    embedding backend chosen for it with every backend's figures on the probe (qa doctor)."""
+    from qa import backends
     from qa.config import Settings
 
-    model, flags = "", set()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and not model:
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    return {
-        "cpu": model or platform.processor() or "unknown",
-        "flags": [flag for flag in CPU_FLAGS if flag in flags],
-        "cores": os.cpu_count(),
-        "embedding_backend": Settings().embedding_backend,
-        "onnxruntime": onnxruntime.__version__,
-    }
+    here = backends.this_machine()
+    chosen = backends.chosen_backend(Settings())
+    report = backends.cached_report(here)
+    probe = report.model_dump(mode="json") if report else None
+    return {**here.model_dump(), "embedding_backend": chosen, "probe": probe}
 
 
 def child(role: str, args: argparse.Namespace, data: Path) -> dict[str, Any]:
@@ -186,18 +168,20 @@ def token_count(engine: Any, chunks: list[Any]) -> int:
 
 
 def embedding_alone(args: argparse.Namespace) -> dict[str, Any]:
-    """Chunks/s and tokens/s of the int8 backend and of plain sentence-transformers on the same sample."""
+    """Chunks/s and tokens/s of the chosen backend and of plain sentence-transformers on the same sample."""
+    from qa.backends import load_embeddings
     from qa.chunking import embedding_text
-    from qa.embeddings import OnnxInt8MiniLM, ReferenceMiniLM
+    from qa.config import Settings
+    from qa.embeddings import ReferenceMiniLM
 
     _, chunks = benchmark_articles(args)
     texts = [embedding_text(chunk) for chunk in chunks[:: max(1, len(chunks) // SAMPLE)][:SAMPLE]]
-    fast, reference = OnnxInt8MiniLM(), ReferenceMiniLM()
+    fast, reference = load_embeddings(Settings()), ReferenceMiniLM()
     fast.encode(texts[:4]), reference.encode(texts[:4])  # both load lazily: not timed
     tokens = fast.count_tokens(texts)
     figures: dict[str, Any] = {}
     for name, encode in (
-        ("onnx_int8", lambda: fast.encode(texts)),
+        ("chosen", lambda: fast.encode(texts)),
         # The baseline: the model called the plain sentence-transformers way.
         ("sentence_transformers", lambda: reference.model.encode(texts, batch_size=32)),
     ):
@@ -387,15 +371,20 @@ def print_table(report: dict[str, Any]) -> None:
     host = report["machine"]
     print(
         f"\nMachine: {host['cpu']}, {host['cores']} cores, flags {' '.join(host['flags']) or 'none of note'}; "
-        f"embedding backend {host['embedding_backend']} (ONNX Runtime {host['onnxruntime']})"
+        f"ONNX Runtime {host['onnxruntime']}, PyTorch {host['torch']}; embedding backend {host['embedding_backend']}"
     )
+    if host["probe"]:
+        print("probe (qa doctor):")
+        for p in host["probe"]["probes"]:
+            figures = f"{p['chunks_per_s']} chunks/s, {p['short_text_ms']} ms a short text, min cos {p['min_cosine']}"
+            print(f"  {p['backend']:22} {p['error'] or figures}")
     ingest, embedding = report["ingest"], report["embedding"]
     baseline = embedding["sentence_transformers"]
     print(f"\nIngest: {ingest['articles']} articles, {ingest['chunks']} chunks, {ingest['tokens']:,} tokens")
     print(f"{'':38} {'chunks/s':>9} {'tokens/s':>9} {'x plain ST':>10}")
     rows = [
-        ("ingest end to end (int8, pipelined)", ingest),
-        ("embedding alone: int8", embedding["onnx_int8"]),
+        (f"ingest end to end ({host['embedding_backend']})", ingest),
+        (f"embedding alone: {host['embedding_backend']}", embedding["chosen"]),
         ("embedding alone: plain sentence-transf.", baseline),
     ]
     for label, figures in rows:

@@ -19,8 +19,8 @@ from unittest import mock
 
 from qa import query as query_module
 from qa import timewords
+from qa.backends import load_embeddings
 from qa.config import get_settings
-from qa.embeddings import load_embeddings
 from qa.evaluation import metrics, runner
 from qa.evaluation.datasets import EvalQuestion, TimeMode, load_datasets
 from qa.fusion import diversify, fuse_rankings, prefer_recent

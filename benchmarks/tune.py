@@ -19,8 +19,8 @@ from pathlib import Path
 
 from qa.answer import ExtractiveAnswerer
 from qa.articles import article_from_record
+from qa.backends import load_embeddings
 from qa.config import Settings
-from qa.embeddings import load_embeddings
 from qa.engine import Engine
 from qa.ingest import ingest_articles
 from qa.query import Filters

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.backends import load_embeddings
 from qa.config import get_settings
-from qa.embeddings import load_embeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import load_dataset
 from qa.evaluation.runner import open_engine

@@ -90,11 +90,15 @@ def user_errors() -> Iterator[None]:
 
 
 def load_embeddings() -> MiniLMEmbeddings:
-    """The embedding backend the settings name (imported here: loading it takes time that --help should not pay)."""
-    from qa import embeddings
+    """The embedding backend for the settings on this machine (imported here: --help should not pay for it); the
+    first command on a new machine says why it waits while the backends are measured."""
+    from qa import backends
     from qa.config import get_settings
 
-    return embeddings.load_embeddings(get_settings())
+    settings = get_settings()
+    if backends.probe_pending(settings):
+        show(backends.PROBE_NOTICE, style="dim", console=err)
+    return backends.load_embeddings(settings)
 
 
 def open_engine() -> Engine:
@@ -278,7 +282,11 @@ def stats(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON o
         out.print_json(figures.model_dump_json())
         return
     span = f"{figures.first_published} to {figures.last_published}" if figures.first_published else "no dates"
-    show(f"{figures.articles} articles, {figures.chunks} chunks, {len(figures.sources)} sources, {span}")
+    backends = ", ".join(figures.embedding_backends) or "none yet"
+    show(
+        f"{figures.articles} articles, {figures.chunks} chunks, {len(figures.sources)} sources, {span}; "
+        f"vectors made by {backends}"
+    )
 
 
 @app.command("list")
@@ -347,6 +355,52 @@ def print_check_report(report: CheckReport, label: str) -> None:
         show(f"{problem.kind}  {problem.article_id or '-'}  {problem.detail}")
     verdict = "no problems" if report.ok else f"{len(report.problems)} problem(s); `qa check --repair` fixes them"
     show(f"{label}: {report.articles} articles, {report.chunks} chunks: {verdict}")
+
+
+@app.command()
+def doctor(
+    probe: Annotated[bool, typer.Option("--probe", help="Measure the embedding backends again (about 20 s).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show this machine and its embedding backend: the one in use, and every backend's figures on the probe."""
+    from qa import backends
+    from qa.config import get_settings
+
+    with user_errors():
+        settings = get_settings()
+        machine = backends.this_machine()
+        forced = settings.embedding_backend != "auto"
+        report = backends.cached_report(machine)
+        if probe or (report is None and not forced):
+            show(backends.PROBE_NOTICE, style="dim", console=err)
+            report = backends.probe(machine)
+        in_use = backends.chosen_backend(settings)
+    if as_json:
+        figures = {"machine": machine.model_dump(), "in_use": in_use, "forced": forced}
+        out.print_json(json.dumps({**figures, "probe": report.model_dump(mode="json") if report else None}))
+        return
+    torch = f", PyTorch {machine.torch}" if machine.torch else ""
+    show(
+        f"CPU: {machine.cpu}, {machine.cores} cores, flags {' '.join(machine.flags) or 'none of note'}; "
+        f"ONNX Runtime {machine.onnxruntime}{torch}"
+    )
+    how = "named by QA_EMBEDDING_BACKEND" if forced else "the fastest within the quality bound here"
+    show(f"Embedding backend: {in_use} ({how})")
+    if report is None:
+        show("Not measured on this machine: qa doctor --probe")
+        return
+    show(f"Measured {report.measured_at:%Y-%m-%d %H:%M} UTC on the probe's sample:")
+    show(f"  {'backend':24} {'chunks/s':>9} {'ms/short text':>14} {'min cos':>8} {'mean cos':>9}")
+    for measured in report.probes:
+        label = measured.backend + (" (chosen)" if measured.backend == report.chosen else "")
+        if measured.error:
+            show(f"  {label:24} could not run: {measured.error}")
+            continue
+        bound = "" if measured.within_bound else "  outside the bound"
+        show(
+            f"  {label:24} {measured.chunks_per_s:9.1f} {measured.short_text_ms:14.2f} "
+            f"{measured.min_cosine:8.4f} {measured.mean_cosine:9.4f}{bound}"
+        )
 
 
 @app.command("export")

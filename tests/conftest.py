@@ -19,8 +19,9 @@ import uvicorn
 from chromadb.config import Settings as ChromaSettings
 from fastapi import FastAPI
 
+from qa.backends import load_embeddings
 from qa.config import Settings
-from qa.embeddings import MiniLMEmbeddings, load_embeddings
+from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.local_llm import free_port
 

@@ -64,7 +64,7 @@ def test_a_writer_waits_for_another_process_then_says_who_holds_the_index(tmp_pa
             "-c",
             "import sys, time\n"
             "from qa.config import Settings\n"
-            "from qa.embeddings import load_embeddings\n"
+            "from qa.backends import load_embeddings\n"
             "from qa.store import ArticleStore\n"
             "store = ArticleStore(Settings(), load_embeddings(Settings()))\n"
             "with store.writing():\n"

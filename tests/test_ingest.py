@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from qa.embeddings import OnnxFloat32MiniLM, OnnxInt8MiniLM
 from qa.engine import Engine
 from qa.errors import NotFoundError, StoreError
 from qa.maintenance import check_store
 from qa.models import IngestStatus
-from qa.store import ArticleStore
+from qa.store import BACKENDS_KEY, ArticleStore
 
 from .conftest import DATA, SEEDS
 
@@ -163,7 +164,31 @@ def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
 def test_an_index_built_with_another_model_is_refused(engine: Engine):
     other = copy.copy(engine.embeddings)
     other.model_name = "some/other-model"
-    with pytest.raises(
-        StoreError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2@onnx-int8 .* some/other-model"
-    ):
+    with pytest.raises(StoreError, match=r"was built with sentence-transformers/all-MiniLM-L6-v2 .* some/other-model"):
         ArticleStore(engine.settings, other)
+
+
+def test_an_index_is_written_and_searched_by_any_backend_of_its_model(seeded: Engine):
+    """Every backend's vectors keep to the reference's (test_embeddings.py): an index made on one machine serves
+    another that chose another backend, and records which backends wrote into it."""
+    [first] = seeded.stats().embedding_backends
+    other = OnnxFloat32MiniLM() if first != OnnxFloat32MiniLM.backend else OnnxInt8MiniLM()
+    elsewhere = Engine(seeded.settings, other)
+    [hit, *_] = elsewhere.retriever.retrieve("How many Russian diplomats did NATO expel?")
+    assert "NATO" in hit.text
+    assert elsewhere.ingest([DATA / "realtimeqa_slice" / "articles.jsonl"]).failed == []
+    assert elsewhere.stats().embedding_backends == sorted([first, other.backend])
+
+
+@pytest.mark.parametrize(("recorded_model", "backend"), [("@onnx-int8", "onnx-int8"), ("", "sentence-transformers")])
+def test_an_index_from_before_backends_were_recorded_opens_with_its_one_backend(
+    seeded: Engine, recorded_model: str, backend: str
+):
+    """Such an index named its backend after the model's name ("" for the reference)."""
+    chunks = seeded.store._chunks
+    old = {key: value for key, value in (chunks.metadata or {}).items() if key != BACKENDS_KEY}
+    chunks.modify(metadata={**old, "embedding_model": "sentence-transformers/all-MiniLM-L6-v2" + recorded_model})
+    reopened = ArticleStore(seeded.settings, seeded.embeddings)
+    assert BACKENDS_KEY not in (reopened._chunks.metadata or {})  # opening writes nothing
+    assert reopened.stats().embedding_backends == [backend]
+    assert reopened.stats().chunks == seeded.stats().chunks

@@ -21,9 +21,10 @@ from qa.answer import QuoteContext, answer_sentences, quote_context
 from qa.answer.phrases import dates_in_quote, searched_window
 from qa.answer.scorer import read_manifest
 from qa.answerers import ANSWERERS, AnswererName
+from qa.backends import load_embeddings
 from qa.client import ApiClient
 from qa.config import Settings, get_settings
-from qa.embeddings import MiniLMEmbeddings, load_embeddings
+from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
