@@ -55,12 +55,23 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--json", type=Path, default=Path("bench.json"))
     parser.add_argument(
-        "--role", choices=["ingest", "grow", "serve", "rebuild", "stories", "poll"], help=argparse.SUPPRESS
+        "--role",
+        choices=["ingest", "grow", "serve", "rebuild", "lexical", "check", "stories", "poll"],
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
-        roles = {"ingest": ingest, "grow": grow, "serve": serve, "rebuild": rebuild, "stories": stories, "poll": poll}
+        roles = {
+            "ingest": ingest,
+            "grow": grow,
+            "serve": serve,
+            "rebuild": rebuild,
+            "lexical": lexical,
+            "check": check,
+            "stories": stories,
+            "poll": poll,
+        }
         result = roles[args.role](args)
         print(json.dumps(result))
         return
@@ -72,6 +83,8 @@ def main() -> None:
         shutil.copytree(small, large)
         report["grow"] = child("grow", args, large)
         report["serve"] = {"small": child("serve", args, small), "large": child("serve", args, large)}
+        report["lexical"] = {"small": child("lexical", args, small), "large": child("lexical", args, large)}
+        report["check"] = {"small": child("check", args, small), "large": child("check", args, large)}
         # Without the lexical index that ingest saved (an older version's index): built at the first question.
         report["rebuild"] = {"small": child("rebuild", args, small), "large": child("rebuild", args, large)}
         report["stories"] = child("stories", args, small)
@@ -246,6 +259,37 @@ def started_engine(args: argparse.Namespace) -> tuple[Any, float]:
     return engine, time.perf_counter() - PROCESS_START
 
 
+def lexical(args: argparse.Namespace) -> dict[str, Any]:
+    """The saved lexical index: its size on disk and the time a fresh process takes to load and check it."""
+    from qa.catalog import catalog_of, snapshot_path
+    from qa.engine import Engine
+
+    store = Engine(settings_for(args.data)).store
+    path = snapshot_path(store)
+    started = time.perf_counter()
+    catalog_of(store).refresh()
+    return {
+        "size_mb": round(path.stat().st_size / 2**20, 1) if path.exists() else 0.0,
+        "load_s": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def check(args: argparse.Namespace) -> dict[str, Any]:
+    """`qa check` over the whole index: every article's chunks compared with its text split again."""
+    from qa.engine import Engine
+    from qa.maintenance import check_store
+
+    store = Engine(settings_for(args.data)).store
+    started = time.perf_counter()
+    report = check_store(store)
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "problems": len(report.problems),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def rebuild(args: argparse.Namespace) -> dict[str, Any]:
     """Cold start to the first answer of a process that finds no saved lexical index and builds it."""
     shutil.rmtree(args.data / "lexical", ignore_errors=True)  # small indexes (< 5,000 chunks) have none
@@ -408,6 +452,12 @@ def print_table(report: dict[str, Any]) -> None:
         f"{rebuilt['large']['cold_start_s']:>24}"
     )
     print(f"{'serving peak RSS, MB':38} {small['peak_rss_mb']:>24.0f} {large['peak_rss_mb']:>24.0f}")
+    saved = report["lexical"]
+    cells = [f"{side['size_mb']:.0f} MB, {side['load_s']} s" for side in (saved["small"], saved["large"])]
+    print(f"{'saved lexical index: size, load':38} {cells[0]:>24} {cells[1]:>24}")
+    checked = report["check"]
+    cells = [f"{side['seconds']} s, {side['peak_rss_mb']:.0f} MB" for side in (checked["small"], checked["large"])]
+    print(f"{'qa check: time, peak RSS':38} {cells[0]:>24} {cells[1]:>24}")
     found, polled = report["stories"], report["poll"]
     print(f"\nnear-duplicate check (stories): {found['ms_per_article']} ms an article ({found['articles']} articles)")
     print(
