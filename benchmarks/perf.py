@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/perf.py ../shared/benchmarks/realtimeqa-2023q1 [--chunks 20000] [--scale 10]
 
+(--scale 50, `make bench SCALE=50`: the large index is 1M chunks, a year of news.)
+
 1. Ingest: the benchmark's articles in file order until --chunks chunks, as `qa ingest` takes them
    (`Engine.ingest_records`: the int8 backend, pipelined writes, the lexical index brought up to date and saved),
    in a child process that reports its own peak RSS. Embedding alone is timed on a sample of the same chunks, for
@@ -14,7 +16,9 @@
    latency over the benchmark's questions, retrieve only and retrieve + extractive answer, without and with
    the question's date window (its own rows: a filter changes the search path), plus the old path (Chroma's
    `where`) for reference; then the process's peak RSS. Last, the cold start of a process that finds no saved
-   lexical index (an index written by an older version, or its file deleted) and builds it.
+   lexical index (an index written by an older version, or its file deleted) and builds it; the saved lexical
+   index's size and load time, and `qa check`'s time and memory; the same further articles ingested into an
+   empty index and into the large one.
 4. Stories: the near-duplicate check (qa.stories, with its lookups in the ingested index) timed per article.
 5. Feeds: POLL_ENTRIES of the benchmark's articles served as web pages behind one RSS feed by a local HTTP server
    (tests/news_site.py), polled into a fresh index: entries fetched, extracted and ingested per second.
@@ -33,6 +37,7 @@ import sys
 import tempfile
 import time
 from datetime import date, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,7 @@ PROCESS_START = time.perf_counter()  # cold start counts qa's imports too (they 
 
 HERE = Path(__file__).resolve()
 SAMPLE = 1500  # chunks embedded alone by both backends
+MORE_CHUNKS = 3000  # chunks of further articles ingested into an empty index and into the large one
 QUESTIONS = 150
 STORY_SAMPLE = 300  # articles whose story is looked up
 POLL_ENTRIES = 100
@@ -56,7 +62,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench.json"))
     parser.add_argument(
         "--role",
-        choices=["ingest", "grow", "serve", "rebuild", "lexical", "check", "stories", "poll"],
+        choices=["ingest", "grow", "serve", "rebuild", "lexical", "check", "ingest_more", "stories", "poll"],
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -69,6 +75,7 @@ def main() -> None:
             "rebuild": rebuild,
             "lexical": lexical,
             "check": check,
+            "ingest_more": ingest_more,
             "stories": stories,
             "poll": poll,
         }
@@ -87,6 +94,9 @@ def main() -> None:
         report["check"] = {"small": child("check", args, small), "large": child("check", args, large)}
         # Without the lexical index that ingest saved (an older version's index): built at the first question.
         report["rebuild"] = {"small": child("rebuild", args, small), "large": child("rebuild", args, large)}
+        # Ingest speed as the index grows: the same further articles into an empty index and into the large one.
+        empty = Path(tmp) / "empty"
+        report["ingest_more"] = {"empty": child("ingest_more", args, empty), "large": child("ingest_more", args, large)}
         report["stories"] = child("stories", args, small)
         report["poll"] = child("poll", args, Path(tmp) / "poll")
     args.json.write_text(json.dumps(report, indent=2))
@@ -171,6 +181,32 @@ def ingest(args: argparse.Namespace) -> dict[str, Any]:
         "tokens_per_s": round(tokens / seconds),
         "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def ingest_more(args: argparse.Namespace) -> dict[str, Any]:
+    """Ingest the benchmark's articles after the first --chunks chunks' (none of them stored), MORE_CHUNKS chunks'
+    worth, into the index at --data, as `qa ingest` does."""
+    from qa.articles import article_from_record
+    from qa.chunking import chunk_article
+    from qa.engine import Engine
+
+    stored, _ = benchmark_articles(args)
+    settings = settings_for(args.data)
+    records, chunks = [], 0
+    with (args.dataset / "articles.jsonl").open() as lines:
+        for index, line in enumerate(islice(lines, len(stored), None)):
+            records.append(json.loads(line))
+            article = article_from_record(records[-1], path=None, index=index, settings=settings)
+            words, overlap = settings.chunk_words, settings.chunk_overlap_words
+            chunks += len(chunk_article(article, chunk_words=words, overlap_words=overlap))
+            if chunks >= MORE_CHUNKS:
+                break
+    engine = Engine(settings)
+    before = engine.stats().chunks
+    started = time.perf_counter()
+    report = engine.ingest_records(records)
+    seconds = time.perf_counter() - started
+    return {"index_chunks": before, "chunks": report.chunks, "chunks_per_s": round(report.chunks / seconds, 1)}
 
 
 def token_count(engine: Any, chunks: list[Any]) -> int:
@@ -458,6 +494,11 @@ def print_table(report: dict[str, Any]) -> None:
     checked = report["check"]
     cells = [f"{side['seconds']} s, {side['peak_rss_mb']:.0f} MB" for side in (checked["small"], checked["large"])]
     print(f"{'qa check: time, peak RSS':38} {cells[0]:>24} {cells[1]:>24}")
+    more = report["ingest_more"]
+    print(
+        f"ingest of {more['empty']['chunks']:,} more chunks: {more['empty']['chunks_per_s']} chunks/s into an empty "
+        f"index, {more['large']['chunks_per_s']} into the {more['large']['index_chunks']:,}-chunk one"
+    )
     found, polled = report["stories"], report["poll"]
     print(f"\nnear-duplicate check (stories): {found['ms_per_article']} ms an article ({found['articles']} articles)")
     print(
