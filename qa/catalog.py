@@ -56,6 +56,8 @@ class Catalog:
     _sources: np.ndarray
     _source_codes: dict[str, int]
     _row_of: dict[str, int] | None  # id -> row, built when first needed after a refresh
+    _norms: np.ndarray | None  # each row's BM25 length normalisation, made when first needed after a refresh
+    _live: int  # live rows when _norms was made
     _article_info: dict[str, tuple[str, str | None, int]]  # article -> (story, source, day number or 0)
     _members: dict[str, list[str]]  # story -> its articles
 
@@ -77,6 +79,8 @@ class Catalog:
         self._sources = np.zeros(0, dtype=np.int32)
         self._source_codes = {}
         self._row_of = None
+        self._norms = None
+        self._live = 0
         self._article_info, self._members = {}, {}
 
     def search(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[Chunk]:
@@ -88,23 +92,33 @@ class Catalog:
         with self._lock:
             self._refresh()
             tokens = self._tokenize([question])[0]
-            scores = np.zeros(len(self._ids), dtype=np.float32)
-            live = int(self._alive.sum())
+            live, norms, all_alive = self._scoring()
             if not live:
                 return []
-            average_length = float(self._lengths[self._alive].mean())
+            scores = np.zeros(len(self._ids), dtype=np.float32)
             for token in tokens:
                 term = self._vocabulary.get(token, -1)
                 if term not in self._postings:  # never seen, or only in removed chunks
                     continue
                 rows, counts = self._postings[term]
-                holding = self._alive[rows]
-                rows, counts = rows[holding], counts[holding]
+                if not all_alive:
+                    holding = self._alive[rows]
+                    rows, counts = rows[holding], counts[holding]
                 idf = np.log(1 + (live - len(rows) + 0.5) / (len(rows) + 0.5))
-                norm = BM25_K1 * (1 - BM25_B + BM25_B * self._lengths[rows] / average_length)
-                scores[rows] += idf * counts * (BM25_K1 + 1) / (counts + norm)
-            scores[~self.mask(filters)] = 0.0
+                scores[rows] += idf * counts * (BM25_K1 + 1) / (counts + norms[rows])
+            if filters != NO_FILTERS:  # dead rows scored nothing above
+                scores[~self.mask(filters)] = 0.0
             return [(self._ids[row], float(scores[row])) for row in _top(scores, k) if scores[row] > 0]
+
+    def _scoring(self) -> tuple[int, np.ndarray, bool]:
+        """Live chunks, each row's BM25 length normalisation, and whether no row is dead: the same for every
+        question until the next write, so made once per refresh (a million chunks: ~10 ms a question less)."""
+        if self._norms is None:
+            live = int(self._alive.sum())
+            average_length = float(self._lengths[self._alive].mean()) if live else 1.0
+            self._norms = BM25_K1 * (1 - BM25_B + BM25_B * self._lengths / average_length)
+            self._live = live
+        return self._live, self._norms, self._live == len(self._alive)
 
     def mask(self, filters: Filters) -> np.ndarray:
         """Which rows are live chunks that pass the date window and publisher (case-insensitive). An undated
@@ -178,8 +192,11 @@ class Catalog:
         if layout != self._layout:  # another collection (qa reindex) or other chunk settings: start over
             self._reset()
             self._layout = layout
-            if self._snapshot:
-                self._load(self._snapshot)
+            if self._snapshot and self._load(self._snapshot) == revision:
+                # Saved at this very revision: no process wrote since, so there is nothing to compare (reading every
+                # article's hash from Chroma took 10 s of a 13 s start at a million chunks).
+                self._revision = revision
+                return
         stored = self._store.article_versions()
         rows_before = len(self._ids)
         if not self._articles:
@@ -198,7 +215,7 @@ class Catalog:
         if (~self._alive).sum() > self._alive.sum():
             self._compact()
         self._revision = revision
-        self._row_of = None
+        self._row_of = self._norms = None
         if self._snapshot and len(self._ids) - rows_before >= SNAPSHOT_AFTER:
             self._save(self._snapshot)
 
@@ -209,6 +226,7 @@ class Catalog:
         state = {
             "layout": self._layout,
             "version": SNAPSHOT_VERSION,
+            "revision": self._revision,
             "articles": self._articles,
             "article_rows": self._article_rows,
             "ids": self._ids,
@@ -233,13 +251,14 @@ class Catalog:
             )
         os.replace(partial, path)
 
-    def _load(self, path: Path) -> None:
-        """Start from a readable snapshot of this layout; refresh() then checks it article by article."""
+    def _load(self, path: Path) -> str | None:
+        """Start from a readable snapshot of this layout; refresh() then checks it article by article unless the
+        store's revision is the one it was saved at, which this returns (None when nothing was loaded)."""
         try:
             with np.load(path) as saved:
                 state = json.loads(saved["state"].tobytes())
                 if state["layout"] != self._layout or state["version"] != SNAPSHOT_VERSION:
-                    return
+                    return None
                 offsets, rows, counts = saved["offsets"], saved["rows"], saved["counts"]
                 self._postings = {
                     int(term): (rows[offsets[i] : offsets[i + 1]], counts[offsets[i] : offsets[i + 1]])
@@ -248,12 +267,14 @@ class Catalog:
                 self._alive, self._lengths = saved["alive"], saved["lengths"]
                 self._days, self._sources = saved["days"], saved["sources"]
         except (OSError, ValueError, KeyError):  # missing or damaged: built from the store instead
-            return
+            self._reset()
+            return None
         self._articles, self._article_rows, self._ids = state["articles"], state["article_rows"], state["ids"]
         self._vocabulary, self._source_codes = state["vocabulary"], state["source_codes"]
         self._article_info = {id_: (story, source, day) for id_, (story, source, day) in state["article_info"].items()}
         for id_, (story, _, _) in self._article_info.items():
             self._members.setdefault(story, []).append(id_)
+        return state.get("revision")
 
     def _add(self, chunks: list[Chunk]) -> None:
         if not chunks:
