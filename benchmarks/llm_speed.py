@@ -9,13 +9,13 @@ The prompt is the local engine's own: the system rules and five passages of a se
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
 
 from qa.answer.llm import answer_messages
 from qa.articles import read_articles
+from qa.backends import this_machine
 from qa.chunking import chunk_article
 from qa.config import Settings
 from qa.local_llm import LOCAL_MODELS, assemble
@@ -23,14 +23,6 @@ from qa.models import Article
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "004_ea751519490200ce.txt"
 GENERATED_TOKENS = 64
-
-
-def cpu_name() -> str:
-    """The CPU's model name, as every figure must name it."""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -67,7 +59,7 @@ def main() -> None:
         prompt_rates.append(prompt_tokens / (first_token_at - started))
         generation_rates.append((tokens - 1) / (finished - first_token_at))
     info = llama_cpp.llama_print_system_info().decode().strip()
-    print(f"CPU: {cpu_name()}")
+    print(f"CPU: {this_machine().cpu}")
     print(f"llama.cpp build: {info}")
     print(f"model: {args.model}; prompt {prompt_tokens} tokens, {tokens} generated; medians of {args.runs} runs")
     print(f"prompt processing: {statistics.median(prompt_rates):.1f} tokens/s")

@@ -116,22 +116,10 @@ def build_chain(
         short_text = inert_markers(short.text) if short and quoted else None
         if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
             short_text = day
-        return _answer(state, "extractive", text, citations, short_text, notices, selection.confidence)
+        return _answer(state, story_members, "extractive", text, citations, short_text, notices, selection.confidence)
 
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
-
-    def _answer(
-        state: Retrieved,
-        engine: AnswererName,
-        text: str,
-        citations: list[Citation],
-        short_answer: str | None,
-        notices: list[str],
-        confidence: float | None = None,
-    ) -> Answer:
-        citations, updated = _with_stories(citations, state.passages, story_members)
-        return _answer_of(state, engine, text, citations, short_answer, [*notices, *updated], confidence)
 
     def _second_opinion(state: Retrieved, label: str, text: str, citations: list[Citation]) -> str | None:
         selection = extractive.select(state.standalone, state.passages)
@@ -170,7 +158,7 @@ def build_chain(
                     f"{count} sentence{'s' if count > 1 else ''} of {label}'s answer left out: not supported by "
                     "the passages it cited."
                 )
-            yield AnswerEvent(answer=_answer(state, state.answerer, text, citations, None, notices))
+            yield AnswerEvent(answer=_answer(state, story_members, state.answerer, text, citations, None, notices))
             return
         notices.append(f"{label} wrote no claim that its passages support; this is the extractive answer.")
         yield AnswerEvent(answer=extractive_answer(state, notices))
@@ -207,8 +195,9 @@ def _with_stories(
     return cited, list(dict.fromkeys(updated))
 
 
-def _answer_of(
+def _answer(
     state: Retrieved,
+    story_members: Callable[[Sequence[str]], list[StoryMember]],
     engine: AnswererName,
     text: str,
     citations: list[Citation],
@@ -216,6 +205,8 @@ def _answer_of(
     notices: list[str],
     confidence: float | None = None,
 ) -> Answer:
+    citations, updated = _with_stories(citations, state.passages, story_members)
+    notices = [*notices, *updated]
     finished = time.perf_counter()
     timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}
     timings["answer"] = (finished - state.started) * 1000 - timings["retrieve"]
