@@ -17,6 +17,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpcore
 import httpx
+import idna
 
 from qa.config import Settings
 from qa.errors import FetchError
@@ -25,13 +26,26 @@ USER_AGENT = "qa-news/0.1 (question answering over news; respects robots.txt)"
 # The name robots.txt rules are matched against.
 ROBOTS_AGENT = "qa-news"
 MAX_REDIRECTS = 5
+# RFC 9309: a crawler parses at least the first 500 KiB of a robots.txt; the rest is never read.
 ROBOTS_MAX_BYTES = 512 * 1024
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
-FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml")
+# Feeds come under many names: the registered ones, their x- forms, and plain XML or text from simple servers.
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/rdf+xml",
+    "application/x-rss+xml",
+    "application/x-atom+xml",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+)
 # Never reached, whatever QA_FETCH_PRIVATE says: instance metadata services hand out cloud credentials.
 METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
 )
+# IPv6 addresses that translate to an IPv4 one (RFC 6052): the IPv4 one is what they reach.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 @dataclass(frozen=True)
@@ -53,8 +67,13 @@ class Fetched:
 
 def refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> str | None:
     """Why an address may not be fetched from, or None when it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv6 address that carries an IPv4 one (mapped, 6to4, Teredo, NAT64) reaches that one: judge it.
+        for embedded in _embedded_ipv4(address):
+            if reason := refusal(embedded, allow_private):
+                return reason
+        if address.ipv4_mapped:
+            return None
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if address.is_link_local:
@@ -68,6 +87,13 @@ def refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_privat
     return None
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    embedded = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if address in NAT64:
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [found for found in embedded if found is not None]
+
+
 def checked_address(host: str, port: int, allow_private: bool) -> str:
     """The address to connect to for `host`: every address the name resolves to must be allowed, so that a name
     with one public and one private address cannot be steered to the private one."""
@@ -78,17 +104,59 @@ def checked_address(host: str, port: int, allow_private: bool) -> str:
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
     for address in addresses:
         reason = refusal(address, allow_private)
-        if reason:
-            raise FetchError(f"refused {host}: it resolves to {address}, {reason}")
+        if reason:  # the address itself is not named: the message may reach an API client
+            raise FetchError(f"refused {host}: it resolves to {reason}")
     return str(addresses[0])
+
+
+class _Fetch(threading.local):
+    """What the fetch under way on this thread allows: when it must be done by, and the one host the user's own
+    trust reaches (the host of the URL they typed; never where a remote server redirects them)."""
+
+    deadline: float = float("inf")
+    trusted_host: str | None = None
+
+    def bounded(self, timeout: float | None) -> float:
+        """The time one network operation may take: its own limit, cut to what is left of the whole fetch."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("the fetch's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the fetch's deadline: a server dripping its headers or body
+    a byte at a time cannot stretch a fetch past QA_FETCH_TIMEOUT."""
+
+    def __init__(self, stream: httpcore.NetworkStream, fetch: _Fetch) -> None:
+        self._stream, self._fetch = stream, fetch
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._fetch.bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._fetch.bounded(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, self._fetch.bounded(timeout))
+        return _DeadlineStream(tls, self._fetch)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _CheckedBackend(httpcore.SyncBackend):
     """Connects only to allowed addresses, and to exactly the address it checked (no second DNS lookup that a
-    rebinding name could answer differently). TLS still verifies the name."""
+    rebinding name could answer differently), within the fetch's deadline. TLS still verifies the name."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, fetch: _Fetch) -> None:
         self._allow_private = allow_private
+        self._fetch = fetch
 
     def connect_tcp(
         self,
@@ -98,8 +166,10 @@ class _CheckedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        address = checked_address(host, port, self._allow_private)
-        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+        allow_private = self._allow_private or host == self._fetch.trusted_host
+        address = checked_address(host, port, allow_private)
+        stream = super().connect_tcp(address, port, self._fetch.bounded(timeout), local_address, socket_options)
+        return _DeadlineStream(stream, self._fetch)
 
 
 class Fetcher:
@@ -107,12 +177,14 @@ class Fetcher:
     and when it was last asked."""
 
     def __init__(self, settings: Settings, *, trusted: bool = False) -> None:
-        """`trusted`: the URLs come from the machine's own user (the CLI), who may reach their own network."""
+        """`trusted`: the URLs come from the machine's own user (the CLI), who may reach their own network: the
+        host of each URL they give, not the hosts its redirects lead to."""
         self.settings = settings
-        self._allow_private = trusted or settings.fetch_private
+        self._trusted = trusted
         self._max_bytes = int(settings.fetch_max_mb * 1024 * 1024)
+        self._fetch = _Fetch()
         transport = httpx.HTTPTransport()
-        transport._pool._network_backend = _CheckedBackend(self._allow_private)
+        transport._pool._network_backend = _CheckedBackend(settings.fetch_private, self._fetch)
         # No proxies from the environment: a proxy would connect on our behalf to addresses never checked.
         self._client = httpx.Client(
             transport=transport,
@@ -121,7 +193,7 @@ class Fetcher:
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
         )
         self._robots: dict[str, RobotFileParser | None] = {}
-        self._last_request: dict[str, float] = {}
+        self._next_request: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __enter__(self) -> Fetcher:
@@ -149,15 +221,34 @@ class Fetcher:
         robots: bool = True,
     ) -> Fetched:
         """Fetch `url`, following at most MAX_REDIRECTS redirects; the body must be one of `types` (any when
-        empty). Raises FetchError with one line for every refusal and failure."""
-        deadline = time.monotonic() + self.settings.fetch_timeout
+        empty). QA_FETCH_TIMEOUT bounds it all: robots.txt, every hop, headers and body. Raises FetchError with one
+        line for every refusal and failure."""
+        url = check_url(url)
+        self._fetch.deadline = time.monotonic() + self.settings.fetch_timeout
+        self._fetch.trusted_host = urlsplit(url).hostname if self._trusted else None
+        try:
+            return self._follow(url, types, etag=etag, last_modified=last_modified, robots=robots)
+        finally:
+            self._fetch.deadline, self._fetch.trusted_host = float("inf"), None
+
+    def _follow(
+        self,
+        url: str,
+        types: tuple[str, ...],
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        robots: bool = True,
+        keep_bytes: int | None = None,
+    ) -> Fetched:
+        """`get` within the deadline already set; with `keep_bytes`, the body is cut there instead of refused."""
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         seen = []
-        current = check_url(url)
+        current = url
         while True:
             if robots and not self._robots_allow(current):
                 raise FetchError(f"robots.txt of {urlsplit(current).netloc} disallows {current}")
@@ -173,13 +264,15 @@ class Fetcher:
                             raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}")
                         current = following
                         continue
-                    return self._read(response, current, types, deadline)
+                    return self._read(response, current, types, keep_bytes)
             except httpx.TimeoutException:
-                raise FetchError(f"timed out fetching {current}") from None
-            except httpx.HTTPError as error:
-                raise FetchError(f"cannot fetch {current}: {error}") from None
+                raise FetchError(
+                    f"timed out fetching {current} ({self.settings.fetch_timeout:g} s in all, QA_FETCH_TIMEOUT)"
+                ) from None
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
+                raise FetchError(f"cannot fetch {current}: {_one_line(error)}") from None
 
-    def _read(self, response: httpx.Response, url: str, types: tuple[str, ...], deadline: float) -> Fetched:
+    def _read(self, response: httpx.Response, url: str, types: tuple[str, ...], keep_bytes: int | None) -> Fetched:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         fetched = Fetched(
             url=url,
@@ -196,27 +289,29 @@ class Fetcher:
         if types and content_type not in types:
             raise FetchError(f"{url} is {content_type or 'of no stated type'}, not {' or '.join(types)}")
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        body = b"".join(self._decoded(response.iter_raw(), encoding, url, deadline))
-        return Fetched(**{**fetched.__dict__, "content": body})
+        body = bytearray()
+        for piece in self._decoded(response.iter_raw(), encoding, url):
+            body += piece
+            if keep_bytes is not None and len(body) >= keep_bytes:
+                del body[keep_bytes:]
+                break
+        return Fetched(**{**fetched.__dict__, "content": bytes(body)})
 
-    def _decoded(self, raw: Iterator[bytes], encoding: str, url: str, deadline: float) -> Iterator[bytes]:
+    def _decoded(self, raw: Iterator[bytes], encoding: str, url: str) -> Iterator[bytes]:
         """The body decompressed as it arrives, stopped at the byte cap before and after decompression (a gzip bomb
-        inflates a little at a time, never past the cap) and at the deadline."""
-        if encoding in ("gzip", "x-gzip", "deflate"):
-            inflater: Any = zlib.decompressobj(zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS)
-        elif encoding in ("identity", ""):
-            inflater = None
-        else:
+        inflates a little at a time, never past the cap)."""
+        if encoding not in ("gzip", "x-gzip", "deflate", "identity", ""):
             raise FetchError(f"{url} came in an encoding not asked for ({encoding})")
+        inflater: Any = None
         received = produced = 0
         too_large = f"{url} is larger than {self.settings.fetch_max_mb:g} MB (QA_FETCH_MAX_MB)"
         for piece in raw:
             received += len(piece)
             if received > self._max_bytes:
                 raise FetchError(too_large)
-            if time.monotonic() > deadline:
-                raise FetchError(f"timed out fetching {url} ({self.settings.fetch_timeout:g} s, QA_FETCH_TIMEOUT)")
             pending = piece
+            if inflater is None and encoding not in ("identity", ""):
+                inflater = zlib.decompressobj(_window_bits(encoding, piece))
             while pending:
                 if inflater is None:
                     out, pending = pending, b""
@@ -240,32 +335,64 @@ class Fetcher:
         return rules is None or rules.can_fetch(ROBOTS_AGENT, url)
 
     def _read_robots(self, origin: str) -> RobotFileParser | None:
-        """The origin's robots.txt rules; None (everything allowed) when it has none (any 4xx, RFC 9309)."""
+        """The origin's robots.txt rules, from its first ROBOTS_MAX_BYTES; None (everything allowed) when it has
+        none (any 4xx, RFC 9309)."""
         try:
-            fetched = self.get(f"{origin}/robots.txt", (), robots=False)
+            fetched = self._follow(f"{origin}/robots.txt", (), robots=False, keep_bytes=ROBOTS_MAX_BYTES)
         except FetchError as error:
             if error.status and 400 <= error.status < 500:
                 return None
             # Unreachable or failing (5xx): crawl nothing there, as RFC 9309 asks.
             raise FetchError(f"robots.txt of {urlsplit(origin).netloc} could not be read: {error}") from None
         rules = RobotFileParser()
-        rules.parse(fetched.content[:ROBOTS_MAX_BYTES].decode("utf-8", "replace").splitlines())
+        rules.parse(fetched.content.decode("utf-8", "replace").splitlines())
         return rules
 
     def _wait_for_host(self, url: str) -> None:
+        """Keep QA_FETCH_HOST_DELAY between requests to one host: the slot is taken under the lock, the wait is
+        outside it, so one thread's wait holds no other thread up."""
         host = urlsplit(url).netloc
         with self._lock:
-            wait = self._last_request.get(host, -1e9) + self.settings.fetch_host_delay - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request[host] = time.monotonic()
+            now = time.monotonic()
+            slot = max(now, self._next_request.get(host, now))
+            self._next_request[host] = slot + self.settings.fetch_host_delay
+        if slot > now:
+            time.sleep(slot - now)
 
 
 def check_url(url: str) -> str:
-    """The URL if it is one that may be fetched: http or https, with a host; FetchError otherwise."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise FetchError(f"only http and https URLs are fetched, not {url[:80]!r}")
+    """The URL if it is one that may be fetched: http or https, with a host the HTTP client can reach, no user name
+    or password; FetchError with one line otherwise (a user's URL, a feed's link or a server's redirect alike)."""
+    text = url.strip()
+    shown = repr(text[:80])
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # a port that is not a number raises here
+        # Parsed as the client will send it: hosts it refuses ("0177.0.0.1", control characters) fail here, and
+        # punycode labels that decode to nothing ("xn--") too.
+        for label in httpx.URL(text).host.split("."):
+            if label.startswith("xn--"):
+                idna.decode(label)
+    except (ValueError, httpx.InvalidURL) as error:  # IDNA's errors are ValueErrors too
+        raise FetchError(f"not a valid URL {shown}: {_one_line(error)}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"only http and https URLs are fetched, not {shown}")
     if not parts.hostname:
-        raise FetchError(f"no host in the URL {url[:80]!r}")
+        raise FetchError(f"no host in the URL {shown}")
+    if parts.username is not None or parts.password is not None:
+        # It would be sent to the site and stored in the article's URL, for every reader to see.
+        raise FetchError(f"URLs with a user name or password are not fetched: {parts.hostname}")
     return parts.geturl()
+
+
+def _window_bits(encoding: str, first: bytes) -> int:
+    """zlib's window bits for a body: gzip's header, or deflate as zlib data (RFC 9110) or, as some servers send
+    it, raw deflate with no header."""
+    if encoding != "deflate":
+        return zlib.MAX_WBITS | 32
+    zlib_header = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
+    return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__

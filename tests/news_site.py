@@ -28,6 +28,7 @@ class Resource:
     location: str | None = None
     etag: str | None = None
     delay_s: float = 0.0
+    drip_s: float = 0.0  # the status line and headers sent a byte at a time, this long apart
     gzip: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -52,6 +53,9 @@ class NewsSite:
                     self._send(404, b"not found", "text/plain")
                     return
                 time.sleep(resource.delay_s)
+                if resource.drip_s:
+                    self._drip(resource)
+                    return
                 if resource.location:
                     self.send_response(resource.status)
                     self.send_header("Location", resource.location)
@@ -83,6 +87,19 @@ class NewsSite:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):  # the client stopped reading at its cap
                     pass
+
+            def _drip(self, resource: Resource) -> None:
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: {resource.content_type}\r\n" + "".join(
+                    f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(50)
+                )
+                try:
+                    for byte in head.encode():
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(resource.drip_s)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up: what the test wants
+                    pass
+                self.close_connection = True
 
             def log_message(self, *_: object) -> None:
                 pass
