@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -159,13 +159,23 @@ def feeds_add(
 
 @feeds_app.command("list")
 def feeds_list() -> None:
-    """The followed feeds, one line each: id, name, last poll, status (and error), articles so far, URL."""
+    """The followed feeds, one line each: id, name, last poll, status (and error), articles so far, URL, and who
+    is polling it now."""
+    from qa.feeds import claimed_by_live_poller
+
     with user_errors():
         followed = open_engine().feeds()
     for feed in followed:
         polled = f"{feed.last_poll:%Y-%m-%d %H:%M} UTC" if feed.last_poll else "never polled"
         error = f": {feed.error}" if feed.error else ""
-        show(f"{feed.id}  {feed.name}  {polled}  {feed.status}{error}  {feed.articles} articles  {feed.url}")
+        claim = ""
+        if feed.polling_until and claimed_by_live_poller(feed):
+            claim = (
+                f"  polled now by {feed.polling_by or 'another poller'} (claim until {feed.polling_until:%H:%M} UTC)"
+            )
+        elif feed.polling_until and feed.polling_until > datetime.now(UTC):
+            claim = f"  claim left by {feed.polling_by}, whose process is gone: the next poll takes it"
+        show(f"{feed.id}  {feed.name}  {polled}  {feed.status}{error}  {feed.articles} articles  {feed.url}{claim}")
 
 
 @feeds_app.command("remove")

@@ -5,7 +5,10 @@ bad feed never stops the others, errors back off, and a feed claimed by one poll
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +31,14 @@ BACKOFF_MAX = timedelta(days=1)
 SEEN_KEPT = 5000
 ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
 EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+# The declaration as it appears in the encodings an XML parser detects from the first bytes: scanning only the
+# raw bytes as ASCII would miss a UTF-16, UTF-32 or EBCDIC feed's.
+ENTITY_DECLARATIONS = [ENTITY_DECLARATION] + [
+    re.compile(re.escape("<!ENTITY".encode(encoding)))
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp500", "cp037")
+]
+
+log = logging.getLogger("qa.feeds")
 
 
 def feed_id(url: str) -> str:
@@ -81,7 +92,10 @@ def poll_feeds(
         for feed in list_feeds(store):
             if stop():
                 break
-            poll = poll_feed(store, settings, feed.id, fetcher, force=force, stop=stop)
+            try:
+                poll = poll_feed(store, settings, feed.id, fetcher, force=force, stop=stop)
+            except NotFoundError:  # removed since it was listed
+                continue
             polls.append(poll)
             if on_poll:
                 on_poll(poll)
@@ -104,18 +118,21 @@ def poll_feed(
     poll = FeedPoll(feed=feed)
     try:
         poll = _poll(store, settings, feed, fetcher, stop)
-    except QAError as error:
+    except Exception as error:  # a feed's failure is that feed's: saved as its error, the other feeds polled
+        if not isinstance(error, QAError):
+            log.warning("feed %s failed unexpectedly: %s", feed.url, type(error).__name__)
+            log.debug("traceback", exc_info=error)
         failures = feed.failures + 1
         poll.feed = feed.model_copy(
             update={
                 "status": FeedStatus.ERROR,
-                "error": str(error),
+                "error": _reason(error),
                 "failures": failures,
                 "next_poll": _now() + min(BACKOFF * 2 ** (failures - 1), BACKOFF_MAX),
             }
         )
     finally:
-        poll.feed = poll.feed.model_copy(update={"last_poll": _now(), "polling_until": None})
+        poll.feed = poll.feed.model_copy(update={"last_poll": _now(), "polling_until": None, "polling_by": None})
         with store.writing():
             if _get(store, feed.id):  # removed while it was polled: not brought back
                 _save(store, poll.feed)
@@ -134,17 +151,24 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
     seen = set(feed.seen)
     entries = [entry for entry in parsed.entries if _entry_key(entry) not in seen][: settings.feed_max_entries]
     loaded: list[Article | LoadFailure] = []
-    keys: list[str] = []
+    kept: list[str] = []  # entries never to fetch again: ingested, or with a link that can never be fetched
     today = _now().date()
     for entry in entries:
         if stop():
             break
-        keys.append(_entry_key(entry))
-        loaded.append(_entry_article(entry, fetcher, settings, today, source=title or None))
+        try:
+            link = check_url(entry.get("link") or "")
+        except FetchError as error:
+            loaded.append(LoadFailure(location=_entry_location(entry), reason=f"refused link: {error}"))
+            kept.append(_entry_key(entry))
+            continue
+        item = _entry_article(entry, link, fetcher, settings, today, source=title or None)
+        loaded.append(item)
+        if isinstance(item, Article):
+            kept.append(_entry_key(entry))
     report = ingest_articles(loaded, store, settings)
     summary_only = sum(isinstance(item, Article) and item.summary_only for item in loaded)
     written = {item.article_id for item in report.items if item.status in ("added", "updated")}
-    kept = [key for key, item in zip(keys, loaded, strict=True) if isinstance(item, Article)]
     update: dict[str, Any] = {
         "name": name,
         "status": FeedStatus.OK,
@@ -163,7 +187,7 @@ def parse_feed(content: bytes, url: str) -> Any:
     XML entities is refused: expanding them ("billion laughs") is how a small feed fills memory."""
     import feedparser  # imported here: only polling needs it
 
-    if ENTITY_DECLARATION.search(content):
+    if any(declaration.search(content) for declaration in ENTITY_DECLARATIONS):
         raise FetchError(f"{url} declares XML entities; refused (they are never expanded)")
     parsed = feedparser.parse(content, response_headers={"content-location": url})
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
@@ -181,24 +205,39 @@ def parse_every(text: str) -> float:
 
 
 def _entry_article(
-    entry: Any, fetcher: Fetcher, settings: Settings, today: date, source: str | None
+    entry: Any, link: str, fetcher: Fetcher, settings: Settings, today: date, source: str | None
 ) -> Article | LoadFailure:
-    """An entry's page as an article; its summary when the page cannot be had; else why not."""
-    link = entry.get("link") or ""
+    """An entry's page (at its checked `link`) as an article; its summary when the page cannot be had; else why
+    not. Whatever goes wrong stays this entry's."""
     feed_date = _entry_date(entry)
     try:
         fetched = fetcher.page(link, robots=True)
         return article_from_page(fetched.content, fetched.url, settings, fetched=today, feed_date=feed_date)
-    except (FetchError, ArticleError) as error:
+    except Exception as error:  # the page failed or was refused: the feed's own summary may still be kept
+        if not isinstance(error, QAError):
+            log.warning("entry %s failed unexpectedly: %s", link, type(error).__name__)
+            log.debug("traceback", exc_info=error)
         summary = _summary_text(entry)
-        if not summary or not link:
-            return LoadFailure(location=link or entry.get("id", "entry"), reason=str(error))
+        if not summary:
+            return LoadFailure(location=link, reason=_reason(error))
         try:
             return article_from_summary(
                 summary, link, entry.get("title", ""), settings, fetched=today, published=feed_date, source=source
             )
         except ArticleError as summary_error:
-            return LoadFailure(location=link, reason=f"{error}; {summary_error}")
+            return LoadFailure(location=link, reason=f"{_reason(error)}; {summary_error}")
+
+
+def _entry_location(entry: Any) -> str:
+    """How an entry is named in a report: its link or id, one line, inert."""
+    return " ".join(str(entry.get("link") or entry.get("id") or "entry").split())[:200]
+
+
+def _reason(error: Exception) -> str:
+    """One line for a feed's or entry's error; an unexpected one by its class, never a traceback."""
+    if isinstance(error, QAError):
+        return str(error)
+    return f"unexpected {type(error).__name__} (logged)"
 
 
 def _summary_text(entry: Any) -> str:
@@ -233,13 +272,32 @@ def _claim(store: ArticleStore, id_: str, force: bool) -> tuple[Feed, str | None
         feed = _get(store, id_)
         if feed is None:
             raise NotFoundError(f"no followed feed has the id {id_!r}")
-        if feed.polling_until and feed.polling_until > now:
-            return feed, "another poller is polling it"
+        if claimed_by_live_poller(feed, now):
+            return feed, f"{feed.polling_by or 'another poller'} is polling it, until {feed.polling_until:%H:%M} UTC"
         if feed.next_poll and feed.next_poll > now and not force:
             return feed, f"backing off after {feed.failures} failed polls, until {feed.next_poll:%H:%M} UTC"
-        feed = feed.model_copy(update={"polling_until": now + CLAIM})
+        feed = feed.model_copy(
+            update={"polling_until": now + CLAIM, "polling_by": f"{socket.gethostname()}:{os.getpid()}"}
+        )
         _save(store, feed)
     return feed, None
+
+
+def claimed_by_live_poller(feed: Feed, now: datetime | None = None) -> bool:
+    """Whether a poller holds the feed now: its claim has not lapsed, and its process, if on this host, is alive (a
+    poller killed half-way leaves a claim no one holds)."""
+    if not feed.polling_until or feed.polling_until <= (now or _now()):
+        return False
+    host, _, pid = (feed.polling_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's poller: only the claim's lapse tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _get(store: ArticleStore, id_: str) -> Feed | None:

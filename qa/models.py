@@ -304,6 +304,10 @@ class Feed(BaseModel):
     polling_until: datetime | None = Field(
         default=None, description="A poller has claimed the feed until then: a second poller leaves it alone."
     )
+    polling_by: str | None = Field(
+        default=None,
+        description="The poller holding the claim, as host:pid; a claim whose process is gone on this host lapses.",
+    )
 
 
 class FeedPoll(BaseModel):

@@ -264,3 +264,74 @@ def test_watch_waits_between_polls(feeds_engine, site) -> None:
     started = time.monotonic()
     sleep_until(started + 60, stop.is_set)
     assert time.monotonic() - started < 5
+
+
+def test_a_bad_entry_stays_that_entrys_and_every_feed_is_polled(feeds_engine, site) -> None:
+    [good] = pages(site, 1)
+    bad_links = ["http://0177.0.0.1/x", "javascript:alert(1)", "file:///etc/passwd", "http://[::1"]
+    site.resources["/mixed"] = Resource(body=rss([*bad_links, good]), content_type=RSS)
+    site.resources["/later"] = Resource(body=rss(pages(site, 1, prefix="later"), title="Later Wire"), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/mixed", name="a mixed")  # polled first: feeds go by name
+    feeds_engine.add_feed(site.url + "/later", name="b later")
+    polls = {poll.feed.name: poll for poll in feeds_engine.poll_feeds()}
+    assert polls["a mixed"].feed.status == FeedStatus.OK and polls["a mixed"].report.count("added") == 1
+    reasons = [item.reason or "" for item in polls["a mixed"].report.failed]
+    assert len(reasons) == 4 and all(reason.startswith("refused link: ") for reason in reasons)
+    assert polls["b later"].report.count("added") == 1  # the feed after it was polled too
+    assert {article.url for article in feeds_engine.articles()} <= {good, site.url + "/later/1.html"}
+    again = feeds_engine.poll_feeds(force=True)  # a link that can never be fetched is not tried again
+    assert all(poll.report.items == [] for poll in again)
+
+
+def test_an_unexpected_failure_is_the_feeds_own_error(feeds_engine, site, monkeypatch) -> None:
+    import qa.feeds
+
+    def broken(content: bytes, url: str) -> None:
+        raise KeyError("parser bug")
+
+    site.resources["/feed"] = Resource(body=rss(pages(site, 1)), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    monkeypatch.setattr(qa.feeds, "parse_feed", broken)
+    [poll] = feeds_engine.poll_feeds()
+    assert poll.feed.status == FeedStatus.ERROR and poll.feed.error == "unexpected KeyError (logged)"
+    assert feeds_engine.feeds()[0].status == FeedStatus.ERROR  # saved: the next poll backs off
+
+
+def test_entities_are_refused_in_every_encoding_a_parser_detects(feeds_engine, site) -> None:
+    bomb = '<?xml version="1.0" encoding="{0}"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>' \
+        "<rss><channel><title>&b;</title></channel></rss>"  # fmt: skip
+    for encoding in ("utf-16", "utf-32", "cp500"):
+        site.resources[f"/{encoding}"] = Resource(body=bomb.format(encoding).encode(encoding), content_type=RSS)
+        feeds_engine.add_feed(f"{site.url}/{encoding}", name=encoding)
+    polls = feeds_engine.poll_feeds()
+    assert len(polls) == 3 and all("declares XML entities" in (poll.feed.error or "") for poll in polls)
+
+
+def test_a_claim_left_by_a_dead_poller_is_taken(feeds_engine, site, monkeypatch, tmp_path, embeddings) -> None:
+    import socket
+    from datetime import UTC, datetime, timedelta
+
+    from qa.feeds import _save
+
+    site.resources["/feed"] = Resource(body=rss(pages(site, 1)), content_type=RSS)
+    feed = feeds_engine.add_feed(site.url + "/feed")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    until = datetime.now(UTC) + timedelta(minutes=15)
+    try:
+        alive = feed.model_copy(update={"polling_until": until, "polling_by": f"{socket.gethostname()}:{sleeper.pid}"})
+        _save(feeds_engine.store, alive)
+        [held] = feeds_engine.poll_feeds(force=True)
+        assert held.skipped and f":{sleeper.pid} is polling it" in held.skipped
+    finally:
+        sleeper.kill()
+    killed = feed.model_copy(
+        update={"polling_until": until, "polling_by": f"{socket.gethostname()}:{dead.stdout.strip()}"}
+    )
+    _save(feeds_engine.store, killed)
+    monkeypatch.setenv("QA_DATA_DIR", str(feeds_engine.settings.data_dir))
+    monkeypatch.setattr(cli, "open_engine", lambda: Engine(feeds_engine.settings, embeddings))
+    listed = CliRunner().invoke(cli.app, ["feeds", "list"]).output
+    assert "whose process is gone: the next poll takes it" in listed
+    [taken] = feeds_engine.poll_feeds()
+    assert not taken.skipped and taken.report.count("added") == 1
