@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.answerers import AnswererName
@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     models_dir: Path | None = Field(
         default=None, description="Where the offline model is assembled; <data_dir>/models when unset."
     )
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty QA_API_TOKEN= would be "a token" that an empty Authorization header matches: the API open to all.
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("the token is empty: set a long random token, or unset QA_API_TOKEN")
+        return token
 
     @property
     def local_models_dir(self) -> Path:

@@ -81,7 +81,7 @@ def test_a_request_over_the_time_limit_is_answered_504(seeded: Engine, chat_serv
     chat_server.script()
 
 
-def test_an_unexpected_error_logs_where_not_what(
+def test_an_unexpected_error_logs_one_line_with_an_id_and_no_traceback(
     seeded: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
     secret_text = f"article text {uuid.uuid4().hex}"
@@ -90,14 +90,35 @@ def test_an_unexpected_error_logs_where_not_what(
         raise ValueError(f"could not parse {secret_text}")
 
     monkeypatch.setattr(seeded, "stats", failing)
-    client = TestClient(create_app(seeded.settings, seeded), raise_server_exceptions=False)
-    with caplog.at_level(logging.INFO):
-        assert client.get("/v1/stats").status_code == 500
-    logged = "\n".join(
-        record.getMessage() + str(record.exc_info or "") for record in caplog.records if record.levelno >= logging.INFO
-    )
-    assert "unexpected ValueError at test_api_security.py" in logged
-    assert secret_text not in logged
+    with caplog.at_level(logging.INFO), served(create_app(seeded.settings, seeded)) as url:  # as uvicorn logs it
+        response = httpx.get(f"{url}/v1/stats")
+    assert response.status_code == 500
+    message = response.json()["error"]["message"]
+    assert message.startswith("internal error ") and secret_text not in message
+    error_id = message.split()[2]
+    shown = [record for record in caplog.records if record.levelno >= logging.INFO]
+    assert not any(record.exc_info for record in shown)  # no traceback at the default level, from any logger
+    logged = "\n".join(record.getMessage() for record in shown)
+    assert f"error {error_id}: unexpected ValueError at test_api_security.py" in logged
+    assert secret_text not in logged and "Traceback" not in logged
+    with caplog.at_level(logging.DEBUG, logger="qa.api"), served(create_app(seeded.settings, seeded)) as url:
+        httpx.get(f"{url}/v1/stats")
+    assert any(record.exc_info for record in caplog.records if record.levelno == logging.DEBUG)  # the trace, asked for
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_an_empty_token_is_a_start_up_error(monkeypatch: pytest.MonkeyPatch, token: str):
+    from typer.testing import CliRunner
+
+    from qa import cli
+    from qa.config import get_settings
+    from qa.errors import ConfigError
+
+    monkeypatch.setenv("QA_API_TOKEN", token)
+    with pytest.raises(ConfigError, match=r"QA_API_TOKEN.*empty"):
+        get_settings()
+    served_anyway = CliRunner().invoke(cli.app, ["serve", "--host", "0.0.0.0"])
+    assert served_anyway.exit_code == 1 and "QA_API_TOKEN" in served_anyway.output
 
 
 def test_a_served_api_logs_no_secret_and_no_article_text(tmp_path: Path, chat_server: ScriptedChatServer):

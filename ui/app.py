@@ -101,11 +101,14 @@ def load_corpus(_engine: QAService, settings_json: str, revision: str) -> tuple[
 
 
 def readable(error: Exception, action: str) -> str:
-    """One line for the reader; anything but a QAError is a bug, so its traceback goes to the server log."""
+    """One line for the reader; anything but a QAError is a bug: the reader gets an id, the server log that id with
+    the error's class, and its traceback at DEBUG (it can quote article text)."""
     if isinstance(error, QAError):
         return f"{action}: {error}"
-    log.exception("%s failed", action)
-    return f"{action}: {type(error).__name__}: {error} (details in the server log)"
+    error_id = uuid.uuid4().hex[:12]
+    log.warning("error %s: %s failed: unexpected %s", error_id, action, type(error).__name__)
+    log.debug("error %s: traceback", error_id, exc_info=error)
+    return f"{action}: unexpected error {error_id} (logged on the server)"
 
 
 @contextmanager

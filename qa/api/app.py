@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from qa.api import openai, routes
 from qa.api.deps import EngineState, authorize
 from qa.api.errors import add_error_handlers
-from qa.api.middleware import BodyLimit, RateLimit, SecurityHeaders, TimeLimit
+from qa.api.middleware import BodyLimit, RateLimit, SecurityHeaders, TimeLimit, Unexpected
 from qa.api.schemas import ErrorBody
 from qa.config import Settings, get_settings
 from qa.engine import Engine
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The last added runs first: headers on every response, the 504 and 413 included.
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(TimeLimit, seconds=settings.api_timeout)
+    app.add_middleware(Unexpected)
     app.add_middleware(SecurityHeaders)
     if settings.api_cors_origins:  # closed unless origins are named: no browser page may call the API otherwise
         app.add_middleware(

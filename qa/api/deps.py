@@ -54,8 +54,9 @@ class EngineState:
         try:
             self.engine = Engine(settings)
             self.engine.stats()
-        except Exception as error:  # reported by /readyz and every /v1 call, and logged
-            log.exception("the engine could not start")
+        except Exception as error:  # reported by /readyz and every /v1 call, and logged: one line, the trace at DEBUG
+            log.warning("the engine could not start: %s", type(error).__name__)
+            log.debug("traceback", exc_info=error)
             self.error = str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
 
     def require(self) -> Engine:

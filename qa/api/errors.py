@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import traceback
-from pathlib import Path
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.articles import NESTED_TOO_DEEPLY
-from qa.controls import strip_controls
 from qa.errors import (
     ArticleError,
     ConfigError,
@@ -22,9 +17,6 @@ from qa.errors import (
     NotFoundError,
     QAError,
 )
-
-log = logging.getLogger("qa.api")
-
 
 STATUS = {
     InvalidQuestionError: 422,
@@ -50,7 +42,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Validation errors, HTTP errors, QAErrors and anything unexpected, each as one JSON line."""
+    """Validation errors, HTTP errors and QAErrors, each as one JSON line (anything unexpected: Unexpected)."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -74,14 +66,3 @@ def add_error_handlers(app: FastAPI) -> None:
     async def qa_error(_: Request, error: QAError) -> JSONResponse:
         # What is left (the store or the model failing) is the service's trouble, not the request's.
         return error_response(next((code for kind, code in STATUS.items() if isinstance(error, kind)), 503), str(error))
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        # Exception messages can quote article text or request bodies: at the default level only where it
-        # happened is logged; the whole traceback at DEBUG.
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        where = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
-        path = strip_controls(request.url.path)
-        log.error("unexpected %s at %s (%s %s)", type(error).__name__, where, request.method, path)
-        log.debug("traceback", exc_info=error)
-        return error_response(500, "internal error (logged on the server)")

@@ -4,9 +4,12 @@ the rate limit feedback uses."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
+import traceback
+import uuid
 from collections import deque
 from typing import Any
 
@@ -14,6 +17,9 @@ from fastapi import HTTPException
 
 from qa.api.errors import error_response
 from qa.config import Settings
+from qa.controls import strip_controls
+
+log = logging.getLogger("qa.api")
 
 # A feedback body is one answer with its quotes: far smaller than a question's history may be.
 FEEDBACK_BODY_BYTES = 256 * 1024
@@ -43,6 +49,43 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class Unexpected:
+    """Anything a route or middleware did not expect: a 500 naming an id, and one log line with the error's class,
+    where it happened and that id; the traceback only at DEBUG, since it can quote article text or request input.
+
+    Plain ASGI, inside the security headers: Starlette's own handler of last resort logs the whole traceback
+    again after any handler of ours has answered.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Run the request; answer 500 (if nothing was sent yet) to whatever it raises."""
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as error:
+            error_id = uuid.uuid4().hex[:12]
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}"
+            path = strip_controls(scope["path"])
+            log.warning(
+                "error %s: unexpected %s at %s (%s %s)", error_id, type(error).__name__, where, scope["method"], path
+            )
+            log.debug("error %s: traceback", error_id, exc_info=error)
+            if not started:  # a stream already under way can only be cut off
+                await error_response(500, f"internal error {error_id} (logged on the server)")(scope, receive, send)
 
 
 class RateLimit:
