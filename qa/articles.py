@@ -8,7 +8,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlparse, urlsplit, urlunsplit
@@ -31,6 +31,14 @@ MAX_TITLE_CHARS = 200
 # Query parameters that track a click, not name a page: dropped from the URL an article is known by.
 TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.IGNORECASE)
 NESTED_TOO_DEEPLY = "JSON nested too deeply"
+# "&#27;" and the other references to control characters: XML cannot hold them, and the extractor drops the whole
+# page over one. They are removed before extraction (tab, newline and carriage return are kept).
+CONTROL_REFERENCE = re.compile(
+    rb"&#(?:0*(?:[0-8]|1[124-9]|2[0-9]|3[01]|127)|[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF]));"
+)
+# A date a fetched page's text suggests (no metadata, no feed date) counts only within this many days before the
+# fetch: a year or a date further off in the text is what the article talks about, not when it ran.
+TEXT_DATE_DAYS = 30
 # "This article was originally published by Radio Free Europe/Radio Liberty and is reprinted with permission."
 PROVENANCE_LINE = re.compile(
     r"^(?:this )?(?:article|story|piece)?\s*(?:was |is )?(?:originally |first )?published (?:by|in|on|at) "
@@ -227,14 +235,17 @@ def article_from_page(
     """A fetched web page as an Article, its id from its canonical URL (the same page fetched again updates it).
 
     The page names its canonical URL (<link rel=canonical>, og:url); one on another host is ignored, so a page
-    cannot overwrite another site's article. Its own date wins over the feed's.
+    cannot overwrite another site's article. Its date: the one its metadata gives, else the feed's, else one its
+    text suggests within TEXT_DATE_DAYS before the fetch; a date after the fetch day is no date.
     """
     document = _extract_html(raw)
     canonical = canonical_url(urljoin(url, document.url) if document.url else url)
     if source_from_url(canonical) != source_from_url(url):
         canonical = canonical_url(url)
     article = _article_from_document(document, _hash_id(canonical), canonical, settings, path=None)
-    return article.model_copy(update={"fetched": fetched, "published": article.published or feed_date})
+    own = article.published if article.published and article.published <= fetched + timedelta(days=1) else None
+    published = own or feed_date or _date_in_text(raw, fetched)
+    return article.model_copy(update={"fetched": fetched, "published": published})
 
 
 def article_from_summary(
@@ -269,7 +280,15 @@ def _extract_html(raw: bytes) -> Any:
     import trafilatura  # imported here: it is slow to import and only HTML needs it
 
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
-    document = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
+    document = trafilatura.bare_extraction(
+        CONTROL_REFERENCE.sub(b"", raw),
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        # The date from the page's metadata (meta tags, JSON-LD, <time>, the URL) only, never guessed from its
+        # text: "2010 units" is not a date (article_from_page guesses, bounded, when nothing else dates a page).
+        date_extraction_params={"original_date": True, "extensive_search": False},
+    )
     if document is None or isinstance(document, dict) or not (document.text or "").strip():
         raise ArticleError("no article text found in the HTML")
     return document
@@ -290,6 +309,23 @@ def _article_from_document(
         published=_lenient_date(document.date),
         author=document.author or None,
     )
+
+
+def _date_in_text(raw: bytes, fetched: date) -> date | None:
+    """A date the page's text suggests, if it lies within TEXT_DATE_DAYS before the fetch day."""
+    from htmldate import find_date  # trafilatura's own date finder
+
+    logging.getLogger("htmldate").setLevel(logging.ERROR)
+    earliest = fetched - timedelta(days=TEXT_DATE_DAYS)
+    found = find_date(
+        CONTROL_REFERENCE.sub(b"", raw),
+        extensive_search=True,
+        original_date=True,
+        min_date=earliest.isoformat(),
+        max_date=fetched.isoformat(),
+    )
+    day = _lenient_date(found)
+    return day if day and earliest <= day <= fetched else None
 
 
 def _articles_from_json(text: str, path: Path, settings: Settings) -> Iterator[Article | LoadFailure]:

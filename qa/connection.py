@@ -44,6 +44,9 @@ class Connection:
         self.embedded = settings.chroma_url is None
         # Guards the client within the process: a reopen must not pull it from under another thread's call.
         self.lock = threading.RLock()
+        # One ingest or removal at a time per index in this process (their reads of what is stored must still hold
+        # when they write); held around the index's own work only, never around a network fetch.
+        self.ingest_lock = threading.RLock()
         self.epoch = 0
         self._depth = 0
         if self.embedded:

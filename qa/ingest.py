@@ -125,67 +125,72 @@ def ingest_articles(
     `donors` (other stores of the same model, schema and chunking) hold for the same articles keep their
     vectors instead of being embedded again: how a corpus of several benchmarks reuses their indexes.
     """
-    started = time.perf_counter()
-    store.check_chunking()
-    report = IngestReport()
-    articles: dict[str, Article] = {}
-    for item in loaded:
-        if isinstance(item, LoadFailure):
-            report.items.append(IngestItem(location=item.location, status=IngestStatus.FAILED, reason=item.reason))
-        elif item.id in articles:
-            report.items.append(_item(item, IngestStatus.SKIPPED, reason="same id as an earlier article in this run"))
-        else:
-            articles[item.id] = item
+    with store.ingesting():
+        started = time.perf_counter()
+        store.check_chunking()
+        report = IngestReport()
+        articles: dict[str, Article] = {}
+        for item in loaded:
+            if isinstance(item, LoadFailure):
+                report.items.append(IngestItem(location=item.location, status=IngestStatus.FAILED, reason=item.reason))
+            elif item.id in articles:
+                report.items.append(
+                    _item(item, IngestStatus.SKIPPED, reason="same id as an earlier article in this run")
+                )
+            else:
+                articles[item.id] = item
 
-    stored = {}
-    ids = list(articles)
-    for i in range(0, len(ids), 500):
-        stored.update(store.stored_hashes(ids[i : i + 500]))
-    pending: list[tuple[Article, list[Chunk]]] = []
-    stories = StoryFinder(store.band_matches)
-    # Oldest first, so that a story's first article is, as far as this run can tell, the one that ran first.
-    for article in sorted(articles.values(), key=lambda a: (a.published or date.max, a.id)):
-        if stored.get(article.id) == article.content_hash and not rewrite:
-            report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
-        else:
-            article = stories.assign(article)
-            chunks = chunk_article(
-                article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words
-            )
-            pending.append((article, chunks))
+        stored = {}
+        ids = list(articles)
+        for i in range(0, len(ids), 500):
+            stored.update(store.stored_hashes(ids[i : i + 500]))
+        pending: list[tuple[Article, list[Chunk]]] = []
+        stories = StoryFinder(store.band_matches)
+        # Oldest first, so that a story's first article is, as far as this run can tell, the one that ran first.
+        for article in sorted(articles.values(), key=lambda a: (a.published or date.max, a.id)):
+            if stored.get(article.id) == article.content_hash and not rewrite:
+                report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
+            else:
+                article = stories.assign(article)
+                chunks = chunk_article(
+                    article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words
+                )
+                pending.append((article, chunks))
 
-    total = sum(len(chunks) for _, chunks in pending)
-    replacing = {article.id for article, _ in pending if article.id in stored}
+        total = sum(len(chunks) for _, chunks in pending)
+        replacing = {article.id for article, _ in pending if article.id in stored}
 
-    groups = [pending[i : i + ARTICLES_PER_WRITE] for i in range(0, len(pending), ARTICLES_PER_WRITE)]
-    # A donor opens only with this model and schema (ArticleStore checks); its chunking must match as well.
-    same_layout = [donor for donor in donors if donor.chunking == store.chunking] if pending else []
+        groups = [pending[i : i + ARTICLES_PER_WRITE] for i in range(0, len(pending), ARTICLES_PER_WRITE)]
+        # A donor opens only with this model and schema (ArticleStore checks); its chunking must match as well.
+        same_layout = [donor for donor in donors if donor.chunking == store.chunking] if pending else []
 
-    def embedding(group: list[tuple[Article, list[Chunk]]]) -> Future[list[ArticleVersion]]:
-        # Stored vectors are read here, on the calling thread: it may hold the index for writing (qa check --repair).
-        reused = store.stored_vectors([article.id for article, _ in group if article.id in replacing])
-        for donor in same_layout:
-            reused = {**donor.stored_vectors([article.id for article, _ in group]), **reused}
-        return embedder.submit(_embed, group, reused, store.embeddings)
+        def embedding(group: list[tuple[Article, list[Chunk]]]) -> Future[list[ArticleVersion]]:
+            # Stored vectors are read here, on the calling thread: it may hold the index for writing (qa check
+            # --repair).
+            reused = store.stored_vectors([article.id for article, _ in group if article.id in replacing])
+            for donor in same_layout:
+                reused = {**donor.stored_vectors([article.id for article, _ in group]), **reused}
+            return embedder.submit(_embed, group, reused, store.embeddings)
 
-    # The next group is embedded on a second thread while this one is written; the store is used by this thread only.
-    with ThreadPoolExecutor(1, thread_name_prefix="qa-embed") as embedder:
-        upcoming = embedding(groups[0]) if groups else None
-        for i in range(len(groups)):
-            assert upcoming is not None
-            versions = upcoming.result()
-            upcoming = embedding(groups[i + 1]) if i + 1 < len(groups) else None
-            store.write_articles(versions, replacing)
-            for version in versions:
-                status = IngestStatus.UPDATED if version.article.id in replacing else IngestStatus.ADDED
-                report.items.append(_item(version.article, status, chunks=len(version.chunks)))
-            if on_progress:
-                on_progress(sum(len(version.chunks) for version in versions), total)
-    # The one place the catalogue follows a write in this process: it is saved if it grew much, so the next process
-    # to open the index loads it instead of tokenising every chunk (38 s at 200k chunks).
-    catalog_of(store).refresh()
-    report.seconds = time.perf_counter() - started
-    return report
+        # The next group is embedded on a second thread while this one is written; the store is used by this thread
+        # only.
+        with ThreadPoolExecutor(1, thread_name_prefix="qa-embed") as embedder:
+            upcoming = embedding(groups[0]) if groups else None
+            for i in range(len(groups)):
+                assert upcoming is not None
+                versions = upcoming.result()
+                upcoming = embedding(groups[i + 1]) if i + 1 < len(groups) else None
+                store.write_articles(versions, replacing)
+                for version in versions:
+                    status = IngestStatus.UPDATED if version.article.id in replacing else IngestStatus.ADDED
+                    report.items.append(_item(version.article, status, chunks=len(version.chunks)))
+                if on_progress:
+                    on_progress(sum(len(version.chunks) for version in versions), total)
+        # The one place the catalogue follows a write in this process: it is saved if it grew much, so the next process
+        # to open the index loads it instead of tokenising every chunk (38 s at 200k chunks).
+        catalog_of(store).refresh()
+        report.seconds = time.perf_counter() - started
+        return report
 
 
 def _embed(

@@ -110,6 +110,12 @@ class ArticleStore:
             yield
 
     @contextmanager
+    def ingesting(self) -> Iterator[None]:
+        """One ingest or removal at a time in this process, while questions run alongside; reentrant."""
+        with self._conn.ingest_lock:
+            yield
+
+    @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the index for a series of writes (see Connection); reentrant."""
         with self.exclusive():
@@ -206,7 +212,7 @@ class ArticleStore:
 
     def remove_article(self, article_id: str) -> int:
         """Delete an article and all its chunks; return how many chunks were removed."""
-        with self.writing():
+        with self.ingesting(), self.writing():
             removed = len(self._chunks.get(where={"article_id": article_id}, include=[])["ids"])
             self._articles.delete(ids=[article_id])
             self._chunks.delete(where={"article_id": article_id})

@@ -3,6 +3,9 @@ canonical URL, refused when the API is asked for a loopback address, and reporte
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -92,3 +95,66 @@ def test_the_api_refuses_loopback_and_fetches_when_allowed(tmp_path, embeddings,
                 assert site.hits["/a.html"] == 0
             invalid = httpx.post(f"{api}/v1/articles", json={"url": ""}, timeout=30)
             assert invalid.status_code == 422
+
+
+def test_a_year_in_the_text_never_dates_a_page(web_engine, site) -> None:
+    from qa.articles import article_from_page
+
+    undated = "<html><head><title>Sales</title></head><body><article><h1>Sales</h1><p>{}</p></article></body></html>"
+    units = undated.format("The plant sold 2010 units on Monday, more than in any week before it, the firm said.")
+    fetched = date(2026, 12, 1)
+    from_feed = article_from_page(units.encode(), site.url + "/a", web_engine.settings, fetched=fetched,
+                                  feed_date=date(2026, 12, 1))  # fmt: skip
+    assert from_feed.published == date(2026, 12, 1)  # the feed's date, not 2010
+    alone = article_from_page(units.encode(), site.url + "/a", web_engine.settings, fetched=fetched)
+    assert alone.published is None  # a guess far from the fetch day is dropped
+    recent = undated.format("Published November 28, 2026. The plant sold 2010 units on Monday, the firm said.")
+    near = article_from_page(recent.encode(), site.url + "/b", web_engine.settings, fetched=fetched)
+    assert near.published == date(2026, 11, 28)  # a guess near the fetch day stands when nothing else dates it
+    dated = site.page("/c.html", "Sales", "The plant sold 2010 units on Monday.", date="2026-11-20")
+    raw = site.resources["/c.html"].body
+    assert article_from_page(raw, dated, web_engine.settings, fetched=fetched, feed_date=date(2026, 11, 30)).published \
+        == date(2026, 11, 20)  # fmt: skip
+
+
+def test_a_reference_to_a_control_character_does_not_lose_the_page(web_engine, site) -> None:
+    url = site.page("/esc.html", "Council raises river levy", TEXT.replace("three percent", "three &#27;[31m percent"))
+    [item] = web_engine.ingest_urls([url], trusted=True).items
+    assert item.status == IngestStatus.ADDED
+    assert "three [31m percent" in web_engine.get_article(item.article_id or "").text
+
+
+@pytest.mark.parametrize("url", ["http://0177.0.0.1/", "http://[::1", "http://[::1]:abc/", "http://exa\x01mple.com/"])
+def test_a_malformed_url_is_refused_in_one_line_by_the_cli_and_the_api(monkeypatch, tmp_path, embeddings, url) -> None:
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli, "open_engine", lambda: Engine(embeddings=embeddings))
+    result = CliRunner().invoke(cli.app, ["ingest", url])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "not a valid URL" in result.output
+    settings = Settings(data_dir=tmp_path / "api")
+    with served(create_app(settings, Engine(settings, embeddings))) as api:
+        page = httpx.post(f"{api}/v1/articles", json={"url": url}, timeout=30)
+        feed = httpx.post(f"{api}/v1/feeds", json={"url": url + "feed"}, timeout=30)
+    for response in (page, feed):
+        assert response.status_code == 422 and "not a valid URL" in response.json()["error"]["message"]
+
+
+def test_a_slow_page_holds_no_lock_while_it_is_fetched(tmp_path, embeddings, site) -> None:
+    settings = Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0)
+    site.page("/slow.html", "Council raises river levy", TEXT)
+    site.resources["/slow.html"].delay_s = 5
+    outcome: list[int] = []
+    with served(create_app(settings, Engine(settings, embeddings))) as api:
+        page = {"url": site.url + "/slow.html"}
+        slow = threading.Thread(
+            target=lambda: outcome.append(httpx.post(f"{api}/v1/articles", json=page, timeout=60).status_code)
+        )
+        slow.start()
+        while site.hits["/slow.html"] == 0:  # the server is fetching the page now
+            time.sleep(0.05)
+        record = {"title": "Bridge repairs", "text": "Two bridges will be repaired before the spring floods."}
+        added = httpx.post(f"{api}/v1/articles", json={"articles": [record]}, timeout=60)
+        assert added.status_code == 200 and added.json()["items"][0]["status"] == "added"
+        assert slow.is_alive() and not outcome  # the upload did not wait for the page
+        slow.join()
+    assert outcome == [200]

@@ -41,7 +41,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     add_error_handlers(app)
     # Read by the routes and their dependencies.
     app.state.settings, app.state.engine_state = settings, state
-    app.state.ingest_lock = threading.Lock()  # one ingest at a time per process; questions run alongside
     app.state.feedback_rate = RateLimit(settings.feedback_per_minute)
 
     app.include_router(routes.health)

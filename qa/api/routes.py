@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -149,24 +148,22 @@ async def add_articles(request: Request, engine: EngineDep) -> IngestReport:
     author, id), JSON `{"url": page}` (a web page, fetched and extracted), or one multipart `file` (txt, md,
     html, json, jsonl; at most QA_MAX_UPLOAD_MB). Unchanged articles are skipped; unreadable ones are reported,
     and replace nothing."""
-    lock: threading.Lock = request.app.state.ingest_lock
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         name, data = await _uploaded_file(request, request.app.state.settings)
-        return await run_in_threadpool(_locked, lock, engine.ingest_upload, name, data)
+        return await run_in_threadpool(engine.ingest_upload, name, data)
     body = await request.body()
     if _names_a_page(body):
         page = validated(PageRequest, body)
-        return await run_in_threadpool(_locked, lock, engine.ingest_urls, [page.url])
+        return await run_in_threadpool(engine.ingest_urls, [page.url])
     records = validated(RecordsRequest, body)
-    return await run_in_threadpool(_locked, lock, engine.ingest_records, records.articles)
+    return await run_in_threadpool(engine.ingest_records, records.articles)
 
 
 @articles.delete("/articles/{article_id:article_id}", responses={404: {"model": ErrorBody}})
-def remove_article(article_id: str, engine: EngineDep, request: Request) -> RemovedArticle:
+def remove_article(article_id: str, engine: EngineDep) -> RemovedArticle:
     """Remove one article and its chunks."""
     engine.get_article(article_id)  # 404 for an unknown id, never a path
-    with request.app.state.ingest_lock:
-        _, chunks = engine.remove(article_id)
+    _, chunks = engine.remove(article_id)
     return RemovedArticle(id=article_id, chunks=chunks)
 
 
@@ -195,10 +192,9 @@ def remove_feed(feed_id: str, engine: EngineDep) -> Feed:
 
 
 @feeds.post("/feeds/poll", response_model_exclude={"__all__": {"feed": {"seen"}}})
-def poll_feeds(engine: EngineDep, request: Request, force: bool = False) -> list[FeedPoll]:
+def poll_feeds(engine: EngineDep, force: bool = False) -> list[FeedPoll]:
     """Poll every followed feed now (with `force`, those backing off after errors too)."""
-    with request.app.state.ingest_lock:
-        return engine.poll_feeds(force=force)
+    return engine.poll_feeds(force=force)
 
 
 def _names_a_page(body: bytes) -> bool:
@@ -219,8 +215,3 @@ async def _uploaded_file(request: Request, settings: Settings) -> tuple[str, byt
     if len(data) > limit:
         raise HTTPException(413, f"file too large (> {settings.max_upload_mb:g} MB)")
     return file.filename or "upload", data
-
-
-def _locked(lock: threading.Lock, function: Callable[..., IngestReport], *args: Any) -> IngestReport:
-    with lock:
-        return function(*args)

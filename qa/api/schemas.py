@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from qa.errors import FetchError
+from qa.fetcher import check_url
 from qa.models import ArticleSummary
 from qa.query import Filters
 
@@ -52,16 +54,27 @@ class RecordsRequest(BaseModel):
     articles: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
 
 
+def _fetchable(url: str) -> str:
+    try:
+        return check_url(url)
+    except FetchError as error:  # a 422 like any other invalid field
+        raise ValueError(str(error)) from None
+
+
+# An http(s) URL the fetcher would try: a malformed one is refused as the request's mistake.
+FetchableUrl = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_fetchable)]
+
+
 class PageRequest(BaseModel):
     """A web page to fetch and add (http or https; public addresses only unless QA_FETCH_PRIVATE)."""
 
-    url: str = Field(min_length=1, max_length=4000, description="The page's URL.")
+    url: FetchableUrl = Field(description="The page's URL.")
 
 
 class FeedRequest(BaseModel):
     """A feed to follow."""
 
-    url: str = Field(min_length=1, max_length=4000, description="The RSS or Atom feed's URL.")
+    url: FetchableUrl = Field(description="The RSS or Atom feed's URL.")
     name: str | None = Field(default=None, max_length=200, description="What to call it; the feed's title if unset.")
 
 
