@@ -21,7 +21,7 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
-from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, STORY_UPDATED
+from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, STORY_UPDATED, STORY_VERSIONS_DIFFER
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
@@ -107,6 +107,9 @@ def build_chain(
             started=started,
         )
 
+    def stories(citations: list[Citation], passages: list[Chunk]) -> tuple[list[Citation], list[str]]:
+        return _with_stories(citations, passages, story_members, get_article)
+
     def extractive_answer(state: Retrieved, notices: list[str]) -> Answer:
         selection = extractive.select(state.standalone, state.passages)
         text, citations = keep_cited_sentences(*_verified(cite(selection.evidence)))
@@ -116,7 +119,7 @@ def build_chain(
         short_text = inert_markers(short.text) if short and quoted else None
         if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
             short_text = day
-        return _answer(state, story_members, "extractive", text, citations, short_text, notices, selection.confidence)
+        return _answer(state, stories, "extractive", text, citations, short_text, notices, selection.confidence)
 
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
@@ -158,7 +161,7 @@ def build_chain(
                     f"{count} sentence{'s' if count > 1 else ''} of {label}'s answer left out: not supported by "
                     "the passages it cited."
                 )
-            yield AnswerEvent(answer=_answer(state, story_members, state.answerer, text, citations, None, notices))
+            yield AnswerEvent(answer=_answer(state, stories, state.answerer, text, citations, None, notices))
             return
         notices.append(f"{label} wrote no claim that its passages support; this is the extractive answer.")
         yield AnswerEvent(answer=extractive_answer(state, notices))
@@ -169,35 +172,50 @@ def build_chain(
 
 
 def _with_stories(
-    citations: list[Citation], passages: list[Chunk], story_members: Callable[[Sequence[str]], list[StoryMember]]
+    citations: list[Citation],
+    passages: list[Chunk],
+    story_members: Callable[[Sequence[str]], list[StoryMember]],
+    get_article: Callable[[str], Article | None],
 ) -> tuple[list[Citation], list[str]]:
-    """Each citation with the other outlets that carried its story, and a line for each that updates a version its
-    own outlet ran before."""
+    """Each citation with the other outlets whose own text carries its quote, and the notices its story calls for:
+    that it updates a version its own outlet ran before, or that other outlets' versions differ from the quote
+    (an altered copy never speaks for the outlet it copied, nor that outlet for it)."""
     story_of = {passage.article_id: passage.story for passage in passages if passage.story}
     wanted = sorted({story_of[c.article_id] for c in citations if c.article_id in story_of})
     members: dict[str, list[StoryMember]] = {}
     for member in story_members(wanted) if wanted else []:
         members.setdefault(member.story, []).append(member)
-    cited, updated = [], []
+    texts: dict[str, str] = {}
+    cited, notices = [], []
     for citation in citations:
         others = [
             m for m in members.get(story_of.get(citation.article_id, ""), []) if m.article_id != citation.article_id
         ]
-        outlets = list(dict.fromkeys(m.source for m in others if m.source and m.source != citation.source))
-        cited.append(citation.model_copy(update={"also_in": outlets}))
+        for member in others:
+            if member.article_id not in texts:
+                article = get_article(member.article_id)
+                texts[member.article_id] = " ".join(article.text.split()) if article else ""
+        quote = " ".join(citation.quote.split())
+        elsewhere = [m for m in others if m.source and m.source != citation.source]
+        carrying = [m for m in elsewhere if quote in texts[m.article_id]]
+        differing = [m for m in elsewhere if quote not in texts[m.article_id]]
+        cited.append(citation.model_copy(update={"also_in": list(dict.fromkeys(m.source for m in carrying))}))
+        if differing:
+            outlets = ", ".join(dict.fromkeys(str(m.source) for m in differing))
+            notices.append(STORY_VERSIONS_DIFFER.format(n=citation.n, outlets=outlets))
         earlier = [
             m.published
             for m in others
             if m.source == citation.source and m.published and citation.published and m.published < citation.published
         ]
         if earlier and citation.source:
-            updated.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
-    return cited, list(dict.fromkeys(updated))
+            notices.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
+    return cited, list(dict.fromkeys(notices))
 
 
 def _answer(
     state: Retrieved,
-    story_members: Callable[[Sequence[str]], list[StoryMember]],
+    stories: Callable[[list[Citation], list[Chunk]], tuple[list[Citation], list[str]]],
     engine: AnswererName,
     text: str,
     citations: list[Citation],
@@ -205,7 +223,7 @@ def _answer(
     notices: list[str],
     confidence: float | None = None,
 ) -> Answer:
-    citations, updated = _with_stories(citations, state.passages, story_members)
+    citations, updated = stories(citations, state.passages)
     notices = [*notices, *updated]
     finished = time.perf_counter()
     timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}

@@ -71,14 +71,12 @@ def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:
     Several chunks of one article, or ten reprints of one wire story, otherwise fill the top k. On RealTime QA
     (docs/evaluation.md) one chunk per article moved recall@5 from 0.830 to 0.874 and recall@10 from 0.874 to
     0.956, at a cost of 0.02 in answers that contain the gold answer; two per article lands in between. A story
-    (qa.stories) is one article here, and its place goes to its newest version among the candidates: the
-    corrected or updated text, not the first draft.
+    (qa.stories) is one article here, and its place goes to its lead (_story_lead).
     """
-    lead: dict[str, Chunk] = {}  # per story: the best chunk of its newest article (rank order decides ties)
+    stories: dict[str, list[Chunk]] = {}
     for chunk in ranking:
-        held = lead.get(key := chunk.story or chunk.article_id)
-        if held is None or (chunk.published and held.published and chunk.published > held.published):
-            lead[key] = chunk
+        stories.setdefault(chunk.story or chunk.article_id, []).append(chunk)
+    lead = {key: _story_lead(key, chunks) for key, chunks in stories.items()}
     taken: dict[str, int] = {}
     first: list[Chunk] = []
     rest: list[Chunk] = []
@@ -97,3 +95,25 @@ def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:
         else:
             rest.append(chunk)
     return first + rest
+
+
+def _story_lead(story: str, chunks: list[Chunk]) -> Chunk:
+    """The chunk that holds a story's place, from its candidates in rank order: the original outlet's (the story's
+    first article's) when it is among them, else the best ranked; replaced by a newer version from that same
+    outlet only, the corrected or updated text. Another outlet's copy never takes the original's place: it may
+    have altered what it copied."""
+    original = next((chunk for chunk in chunks if chunk.article_id == story), None)
+    anchor = next((chunk for chunk in chunks if original and _same_outlet(chunk, original)), chunks[0])
+    lead = anchor
+    for chunk in chunks:
+        newer = chunk.published and lead.published and chunk.published > lead.published
+        if newer and _same_outlet(chunk, anchor):
+            lead = chunk
+    return lead
+
+
+def _same_outlet(first: Chunk, second: Chunk) -> bool:
+    """One article, one URL, or one named publisher."""
+    if first.article_id == second.article_id or (first.url and first.url == second.url):
+        return True
+    return bool(first.source and second.source and first.source.lower() == second.source.lower())

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from qa.embeddings import DIMENSION, MiniLMEmbeddings
 from qa.errors import ArticleError, FetchError
 from qa.models import Article, Chunk, IngestItem, IngestReport, IngestStatus, ProgressCallback
 from qa.store import ArticleStore, ArticleVersion
-from qa.stories import StoryFinder
+from qa.stories import StoryFinder, meeting_order
 
 # Articles embedded and written together: many chunks per Chroma call, yet small enough that
 # an interrupted ingest loses little work.
@@ -146,12 +146,20 @@ def ingest_articles(
             stored.update(store.stored_hashes(ids[i : i + 500]))
         pending: list[tuple[Article, list[Chunk]]] = []
         stories = StoryFinder(store.band_matches)
+        # When each article was first stored, kept by its updates; one time for this run's new ones, which meet
+        # their stories by date, then by id (qa.stories.meeting_order).
+        changed = [id_ for id_, hash_ in stored.items() if hash_ != articles[id_].content_hash or rewrite]
+        first_stored = {}
+        for i in range(0, len(changed), 500):
+            first_stored.update(store.first_stored(changed[i : i + 500]))
+        now = datetime.now(UTC)
         # Oldest first, so that a story's first article is, as far as this run can tell, the one that ran first.
-        for article in sorted(articles.values(), key=lambda a: (a.published or date.max, a.id)):
+        for article in sorted(articles.values(), key=meeting_order):
             if stored.get(article.id) == article.content_hash and not rewrite:
                 report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
             else:
-                article = stories.assign(article)
+                ingested = first_stored.get(article.id) or article.ingested or now
+                article = stories.assign(article.model_copy(update={"ingested": ingested}))
                 chunks = chunk_article(
                     article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words
                 )

@@ -26,7 +26,7 @@ from qa.errors import QAError
 from qa.ingest import ingest_articles
 from qa.models import Article, Chunk, IngestReport, ProgressCallback
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
-from qa.stories import StoryFinder
+from qa.stories import StoryFinder, meeting_order
 
 EXPORT_FORMAT = "qa-export/1"
 ARTICLES_FILE = "articles.jsonl"
@@ -259,7 +259,7 @@ class StoryCount(BaseModel):
 def regroup_stories(store: ArticleStore) -> StoryCount:
     """Group every stored article into stories again, oldest first, as ingest groups new ones: for an index from
     before stories, or after qa.stories changed."""
-    articles = sorted(store.iter_articles(), key=lambda a: (a.published or datetime.max.date(), a.id))
+    articles = sorted(store.iter_articles(), key=meeting_order)
     finder = StoryFinder(lambda keys: [])  # every article is in this one run
     stored = {article.id: article.story for article in articles}
     grouped = {article.id: finder.assign(article).story or article.id for article in articles}

@@ -40,6 +40,11 @@ class Article(BaseModel):
         description="Id of the story it belongs to: the first article carrying the same text (reprints, syndicated "
         "and lightly edited copies; qa.stories), its own id when none does; set at ingest.",
     )
+    ingested: datetime | None = Field(
+        default=None,
+        description="When the index first stored it (UTC), kept across updates; set at ingest. Undated articles "
+        "meet their stories in this order.",
+    )
 
     @computed_field(description="sha256 of everything stored about the article; a change means re-ingest.")  # type: ignore[prop-decorator]
     @cached_property

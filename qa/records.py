@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from qa.models import Article, Chunk
@@ -23,12 +23,13 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
 
 def article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Article:
     """Rebuild an Article from its Chroma record."""
-    fetched = meta.get("fetched")
+    fetched, ingested = meta.get("fetched"), meta.get("ingested")
     return Article(
         id=article_id,
         text=text,
         author=_opt(meta, "author"),
         fetched=date.fromisoformat(str(fetched)) if fetched else None,
+        ingested=datetime.fromisoformat(str(ingested)) if ingested else None,
         summary_only=bool(meta.get("summary_only")),
         **read_shared_metadata(meta),
     )
@@ -52,6 +53,7 @@ def article_metadata(article: Article) -> dict[str, Any]:
         "content_hash": article.content_hash,
         "author": article.author,
         "fetched": article.fetched.isoformat() if article.fetched else None,
+        "ingested": article.ingested.isoformat() if article.ingested else None,
         "summary_only": article.summary_only or None,
         **dict(zip(BAND_KEYS, band_keys(article.text), strict=True)),
         **shared_metadata(article.title, article.source, article.url, article.path, article.published, article.story),

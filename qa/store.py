@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -148,6 +148,19 @@ class ArticleStore:
             found = self._articles.get(ids=list(article_ids), include=["metadatas"])
         return {
             id_: str(meta["content_hash"]) for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+        }
+
+    def first_stored(self, article_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each given article was first stored, where that was recorded (Article.ingested)."""
+        if not article_ids:
+            return {}
+        with self._reading():
+            found = self._articles.get(ids=list(article_ids), include=["metadatas"])
+        metadatas = found["metadatas"] or []
+        return {
+            id_: datetime.fromisoformat(str(meta["ingested"]))
+            for id_, meta in zip(found["ids"], metadatas, strict=True)
+            if meta.get("ingested")
         }
 
     def get_article(self, article_id: str) -> Article | None:

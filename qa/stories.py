@@ -7,7 +7,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 
 import numpy as np
@@ -89,7 +89,7 @@ class StoryFinder:
         own = shingles(article.text)
         matching = [c for c in candidates.values() if similarity(own, shingles(c.text)) >= SAME_STORY]
         if matching:
-            first = min(matching, key=lambda c: (c.published or date.max, c.id))
+            first = min(matching, key=meeting_order)
             story = first.story or first.id
         else:
             story = article.id
@@ -97,6 +97,12 @@ class StoryFinder:
         for key in keys:
             self._run.setdefault(key, []).append(assigned)
         return assigned
+
+
+def meeting_order(article: Article) -> tuple[date, datetime, str]:
+    """The order stories meet articles, at ingest and when regrouped alike: by publication date, undated last; then
+    as the index first stored them (those stored before that was recorded first); then by id, as one run does."""
+    return (article.published or date.max, article.ingested or datetime.min.replace(tzinfo=UTC), article.id)
 
 
 @cache

@@ -97,3 +97,51 @@ def test_regrouping_an_index_finds_the_stories_ingest_would(seeded: Engine) -> N
     members = seeded.retriever.catalog.story_members([shared])  # the catalogue re-read the moved articles
     assert sorted(m.article_id for m in members) == sorted(id_ for id_, story in grouped.items() if story == shared)
     assert "3 articles in 2 stories; 2 (66.7%) share a story" in counted.summary()
+
+
+HOW_MANY = "How many Russians did NATO expel?"
+
+
+def test_an_altered_copy_never_speaks_for_the_original(seeded: Engine) -> None:
+    [original] = [a for a in seeded.articles() if "new low" in seeded.get_article(a.id).text]
+    altered = {"title": "NATO expels Russians", "text": reprint(OTHER, "Copycat News").replace("eight", "eighty"),
+               "source": "Copycat News", "date": "2021-11-01", "url": "https://copycat.example/a"}  # fmt: skip
+    faithful = {"title": "NATO expels Russians", "text": reprint(OTHER, "Faithful Times"), "source": "Faithful Times",
+                "date": "2021-11-02", "url": "https://faithful.example/a"}  # fmt: skip
+    assert seeded.ingest_records([altered, faithful]).count("added") == 2
+    assert {a.story for a in seeded.articles() if a.source in ("Copycat News", "Faithful Times")} == {original.id}
+    answer = seeded.ask(Query(question=HOW_MANY))
+    assert not answer.refused and "eighty" not in answer.answer
+    [cited] = [c for c in answer.citations if "expelled eight Russians" in c.quote]
+    assert cited.article_id == original.id  # the original holds the story's place, not the later copy
+    assert cited.also_in == ["Faithful Times"]  # only an outlet whose own text carries the quote
+    differ = f"Versions of the story [{cited.n}] quotes differ: Copycat News did not run this passage as quoted."
+    assert differ in answer.notices
+
+
+def test_a_story_is_led_by_its_original_outlet_and_updated_only_by_it() -> None:
+    from qa.fusion import diversify
+    from qa.models import Chunk
+
+    def chunk(article: str, source: str, day: int | None, score: float) -> Chunk:
+        published = date(2021, 11, day) if day else None
+        return Chunk(article_id=article, ordinal=0, start=0, end=4, text="text", title="t", source=source,
+                     published=published, story="seed", score=score)  # fmt: skip
+
+    copy, seed = chunk("copy", "Copycat News", 20, 0.9), chunk("seed", "RFE/RL", None, 0.5)
+    assert diversify([copy, seed])[0] is seed  # a better-ranked, newer copy from another outlet does not lead
+    first, update = chunk("seed", "Wire", 9, 0.5), chunk("seed-2", "Wire", 10, 0.4)
+    assert diversify([copy, first, update])[0] is update  # the original outlet's newer version does
+    assert diversify([copy, chunk("other", "Elsewhere", 25, 0.3)])[0] is copy  # no original: the best ranked
+
+
+def test_regrouping_follows_the_order_articles_were_first_stored_whatever_their_ids(engine: Engine) -> None:
+    from qa.maintenance import regroup_stories
+
+    engine.ingest_records([{"id": "zz-first", "title": "Relations hit a new low", "text": OTHER}])
+    engine.ingest_records([{"id": "aa-copy", "title": "Copy", "text": reprint(OTHER, "WTOP"), "source": "WTOP"}])
+    engine.ingest_records([{"id": "zz-first", "title": "Relations hit a new low", "text": OTHER + "\n\nUpdated."}])
+    assert {a.id: a.story for a in engine.articles()} == {"zz-first": "zz-first", "aa-copy": "zz-first"}
+    engine.store.set_stories({"zz-first": "zz-first", "aa-copy": "aa-copy"})  # as an index from before stories
+    assert regroup_stories(engine.store).moved == 1
+    assert {a.id: a.story for a in engine.articles()} == {"zz-first": "zz-first", "aa-copy": "zz-first"}

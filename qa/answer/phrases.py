@@ -32,6 +32,8 @@ def short_answer_frame(confidence: float | None, shown_threshold: float) -> tupl
 EMPTY_WINDOW = "No article in the store is from {window}: the search found nothing to answer from."
 STORY_UPDATED = "[{n}] is an updated version of a story {source} first ran on {first}."
 ALSO_IN = "also in: {outlets}"
+# A story whose versions from other outlets do not carry the quoted passage: no outlet speaks for another.
+STORY_VERSIONS_DIFFER = "Versions of the story [{n}] quotes differ: {outlets} did not run this passage as quoted."
 NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days before {as_of}."
 # Days between the as-of date and the newest cited article past which the answer says how old it is.
 OLD_AFTER_DAYS = 30
