@@ -70,16 +70,19 @@ def test_diversify_lets_other_articles_in_before_a_second_chunk_of_one():
     assert [c.id for c in diversify(ranking, per_article=2)] == ["a:0", "a:1", "b:0", "c:0", "a:2", "a:3"]
 
 
-def test_diversify_gives_a_story_one_place_and_its_newest_version_takes_it():
-    def version(id_: str, day: int | None, ordinal: int = 0) -> Chunk:
+def test_diversify_gives_a_story_one_place_and_its_outlets_newest_version_takes_it():
+    def version(id_: str, day: int | None, ordinal: int = 0, source: str | None = "AP") -> Chunk:
         published = date(2026, 11, day) if day else None
-        return chunk(id_, ordinal).model_copy(update={"story": "s", "published": published})
+        return chunk(id_, ordinal).model_copy(update={"story": "s", "published": published, "source": source})
 
-    ranking = [version("ap", 1), version("yahoo", 1), chunk("b"), version("update", 2), version("update", 2, 1)]
+    ranking = [version("ap", 1), version("yahoo", 1, source="Yahoo"), chunk("b"), version("update", 2),
+               version("update", 2, 1)]  # fmt: skip
     assert [c.id for c in diversify(ranking)] == ["update:0", "b:0", "ap:0", "yahoo:0", "update:1"]
     assert [c.id for c in diversify(ranking, per_article=2)] == ["update:0", "b:0", "update:1", "ap:0", "yahoo:0"]
     undated = [version("ap", None), version("copy", None)]
     assert [c.id for c in diversify(undated)] == ["ap:0", "copy:0"]  # no dates: rank decides
+    elsewhere = [version("ap", 1), version("later", 2, source=None)]  # newer, but no outlet says it is AP's
+    assert [c.id for c in diversify(elsewhere)] == ["ap:0", "later:0"]
 
 
 def test_an_article_dated_years_before_the_window_falls_behind_a_recent_one():
