@@ -329,6 +329,9 @@ def test_web_page_box_and_feeds_panel(monkeypatch: pytest.MonkeyPatch, seeded: E
     monkeypatch.setenv("QA_FETCH_HOST_DELAY", "0")
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    at.sidebar.text_input(key="page_url").input("http://[::1")
+    next(b for b in at.sidebar.button if b.label == "Add page").click().run()
+    assert "not a valid URL" in sidebar_text(at) and "Error" not in sidebar_text(at)  # one line, no exception name
     at.sidebar.text_input(key="page_url").input(page)
     next(b for b in at.sidebar.button if b.label == "Add page").click().run()
     assert "loopback or private" in sidebar_text(at)  # the chat's URLs reach public addresses only
