@@ -219,29 +219,32 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         robots: bool = True,
+        keep_bytes: int | None = None,
     ) -> Fetched:
         """Fetch `url`, following at most MAX_REDIRECTS redirects; the body must be one of `types` (any when
-        empty). QA_FETCH_TIMEOUT bounds it all: robots.txt, every hop, headers and body. Raises FetchError with one
-        line for every refusal and failure."""
+        empty); with `keep_bytes`, it is cut there instead of refused when larger. QA_FETCH_TIMEOUT bounds it all:
+        robots.txt (fetched within the page's fetch), every hop, headers and body. Raises FetchError with one line
+        for every refusal and failure."""
         url = check_url(url)
-        self._fetch.deadline = time.monotonic() + self.settings.fetch_timeout
-        self._fetch.trusted_host = urlsplit(url).hostname if self._trusted else None
+        outermost = self._fetch.deadline == float("inf")
+        if outermost:
+            self._fetch.deadline = time.monotonic() + self.settings.fetch_timeout
+            self._fetch.trusted_host = urlsplit(url).hostname if self._trusted else None
         try:
-            return self._follow(url, types, etag=etag, last_modified=last_modified, robots=robots)
+            return self._follow(url, types, etag, last_modified, robots, keep_bytes)
         finally:
-            self._fetch.deadline, self._fetch.trusted_host = float("inf"), None
+            if outermost:
+                self._fetch.deadline, self._fetch.trusted_host = float("inf"), None
 
     def _follow(
         self,
         url: str,
         types: tuple[str, ...],
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        robots: bool = True,
-        keep_bytes: int | None = None,
+        etag: str | None,
+        last_modified: str | None,
+        robots: bool,
+        keep_bytes: int | None,
     ) -> Fetched:
-        """`get` within the deadline already set; with `keep_bytes`, the body is cut there instead of refused."""
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -338,7 +341,7 @@ class Fetcher:
         """The origin's robots.txt rules, from its first ROBOTS_MAX_BYTES; None (everything allowed) when it has
         none (any 4xx, RFC 9309)."""
         try:
-            fetched = self._follow(f"{origin}/robots.txt", (), robots=False, keep_bytes=ROBOTS_MAX_BYTES)
+            fetched = self.get(f"{origin}/robots.txt", (), robots=False, keep_bytes=ROBOTS_MAX_BYTES)
         except FetchError as error:
             if error.status and 400 <= error.status < 500:
                 return None
