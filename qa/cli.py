@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import time
@@ -20,9 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from qa.answer.citations import citation_heading
 from qa.answer.phrases import dates_in_quote, searched_window, short_answer_frame
 from qa.answerers import ANSWERERS, AnswererName
-from qa.articles import parse_date
 from qa.controls import strip_controls
-from qa.errors import ArticleError, QAError
+from qa.errors import QAError
 from qa.models import Answer, FeedStatus, IngestReport, IngestStatus
 from qa.query import Query, parse_query
 
@@ -61,6 +61,9 @@ EngineChoice = StrEnum("EngineChoice", {name.upper(): name for name in ANSWERERS
 # qa eval's time modes (qa/evaluation/datasets.py TimeMode), here without importing the evaluation.
 TimeModeChoice = StrEnum("TimeModeChoice", {"AS_OF": "as-of", "WINDOW": "window"})
 
+
+# Dates on the command line: year, month, day, as the help says.
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 EngineOption = Annotated[
     EngineChoice | None,
@@ -703,9 +706,13 @@ def _engine_name(choice: EngineChoice | None) -> AnswererName | None:
 
 
 def _date_option(name: str, value: str | None) -> date | None:
+    """A date option as the help says, YYYY-MM-DD and nothing looser: "March 5" or 5/3/2023 would be read by guess
+    (which year? which order?), as the API and the chat never do."""
     if value is None:
         return None
-    try:
-        return parse_date(value)
-    except ArticleError:
-        raise QAError(f"{name}: not a date: {value!r} (use YYYY-MM-DD)") from None
+    if ISO_DAY.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:  # 2023-02-30
+            pass
+    raise QAError(f"{name}: not a date: {value!r} (use YYYY-MM-DD)")

@@ -130,6 +130,10 @@ def test_an_answer_from_old_news_to_a_question_about_now_says_how_old(dated: Eng
         ("2999-01-01", "as_of: 2999-01-01 is in the future"),
         ("1899-12-31", "as_of: 1899-12-31 is before 1900"),
         ("next tuesday", "--as-of: not a date: 'next tuesday'"),
+        # Strict as the help says: these were read by guess (which year, which order of day and month?).
+        ("March 5", "--as-of: not a date: 'March 5' (use YYYY-MM-DD)"),
+        ("5/3/2023", "--as-of: not a date: '5/3/2023' (use YYYY-MM-DD)"),
+        ("2023-02-30", "--as-of: not a date: '2023-02-30' (use YYYY-MM-DD)"),
     ],
 )
 def test_a_bad_as_of_day_is_one_line_in_the_cli_and_a_422_in_the_api(
