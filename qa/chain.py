@@ -119,7 +119,8 @@ def build_chain(
         short_text = inert_markers(short.text) if short and quoted else None
         if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
             short_text = day
-        return _answer(state, stories, "extractive", text, citations, short_text, notices, selection.confidence)
+        confidence, confident = selection.confidence, selection.confident
+        return _answer(state, stories, "extractive", text, citations, short_text, notices, confidence, confident)
 
     def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
         return cited[0], verify_citations(cited[1], get_article)
@@ -222,6 +223,7 @@ def _answer(
     short_answer: str | None,
     notices: list[str],
     confidence: float | None = None,
+    confident: bool = False,
 ) -> Answer:
     citations, updated = stories(citations, state.passages)
     notices = [*notices, *updated]
@@ -240,6 +242,7 @@ def _answer(
         "notices": notices,
         "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
         "confidence": confidence,
+        "confident": confident,
     }
     if not citations:
         return Answer(answer=CANNOT_ANSWER, refused=True, **common)

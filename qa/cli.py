@@ -647,14 +647,6 @@ def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:
     raise QAError("the engine ended without an answer")
 
 
-def shown_threshold() -> float:
-    """Confidence from which a short answer is printed bold: the answer scorer's own."""
-    from qa.answer.scorer import read_manifest
-    from qa.config import get_settings
-
-    return read_manifest(get_settings().answer_model).shown_threshold
-
-
 def print_answer(answer: Answer) -> None:
     """What the search used, the short answer if any, the answer, notices, then each citation with its quote."""
     if answer.standalone_question:
@@ -662,7 +654,7 @@ def print_answer(answer: Answer) -> None:
     if answer.time_window:
         show(f"({searched_window(answer.time_window)}; --no-time-words searches every date)", style="dim")
     if answer.short_answer:
-        before, after, bold = short_answer_frame(answer.confidence, shown_threshold())
+        before, after, bold = short_answer_frame(answer)
         show(f"{before}{answer.short_answer}{after}\n", style="bold" if bold else None)
     show(answer.answer)
     for notice in answer.notices:

@@ -44,24 +44,24 @@ def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
     return escape(title + (f" — {details}" if details else ""))
 
 
-def answer_markdown(answer: Answer, shown_threshold: float) -> str:
+def answer_markdown(answer: Answer) -> str:
     """The short answer on its own line, if there is one (bold when confident), then the answer text; all escaped."""
     text = escape(answer.answer)
-    return f"{short_answer_markdown(answer, shown_threshold)}\n\n{text}" if answer.short_answer else text
+    return f"{short_answer_markdown(answer)}\n\n{text}" if answer.short_answer else text
 
 
-def short_answer_markdown(answer: Answer, shown_threshold: float) -> str:
+def short_answer_markdown(answer: Answer) -> str:
     """The answer in a few words with the citation it comes from and the confidence: bold only when confident."""
-    before, after, bold = short_answer_frame(answer.confidence, shown_threshold)
+    before, after, bold = short_answer_frame(answer)
     short = escape(answer.short_answer or "")
     return f"{before}{f'**{short}**' if bold else short}{after}"
 
 
-def conversation_markdown(answers: Sequence[Answer], shown_threshold: float, *, title: str = "qa chat") -> str:
+def conversation_markdown(answers: Sequence[Answer], *, title: str = "qa chat") -> str:
     """A conversation as a Markdown document: each question, its answer, and each citation's quote with offsets."""
     lines = [f"# {escape(title)}", "", f"Exported {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}.", ""]
     for answer in answers:
-        lines += [f"## {escape(answer.question)}", "", answer_markdown(answer, shown_threshold), ""]
+        lines += [f"## {escape(answer.question)}", "", answer_markdown(answer), ""]
         for citation in answer.citations:
             lines.append(f"{citation.n}. {source_line(citation)}")
             if url := safe_url(citation.url):

@@ -169,6 +169,11 @@ class Answer(BaseModel):
         description="Probability that the answer is right (its short answer when it has one), calibrated on "
         "held-out news quizzes; a refusal's is how sure the best answer was. None for an LLM's answer.",
     )
+    confident: bool = Field(
+        default=False,
+        description="Whether the short answer is confident enough to state plainly (shown bold): its confidence "
+        "reaches the answer scorer's shown threshold, chosen for a stated precision. Shells show it as it says.",
+    )
 
 
 class AnswerEvent(BaseModel):

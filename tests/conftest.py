@@ -45,6 +45,7 @@ ANSWER_KEYS = {
     "as_of",
     "time_window",
     "confidence",
+    "confident",
 }
 
 

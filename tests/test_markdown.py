@@ -94,10 +94,11 @@ def test_conversation_export_has_questions_answers_and_quotes_with_offsets() -> 
             refused=False,
             citations=[citation],
             confidence=0.81,
+            confident=True,
         ),
         Answer(question="Who won?", answer="I couldn't find this in the articles.", refused=True),
     ]
-    exported = conversation_markdown(answers, shown_threshold=0.6)
+    exported = conversation_markdown(answers)
     assert "## How many?" in exported and "## Who won?" in exported
     assert "**eight** [1] · confidence 0.81\n\nNATO expelled eight Russians\\. \\[1\\]" in exported
     assert "1. " + source_line(citation) in exported
@@ -111,22 +112,27 @@ def test_conversation_export_has_questions_answers_and_quotes_with_offsets() -> 
 
 
 @pytest.mark.parametrize(
-    ("confidence", "expected"),
+    ("confidence", "confident", "expected"),
     [
-        (0.81, "**eight** [1] · confidence 0.81"),
-        (0.6, "**eight** [1] · confidence 0.60"),  # the threshold itself is confident
-        (0.31, "Possibly eight [1] · confidence 0.31, not sure"),  # not bold
-        (None, "**eight** [1]"),  # an LLM's answer carries no confidence
+        (0.81, True, "**eight** [1] · confidence 0.81"),
+        (0.31, False, "Possibly eight [1] · confidence 0.31, not sure"),  # not bold
+        (0.31, True, "**eight** [1] · confidence 0.31"),  # the answer says what is confident, not the shell
+        (None, True, "**eight** [1]"),
     ],
 )
-def test_the_short_answer_is_bold_only_when_confident(confidence: float | None, expected: str) -> None:
+def test_the_short_answer_is_bold_only_when_confident(confidence: float | None, confident: bool, expected: str) -> None:
     answer = Answer(
-        question="q", answer="NATO expelled eight. [1]", short_answer="eight", refused=False, confidence=confidence
+        question="q",
+        answer="NATO expelled eight. [1]",
+        short_answer="eight",
+        refused=False,
+        confidence=confidence,
+        confident=confident,
     )
-    assert answer_markdown(answer, shown_threshold=0.6).split("\n\n")[0] == expected
+    assert answer_markdown(answer).split("\n\n")[0] == expected
 
 
 def test_a_hostile_short_answer_stays_literal() -> None:
-    answer = Answer(question="q", answer="x [1]", short_answer="*<b>x</b>*", refused=False)
-    html = MARKDOWN.render(answer_markdown(answer, shown_threshold=0.6))
+    answer = Answer(question="q", answer="x [1]", short_answer="*<b>x</b>*", refused=False, confident=True)
+    html = MARKDOWN.render(answer_markdown(answer))
     assert html.startswith("<p><strong>*&lt;b&gt;x&lt;/b&gt;*</strong> [1]</p>")

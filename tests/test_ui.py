@@ -79,7 +79,7 @@ def test_answer_streams_in_with_numbered_quoted_sources(app: AppTest, seeded: En
     [reply] = assistant_messages(app)
     # The short answer with its confidence (bold only when confident), then the sentences.
     assert expected.short_answer == "eight" and expected.confidence is not None
-    assert reply.markdown[0].value.startswith(short_answer_markdown(expected, read_manifest().shown_threshold) + "\n\n")
+    assert reply.markdown[0].value.startswith(short_answer_markdown(expected) + "\n\n")
     assert "eight Russians" in reply.markdown[0].value
     assert "\\[1\\]" in reply.markdown[0].value
     assert reply.status[0].label.startswith("Searched 2 articles: 1 source")
@@ -231,6 +231,32 @@ def api_url(seeded: Engine) -> Iterator[str]:
     settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN)})
     with served(create_app(settings, seeded)) as url:
         yield url
+
+
+def test_the_remote_chat_bolds_as_the_server_says(
+    monkeypatch: pytest.MonkeyPatch, seeded: Engine, tmp_path: Path
+) -> None:
+    """Over QA_API_URL the server's answer scorer decides what is confident, not a scorer the chat has locally."""
+    import shutil
+
+    from qa.answer.scorer import SHIPPED
+
+    confidence = seeded.ask(Query(question=NATO)).confidence or 0.0
+    locally_bold = confidence >= read_manifest().shown_threshold
+    server_scorer = tmp_path / "scorer"  # the shipped scorer, its bold threshold on the other side of this answer
+    shutil.copytree(SHIPPED, server_scorer)
+    manifest = json.loads((server_scorer / "manifest.json").read_text())
+    manifest["shown_threshold"] = 1.0 if locally_bold else 0.0
+    (server_scorer / "manifest.json").write_text(json.dumps(manifest))
+    settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN), "answer_model": server_scorer})
+    with served(create_app(settings, Engine(settings, seeded.embeddings))) as url:
+        monkeypatch.setenv("QA_API_URL", url)
+        monkeypatch.setenv("QA_API_TOKEN", API_TOKEN)
+        monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "unused"))
+        app = AppTest.from_file(APP, default_timeout=60).run()
+        ask(app, NATO)
+    [reply] = assistant_messages(app)
+    assert reply.markdown[0].value.startswith("**eight**") is not locally_bold
 
 
 def test_the_chat_can_use_the_http_api(monkeypatch: pytest.MonkeyPatch, api_url: str, tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from streamlit.delta_generator import DeltaGenerator
 
 from qa.answer import QuoteContext, answer_sentences, quote_context
 from qa.answer.phrases import dates_in_quote, searched_window
-from qa.answer.scorer import read_manifest
 from qa.answerers import ANSWERERS, AnswererName
 from qa.backends import load_embeddings
 from qa.client import ApiClient
@@ -227,7 +226,7 @@ def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
     answers = [turn.answer for turn in turns if turn.answer]
     slot.download_button(
         "Export chat (Markdown)",
-        conversation_markdown(answers, shown_threshold()),
+        conversation_markdown(answers),
         file_name="qa-chat.md",
         mime="text/markdown",
         icon=":material/download:",
@@ -437,15 +436,10 @@ def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteConte
     return contexts
 
 
-def shown_threshold() -> float:
-    """Confidence from which a short answer is bold: the answer scorer's own (chosen for a stated precision)."""
-    return read_manifest(get_settings().answer_model).shown_threshold
-
-
 def sentences(answer: Answer) -> Iterator[str]:
     """The answer as escaped Markdown, the short answer then a sentence at a time, for st.write_stream."""
     if answer.short_answer:
-        yield short_answer_markdown(answer, shown_threshold()) + "\n\n"
+        yield short_answer_markdown(answer) + "\n\n"
     for i, sentence in enumerate(answer_sentences(answer.answer)):
         yield (" " if i else "") + escape(sentence)
 
@@ -456,7 +450,7 @@ def show_turn(engine: QAService, turn: Turn) -> None:
         st.markdown(escape(turn.question))
     with st.chat_message("assistant"):
         if turn.answer and not turn.answer.refused:
-            st.markdown(answer_markdown(turn.answer, shown_threshold()))
+            st.markdown(answer_markdown(turn.answer))
         show_result(turn)
 
 

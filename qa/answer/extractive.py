@@ -43,6 +43,7 @@ class Selection(BaseModel):
     evidence: list[Evidence] = Field(description="Sentences to cite, best first; empty means refuse.")
     short_answer: ShortAnswer | None = Field(description="A few words of evidence[0] that answer, if any.")
     confidence: float = Field(description="Probability that the answer is right (its short answer, if it has one).")
+    confident: bool = Field(default=False, description="Whether the confidence reaches the scorer's shown threshold.")
 
 
 class ExtractiveAnswerer:
@@ -103,7 +104,8 @@ class ExtractiveAnswerer:
                 break
             if not any(_overlaps(candidate, other) for other in chosen):
                 chosen.append(candidate)
-        return Selection(evidence=chosen, short_answer=short, confidence=confidence)
+        confident = confidence >= manifest.shown_threshold
+        return Selection(evidence=chosen, short_answer=short, confidence=confidence, confident=confident)
 
 
 def _overlaps(a: Evidence, b: Evidence) -> bool:

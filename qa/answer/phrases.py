@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.models import QuoteDate, TimeWindow
+from qa.models import Answer, QuoteDate, TimeWindow
 from qa.timewords import window_text
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
@@ -17,15 +17,13 @@ EXTRACTIVE_ELSEWHERE = (
 )
 
 
-def short_answer_frame(confidence: float | None, shown_threshold: float) -> tuple[str, str, bool]:
-    """What stands before and after a short answer, and whether it is bold: bold only from the shown threshold
-    ("eight [1] · confidence 0.81"); below it "Possibly eight [1] · confidence 0.31, not sure"; an answer without
-    a confidence (an LLM's) plain bold."""
-    if confidence is None:
-        return "", " [1]", True
-    if confidence >= shown_threshold:
-        return "", f" [1] · confidence {confidence:.2f}", True
-    return "Possibly ", f" [1] · confidence {confidence:.2f}, not sure", False
+def short_answer_frame(answer: Answer) -> tuple[str, str, bool]:
+    """What stands before and after an answer's short answer, and whether it is bold: bold when the answer says it
+    is confident ("eight [1] · confidence 0.81"), else "Possibly eight [1] · confidence 0.31, not sure"."""
+    shown = f" · confidence {answer.confidence:.2f}" if answer.confidence is not None else ""
+    if answer.confident:
+        return "", f" [1]{shown}", True
+    return "Possibly ", f" [1]{shown}, not sure", False
 
 
 # A window that no article passes, and an answer whose newest source is old for a question about now.
