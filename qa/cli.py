@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
 
 from qa.answer.citations import citation_heading
 from qa.answer.phrases import dates_in_quote, searched_window, short_answer_frame
@@ -461,16 +462,35 @@ def reindex() -> None:
     print_ingest_report(report)
 
 
-@app.command("eval")
+class _RunByDefault(TyperGroup):
+    """`qa eval DIR…` is `qa eval run DIR…`: a first word that names no subcommand (nor asks for help) starts the
+    arguments of `run`."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=_RunByDefault,
+    help="Score the engine on a benchmark (run, the default), compare two reports (diff), or retrain the answer "
+    "scorer (train).",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+DatasetDirs = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="DATASET_DIR...",
+        help="Folders with articles.jsonl and questions.jsonl (several: one corpus, a news stream replayed).",
+    ),
+]
+
+
+@eval_app.command("run")
 def evaluate(
-    target: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="DATASET_DIR... | diff REPORT_A REPORT_B",
-            help="A folder with articles.jsonl and questions.jsonl (several: one corpus, a news stream replayed); "
-            "or diff and two --report folders.",
-        ),
-    ],
+    folders: DatasetDirs,
     engine: Annotated[EngineChoice | None, typer.Option(help="Answer engine (extractive if unset).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     k: KOption = None,
@@ -478,11 +498,6 @@ def evaluate(
     report: Annotated[
         Path | None, typer.Option(help="Write report.md, plots and results.jsonl to this folder.")
     ] = None,
-    model: Annotated[Path | None, typer.Option(help="train: write the scorer here (the shipped one if unset).")] = None,
-    held_out: Annotated[
-        Path | None, typer.Option(help="train: also write each leave-one-year-out scorer here (without-<year>).")
-    ] = None,
-    ablation: Annotated[bool, typer.Option(help="train: also measure each feature group left out.")] = False,
     time: Annotated[
         list[TimeModeChoice] | None,
         typer.Option(
@@ -491,37 +506,14 @@ def evaluate(
         ),
     ] = None,
 ) -> None:
-    """Score retrieval, answers, citations and latency on a benchmark; compare two reports (diff A B); or train the
-    answer scorer on benchmark years (train DIR...), each year's figures from a scorer fit on the others."""
+    """Score retrieval, answers, citations and latency on a benchmark (`qa eval DIR...` is the same)."""
+    from qa.config import get_settings
+    from qa.evaluation import datasets, runner
     from qa.evaluation import report as reporting
 
     with user_errors():
-        if target[0] == "diff":
-            if len(target) != 3:
-                raise QAError("usage: qa eval diff REPORT_A REPORT_B")
-            show(reporting.diff_runs(Path(target[1]), Path(target[2])))
-            return
-        from qa.config import get_settings
-        from qa.evaluation import datasets, runner
-
-        if target[0] == "train":
-            from qa.answer.scorer import SHIPPED as SHIPPED_SCORER
-            from qa.evaluation import training
-
-            if len(target) < 2:
-                raise QAError("usage: qa eval train DATASET_DIR... [--model DIR] [--held-out DIR] [--ablation]")
-            settings, embeddings = get_settings(), load_embeddings()
-            read = {}
-            for folder in target[1:]:
-                dataset = datasets.load_dataset(Path(folder))
-                with progress_bar(f"Reading {dataset.name}", "questions") as advance:
-                    read[dataset.name] = training.read_dataset(dataset, settings, embeddings, advance)
-            figures = training.train(read, model or SHIPPED_SCORER, held_out, ablation)
-            show(training.figures_table(figures))
-            show_error(f"scorer: {model or SHIPPED_SCORER}")
-            return
         settings = get_settings()
-        dataset = datasets.load_datasets([Path(folder) for folder in target], settings.data_dir / "eval")
+        dataset = datasets.load_datasets(folders, settings.data_dir / "eval")
         modes = list(dict.fromkeys(mode.value for mode in time or [TimeModeChoice.AS_OF]))
         total = min(limit or len(dataset.questions), len(dataset.questions)) * len(modes)
         runs = {}
@@ -558,6 +550,44 @@ def evaluate(
         show(reporting.modes_table(summaries))
     if done.interrupted:
         raise typer.Exit(130)
+
+
+@eval_app.command("diff")
+def evaluate_diff(
+    report_a: Annotated[Path, typer.Argument(help="A --report folder.")],
+    report_b: Annotated[Path, typer.Argument(help="Another, compared with the first.")],
+) -> None:
+    """Compare two reports: metric changes, questions gained and lost, answers whose text changed."""
+    from qa.evaluation import report as reporting
+
+    with user_errors():
+        show(reporting.diff_runs(report_a, report_b))
+
+
+@eval_app.command("train")
+def evaluate_train(
+    folders: DatasetDirs,
+    model: Annotated[Path | None, typer.Option(help="Write the scorer here (the shipped one if unset).")] = None,
+    held_out: Annotated[
+        Path | None, typer.Option(help="Also write each leave-one-year-out scorer here (without-<year>).")
+    ] = None,
+    ablation: Annotated[bool, typer.Option(help="Also measure each feature group left out.")] = False,
+) -> None:
+    """Retrain the answer scorer on benchmark years, each year's figures from a scorer fit on the others."""
+    from qa.answer.scorer import SHIPPED as SHIPPED_SCORER
+    from qa.config import get_settings
+    from qa.evaluation import datasets, training
+
+    with user_errors():
+        settings, embeddings = get_settings(), load_embeddings()
+        read = {}
+        for folder in folders:
+            dataset = datasets.load_dataset(folder)
+            with progress_bar(f"Reading {dataset.name}", "questions") as advance:
+                read[dataset.name] = training.read_dataset(dataset, settings, embeddings, advance)
+        figures = training.train(read, model or SHIPPED_SCORER, held_out, ablation)
+        show(training.figures_table(figures))
+        show_error(f"scorer: {model or SHIPPED_SCORER}")
 
 
 @app.command()

@@ -121,7 +121,6 @@ def test_seed_gold_set_runs_with_the_same_command(run) -> None:
     ("args", "message"),
     [
         (["eval", "no/such/dir"], "Error: no such dataset directory: no/such/dir"),
-        (["eval", "diff", "a"], "Error: usage: qa eval diff REPORT_A REPORT_B"),
         (["eval", str(DATA)], "has no articles.jsonl"),
     ],
 )
@@ -129,6 +128,19 @@ def test_bad_eval_input_is_one_line(run, args: list[str], message: str) -> None:
     result = run(*args)
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_eval_is_a_group_whose_commands_take_only_their_own_options(run) -> None:
+    listed = run("eval", "--help").output
+    assert all(f" {command} " in listed for command in ("run", "diff", "train"))
+    assert run("eval", "run", "no/such/dir").output == run("eval", "no/such/dir").output  # run is the default
+    for args in (["diff", "a"], ["diff", "--limit", "5", "a", "b"], ["train", "--report", "r", "dir"]):
+        refused = run("eval", *args)
+        assert refused.exit_code == 2 and "Usage: " in refused.output  # the usage of that command alone
+    assert (
+        "--ablation" not in run("eval", "run", "--help").output
+        and "--limit" not in run("eval", "train", "--help").output
+    )
 
 
 def test_several_datasets_are_one_corpus_that_reuses_their_indexes(run, tmp_path: Path, monkeypatch) -> None:
