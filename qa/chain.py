@@ -1,13 +1,16 @@
-"""The Runnable chain: Query -> retrieve -> answer -> verify citations -> Answer, streamed as AnswerEvents."""
+"""The answer pipeline as named steps composed into one Runnable: search (Query -> Retrieved), an answer step
+(Retrieved -> Draft: extractive, or an LLM's with its claims checked), finish (Draft -> Answer), streamed as
+AnswerEvents."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from langchain_core.runnables import Runnable, RunnableLambda
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from qa.answer import (
     CANNOT_ANSWER,
@@ -21,7 +24,17 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
-from qa.answer.phrases import EMPTY_WINDOW, NEWEST_IS_OLD, OLD_AFTER_DAYS, STORY_UPDATED, STORY_VERSIONS_DIFFER
+from qa.answer.phrases import (
+    EMPTY_WINDOW,
+    LLM_FAILED,
+    LLM_SENTENCES_DROPPED,
+    LLM_UNSUPPORTED,
+    NEWEST_IS_OLD,
+    OLD_AFTER_DAYS,
+    REWRITE_FAILED,
+    STORY_UPDATED,
+    STORY_VERSIONS_DIFFER,
+)
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
@@ -30,10 +43,21 @@ from qa.retrieval import HybridRetriever
 from qa.timewords import day_text, window_text
 
 
-class Retrieved(BaseModel):
-    """What retrieval hands the answer step: the passages for the question as it was searched for."""
+@dataclass(frozen=True)
+class AnswerParts:
+    """What the answer steps work with, by name: the retriever, the answerers, and the index's lookups."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    retriever: HybridRetriever
+    extractive: ExtractiveAnswerer
+    llm_answerer: Callable[[AnswererName], LLMAnswerer]  # made once per engine (the local one starts a server)
+    get_article: Callable[[str], Article | None]
+    story_members: Callable[[Sequence[str]], list[StoryMember]]
+    engine_label: Callable[[AnswererName], str]
+    default_answerer: AnswererName
+
+
+class Retrieved(BaseModel):
+    """What the search step hands an answer step: the passages for the question as it was searched for."""
 
     question: str = Field(description="The question as asked.")
     standalone: str = Field(description="The question as searched for (a follow-up made standalone).")
@@ -42,10 +66,26 @@ class Retrieved(BaseModel):
     window: TimeWindow | None = Field(description="The dates the question's words asked for, if any.")
     about_now: bool = Field(description="Whether it asks about now: no dates given, no time words but 'latest'.")
     answerer: AnswererName = Field(description="Who writes the answer.")
-    llm: LLMAnswerer | None = Field(description="The LLM answerer, for an LLM engine.")
     notices: list[str] = Field(description="What the reader should know so far.")
     timings: dict[str, float] = Field(description="Seconds per stage so far.")
     started: float = Field(description="perf_counter() when the question's clock started.")
+
+
+class Draft(BaseModel):
+    """An answer step's result, before the finish: its text and verified citations, and what else it found."""
+
+    retrieved: Retrieved = Field(description="What it was written from.")
+    engine: AnswererName = Field(description="Who wrote it (the extractive answerer when an LLM gave way).")
+    text: str = Field(description="The answer, with [n] markers.")
+    citations: list[Citation] = Field(description="The citations its markers number, each verified.")
+    short_answer: str | None = Field(default=None, description="The answer in a few words, if any.")
+    confidence: float | None = Field(default=None, description="The extractive answerer's confidence, if it wrote it.")
+    confident: bool = Field(default=False, description="Whether that confidence reaches the shown threshold.")
+    notices: list[str] = Field(description="What the reader should know, the search's notices included.")
+
+
+# An answer step streams what it writes (AnswerEvent deltas) and ends with its Draft.
+AnswerStep = Callable[[AnswerParts, Retrieved], Iterator[AnswerEvent | Draft]]
 
 
 def final_answer(events: Iterable[AnswerEvent]) -> Answer:
@@ -56,120 +96,167 @@ def final_answer(events: Iterable[AnswerEvent]) -> Answer:
     return last.answer
 
 
-def build_chain(
-    retriever: HybridRetriever,
-    extractive: ExtractiveAnswerer,
-    llm_answerer: Callable[[AnswererName], LLMAnswerer],
-    get_article: Callable[[str], Article | None],
-    story_members: Callable[[Sequence[str]], list[StoryMember]],
-    engine_label: Callable[[AnswererName], str],
-    default_answerer: AnswererName,
-) -> Runnable[Query, AnswerEvent]:
-    """Compose follow-up rewriting and retrieval, then answering and citation checks; each step is timed.
+def build_chain(parts: AnswerParts) -> Runnable[Query, AnswerEvent]:
+    """The answer pipeline as one Runnable: search, then the answer step the question's engine chooses (ANSWER_STEPS),
+    then finish; each step timed. Streaming it yields AnswerEvents, the finished Answer last."""
 
-    Streaming the chain yields AnswerEvents; an LLM that fails, times out or supports none of its claims gives
-    way to the extractive answer with a notice saying so.
-    """
+    def answer(retrieved: Retrieved) -> Iterator[AnswerEvent]:
+        for item in ANSWER_STEPS[retrieved.answerer](parts, retrieved):
+            yield AnswerEvent(answer=finish(parts, item)) if isinstance(item, Draft) else item
 
-    def retrieve(query: Query) -> Retrieved:
-        question, answerer = query.question, query.engine or default_answerer
-        # Made (and for the local engine, started) before the clock: a one-off cost, not the question's.
-        llm = llm_answerer(answerer) if answerer != "extractive" else None
-        started = time.perf_counter()
-        notices: list[str] = []
-        standalone = question
-        if query.history:
-            try:
-                standalone = (
-                    rewrite_with_llm(llm.chat_model, question, query.history)
-                    if llm
-                    else resolve_follow_up(question, query.history)
-                )
-            except Exception as error:  # the LLM is outside our control: any failure falls back
-                notices.append(f"{engine_label(answerer)} could not rewrite the follow-up ({_reason(error)})")
-                standalone = resolve_follow_up(question, query.history)
-        filters, window = query.search(standalone)
-        passages = retriever.retrieve(standalone, query.k, filters)
-        if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
-            notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))
-        timings = {"retrieve": time.perf_counter() - started}
-        return Retrieved(
-            question=question,
-            standalone=standalone,
-            passages=passages,
-            as_of=query.as_of,
-            window=window,
-            about_now=not (query.since or query.until) and (window is None or window.latest),
-            answerer=answerer,
-            llm=llm,
-            notices=notices,
-            timings=timings,
-            started=started,
-        )
+    def searched(query: Query) -> Retrieved:
+        return search(parts, query)
 
-    def stories(citations: list[Citation], passages: list[Chunk]) -> tuple[list[Citation], list[str]]:
-        return _with_stories(citations, passages, story_members, get_article)
-
-    def extractive_answer(state: Retrieved, notices: list[str]) -> Answer:
-        selection = extractive.select(state.standalone, state.passages)
-        text, citations = keep_cited_sentences(*_verified(cite(selection.evidence)))
-        short = selection.short_answer
-        # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
-        quoted = short and citations and _quotes(citations[0], short.evidence)
-        short_text = inert_markers(short.text) if short and quoted else None
-        if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
-            short_text = day
-        confidence, confident = selection.confidence, selection.confident
-        return _answer(state, stories, "extractive", text, citations, short_text, notices, confidence, confident)
-
-    def _verified(cited: tuple[str, list[Citation]]) -> tuple[str, list[Citation]]:
-        return cited[0], verify_citations(cited[1], get_article)
-
-    def _second_opinion(state: Retrieved, label: str, text: str, citations: list[Citation]) -> str | None:
-        selection = extractive.select(state.standalone, state.passages)
-        short = selection.short_answer
-        if short is None:
-            return None
-        title = short.evidence.chunk.title
-        return second_opinion(label, text, citations, short.text, title, selection.confidence)
-
-    def answer(state: Retrieved) -> Iterator[AnswerEvent]:
-        notices = list(state.notices)
-        llm = state.llm
-        if llm is None or not state.passages:
-            yield AnswerEvent(answer=extractive_answer(state, notices))
-            return
-        label = engine_label(state.answerer)
-        generated = ""
-        try:
-            for token in llm.stream(state.standalone, state.passages):
-                generated += token
-                yield AnswerEvent(delta=token)
-        except Exception as error:  # down, slow, erroring or refusing the protocol: never a crash
-            notices.append(f"{label} failed ({_reason(error)}); this is the extractive answer.")
-            yield AnswerEvent(answer=extractive_answer(state, notices))
-            return
-        generated_at = time.perf_counter()
-        grounded = llm.ground(state.standalone, generated, split_claims(generated), state.passages)
-        text, citations = keep_cited_sentences(*_verified((grounded.answer, grounded.citations)))
-        state.timings["verify"] = time.perf_counter() - generated_at
-        if citations or grounded.refused:
-            if citations and (note := _second_opinion(state, label, text, citations)):
-                notices.append(note)
-            if grounded.dropped:
-                count = len(grounded.dropped)
-                notices.append(
-                    f"{count} sentence{'s' if count > 1 else ''} of {label}'s answer left out: not supported by "
-                    "the passages it cited."
-                )
-            yield AnswerEvent(answer=_answer(state, stories, state.answerer, text, citations, None, notices))
-            return
-        notices.append(f"{label} wrote no claim that its passages support; this is the extractive answer.")
-        yield AnswerEvent(answer=extractive_answer(state, notices))
-
-    return RunnableLambda(retrieve).with_config(run_name="retrieve") | RunnableLambda(answer).with_config(
+    return RunnableLambda(searched).with_config(run_name="search") | RunnableLambda(answer).with_config(
         run_name="answer"
     )
+
+
+def search(parts: AnswerParts, query: Query) -> Retrieved:
+    """The question made standalone (a follow-up, with its history), its dates and filters read, its passages
+    retrieved."""
+    question, answerer = query.question, query.engine or parts.default_answerer
+    # Made (and for the local engine, started) before the clock: a one-off cost, not the question's.
+    llm = parts.llm_answerer(answerer) if answerer != "extractive" else None
+    started = time.perf_counter()
+    notices: list[str] = []
+    standalone = question
+    if query.history:
+        try:
+            standalone = (
+                rewrite_with_llm(llm.chat_model, question, query.history)
+                if llm
+                else resolve_follow_up(question, query.history)
+            )
+        except Exception as error:  # the LLM is outside our control: any failure falls back
+            notices.append(REWRITE_FAILED.format(label=parts.engine_label(answerer), reason=_reason(error)))
+            standalone = resolve_follow_up(question, query.history)
+    filters, window = query.search(standalone)
+    passages = parts.retriever.retrieve(standalone, query.k, filters)
+    if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
+        notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))
+    return Retrieved(
+        question=question,
+        standalone=standalone,
+        passages=passages,
+        as_of=query.as_of,
+        window=window,
+        about_now=not (query.since or query.until) and (window is None or window.latest),
+        answerer=answerer,
+        notices=notices,
+        timings={"retrieve": time.perf_counter() - started},
+        started=started,
+    )
+
+
+def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[str] | None = None) -> Draft:
+    """The best sentences of the passages, the short answer among them, and the confidence (the learned reader)."""
+    selection = parts.extractive.select(retrieved.standalone, retrieved.passages)
+    cited_text, cited = cite(selection.evidence)
+    text, citations = keep_cited_sentences(cited_text, verify_citations(cited, parts.get_article))
+    short = selection.short_answer
+    # Shown as "short answer [1]": only while citation [1] still quotes the sentence it came from.
+    quoted = short and citations and _quotes(citations[0], short.evidence)
+    short_text = inert_markers(short.text) if short and quoted else None
+    if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
+        short_text = day
+    return Draft(
+        retrieved=retrieved,
+        engine="extractive",
+        text=text,
+        citations=citations,
+        short_answer=short_text,
+        confidence=selection.confidence,
+        confident=selection.confident,
+        notices=list(retrieved.notices) if notices is None else notices,
+    )
+
+
+def extractive_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:
+    """The extractive engine's step: one Draft, nothing streamed before it."""
+    yield answer_extractive(parts, retrieved)
+
+
+def answer_generated(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:
+    """An LLM's answer, streamed token by token, then each claim checked against the passages it cites; the
+    extractive answer (with a notice saying why) when the LLM fails, times out or supports none of its claims."""
+    notices = list(retrieved.notices)
+    if not retrieved.passages:
+        yield answer_extractive(parts, retrieved, notices)
+        return
+    llm, label = parts.llm_answerer(retrieved.answerer), parts.engine_label(retrieved.answerer)
+    generated = ""
+    try:
+        for token in llm.stream(retrieved.standalone, retrieved.passages):
+            generated += token
+            yield AnswerEvent(delta=token)
+    except Exception as error:  # down, slow, erroring or refusing the protocol: never a crash
+        notices.append(LLM_FAILED.format(label=label, reason=_reason(error)))
+        yield answer_extractive(parts, retrieved, notices)
+        return
+    generated_at = time.perf_counter()
+    grounded = llm.ground(retrieved.standalone, generated, split_claims(generated), retrieved.passages)
+    verified = verify_citations(grounded.citations, parts.get_article)
+    text, citations = keep_cited_sentences(grounded.answer, verified)
+    retrieved.timings["verify"] = time.perf_counter() - generated_at
+    if not citations and not grounded.refused:
+        notices.append(LLM_UNSUPPORTED.format(label=label))
+        yield answer_extractive(parts, retrieved, notices)
+        return
+    if citations and (note := _second_opinion(parts, retrieved, label, text, citations)):
+        notices.append(note)
+    if grounded.dropped:
+        count = len(grounded.dropped)
+        notices.append(LLM_SENTENCES_DROPPED.format(count=count, s="s" if count > 1 else "", label=label))
+    yield Draft(retrieved=retrieved, engine=retrieved.answerer, text=text, citations=citations, notices=notices)
+
+
+# Which step writes the answer, by the engine the question asks for: a new way to answer is a step and a line here.
+ANSWER_STEPS: dict[AnswererName, AnswerStep] = {
+    "extractive": extractive_step,
+    "llm": answer_generated,
+    "local": answer_generated,
+}
+
+
+def finish(parts: AnswerParts, draft: Draft) -> Answer:
+    """The Answer: each citation with its story's other outlets and notices, the age of the newest source for a
+    question about now, and the timings; a draft with no citation is a refusal."""
+    retrieved = draft.retrieved
+    citations, story_notices = _with_stories(
+        draft.citations, retrieved.passages, parts.story_members, parts.get_article
+    )
+    notices = [*draft.notices, *story_notices]
+    finished = time.perf_counter()
+    timings = {stage: seconds * 1000 for stage, seconds in retrieved.timings.items()}
+    timings["answer"] = (finished - retrieved.started) * 1000 - timings["retrieve"]
+    timings["total"] = (finished - retrieved.started) * 1000
+    if citations and retrieved.about_now:
+        notices = [*notices, *_newest_is_old(citations, retrieved.as_of)]
+    common = {
+        "question": retrieved.question,
+        "as_of": retrieved.as_of,
+        "time_window": retrieved.window,
+        "standalone_question": retrieved.standalone if retrieved.standalone != retrieved.question else None,
+        "engine": draft.engine,
+        "notices": notices,
+        "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
+        "confidence": draft.confidence,
+        "confident": draft.confident,
+    }
+    if not citations:
+        return Answer(answer=CANNOT_ANSWER, refused=True, **common)
+    return Answer(answer=draft.text, short_answer=draft.short_answer, refused=False, citations=citations, **common)
+
+
+def _second_opinion(
+    parts: AnswerParts, retrieved: Retrieved, label: str, text: str, citations: list[Citation]
+) -> str | None:
+    selection = parts.extractive.select(retrieved.standalone, retrieved.passages)
+    short = selection.short_answer
+    if short is None:
+        return None
+    return second_opinion(label, text, citations, short.text, short.evidence.chunk.title, selection.confidence)
 
 
 def _with_stories(
@@ -212,41 +299,6 @@ def _with_stories(
         if earlier and citation.source:
             notices.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
     return cited, list(dict.fromkeys(notices))
-
-
-def _answer(
-    state: Retrieved,
-    stories: Callable[[list[Citation], list[Chunk]], tuple[list[Citation], list[str]]],
-    engine: AnswererName,
-    text: str,
-    citations: list[Citation],
-    short_answer: str | None,
-    notices: list[str],
-    confidence: float | None = None,
-    confident: bool = False,
-) -> Answer:
-    citations, updated = stories(citations, state.passages)
-    notices = [*notices, *updated]
-    finished = time.perf_counter()
-    timings = {stage: seconds * 1000 for stage, seconds in state.timings.items()}
-    timings["answer"] = (finished - state.started) * 1000 - timings["retrieve"]
-    timings["total"] = (finished - state.started) * 1000
-    if citations and state.about_now:
-        notices = [*notices, *_newest_is_old(citations, state.as_of)]
-    common = {
-        "question": state.question,
-        "as_of": state.as_of,
-        "time_window": state.window,
-        "standalone_question": state.standalone if state.standalone != state.question else None,
-        "engine": engine,
-        "notices": notices,
-        "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
-        "confidence": confidence,
-        "confident": confident,
-    }
-    if not citations:
-        return Answer(answer=CANNOT_ANSWER, refused=True, **common)
-    return Answer(answer=text, short_answer=short_answer, refused=False, citations=citations, **common)
 
 
 def _newest_is_old(citations: list[Citation], as_of: date) -> list[str]:

@@ -13,7 +13,7 @@ from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
 from qa.backends import load_embeddings
 from qa.catalog import catalog_of
-from qa.chain import build_chain, final_answer
+from qa.chain import AnswerParts, build_chain, final_answer
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.errors import ConfigError, InvalidFeedbackError, NotFoundError
@@ -104,13 +104,15 @@ class Engine:
         self._llm_answerers: dict[AnswererName, LLMAnswerer] = {}
         self._llm_lock = threading.Lock()
         self.chain = build_chain(
-            self.retriever,
-            self.answerer,
-            self.llm_answerer,
-            self.store.get_article,
-            self.retriever.catalog.story_members,
-            lambda name: ANSWERERS[name].label(self.settings),
-            self.settings.engine,
+            AnswerParts(
+                retriever=self.retriever,
+                extractive=self.answerer,
+                llm_answerer=self.llm_answerer,
+                get_article=self.store.get_article,
+                story_members=self.retriever.catalog.story_members,
+                engine_label=lambda name: ANSWERERS[name].label(self.settings),
+                default_answerer=self.settings.engine,
+            )
         )
 
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:

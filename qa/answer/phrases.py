@@ -26,6 +26,12 @@ def short_answer_frame(answer: Answer) -> tuple[str, str, bool]:
     return "Possibly ", f" [1]{shown}, not sure", False
 
 
+# When an LLM engine gives way to the extractive answer, or leaves part of its answer out.
+REWRITE_FAILED = "{label} could not rewrite the follow-up ({reason})"
+LLM_FAILED = "{label} failed ({reason}); this is the extractive answer."
+LLM_UNSUPPORTED = "{label} wrote no claim that its passages support; this is the extractive answer."
+LLM_SENTENCES_DROPPED = "{count} sentence{s} of {label}'s answer left out: not supported by the passages it cited."
+
 # A window that no article passes, and an answer whose newest source is old for a question about now.
 EMPTY_WINDOW = "No article in the store is from {window}: the search found nothing to answer from."
 STORY_UPDATED = "[{n}] is an updated version of a story {source} first ran on {first}."
