@@ -22,6 +22,8 @@ from qa.ingest import ingest_articles
 from qa.models import Article, Feed, FeedPoll, FeedStatus
 from qa.store import ArticleStore
 
+# The followed feeds are kept in the index's side collection of this name, one JSON document per feed.
+FEEDS = "feeds"
 # A poller's claim on a feed lapses after this, so a poller killed half-way does not hold the feed for ever.
 CLAIM = timedelta(minutes=15)
 # After a failed poll the feed waits BACKOFF x 2^(failures - 1) before the next, at most BACKOFF_MAX.
@@ -48,7 +50,7 @@ def feed_id(url: str) -> str:
 
 def list_feeds(store: ArticleStore) -> list[Feed]:
     """Every followed feed, by name."""
-    feeds = [Feed.model_validate_json(document) for document in store.feed_documents().values()]
+    feeds = [Feed.model_validate_json(document) for document in store.side_documents(FEEDS).values()]
     return sorted(feeds, key=lambda feed: (feed.name.lower(), feed.url))
 
 
@@ -73,7 +75,7 @@ def remove_feed(store: ArticleStore, id_or_url: str) -> Feed:
         )
         if feed is None:
             raise NotFoundError(f"no followed feed has the id or URL {id_or_url!r} (see `qa feeds list`)")
-        store.delete_feed(feed.id)
+        store.delete_side_document(FEEDS, feed.id)
     return feed
 
 
@@ -301,12 +303,12 @@ def claimed_by_live_poller(feed: Feed, now: datetime | None = None) -> bool:
 
 
 def _get(store: ArticleStore, id_: str) -> Feed | None:
-    document = store.feed_documents().get(id_.strip())
+    document = store.side_documents(FEEDS).get(id_.strip())
     return Feed.model_validate_json(document) if document else None
 
 
 def _save(store: ArticleStore, feed: Feed) -> None:
-    store.save_feed(feed.id, feed.model_dump_json())
+    store.save_side_document(FEEDS, feed.id, feed.model_dump_json())
 
 
 def _now() -> datetime:

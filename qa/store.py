@@ -262,29 +262,29 @@ class ArticleStore:
                     owners = [chunk_id.rsplit(":", 1)[0] for chunk_id in batch]
                     self._chunks.update(ids=batch, metadatas=[{"story": stories[owner]} for owner in owners])
 
-    def feed_documents(self) -> dict[str, str]:
-        """Every followed feed's saved JSON, by feed id (qa.feeds reads and writes them)."""
+    def side_documents(self, name: str) -> dict[str, str]:
+        """Every document of the side collection `<prefix>-<name>`, by id: what another module keeps beside the
+        articles (qa.feeds: the followed feeds), shared by every process and replica on the index."""
         with self._reading() as client:
-            if self._feeds_name not in {collection.name for collection in client.list_collections()}:
+            if self._side_name(name) not in {collection.name for collection in client.list_collections()}:
                 return {}
-            found = client.get_collection(self._feeds_name).get(include=["documents"])
+            found = client.get_collection(self._side_name(name)).get(include=["documents"])
         return dict(zip(found["ids"], found["documents"] or [], strict=True))
 
-    def save_feed(self, feed_id: str, document: str) -> None:
-        """Save one feed's JSON (hold `writing()` around a read-modify-write)."""
+    def save_side_document(self, name: str, id_: str, document: str) -> None:
+        """Save one document of a side collection (hold `writing()` around a read-modify-write)."""
         with self.writing():
-            feeds = self._conn.client.get_or_create_collection(self._feeds_name)
-            feeds.upsert(ids=[feed_id], documents=[document], embeddings=[[1.0]])
+            collection = self._conn.client.get_or_create_collection(self._side_name(name))
+            collection.upsert(ids=[id_], documents=[document], embeddings=[[1.0]])
 
-    def delete_feed(self, feed_id: str) -> None:
-        """Stop following a feed; its articles stay."""
+    def delete_side_document(self, name: str, id_: str) -> None:
+        """Delete one document of a side collection."""
         with self.writing():
-            self._conn.client.get_or_create_collection(self._feeds_name).delete(ids=[feed_id])
+            self._conn.client.get_or_create_collection(self._side_name(name)).delete(ids=[id_])
 
-    @property
-    def _feeds_name(self) -> str:
-        # Made on the first save, so that indexes without feeds (and qa reindex's staging ones) get no collection.
-        return f"{self.prefix}-feeds"
+    def _side_name(self, name: str) -> str:
+        # Made on the first save, so that indexes without one (and qa reindex's staging ones) get no collection.
+        return f"{self.prefix}-{name}"
 
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every stored chunk, page by page (for the lexical index and qa check)."""
