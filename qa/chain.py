@@ -32,14 +32,13 @@ from qa.answer.phrases import (
     NEWEST_IS_OLD,
     OLD_AFTER_DAYS,
     REWRITE_FAILED,
-    STORY_UPDATED,
-    STORY_VERSIONS_DIFFER,
 )
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
+from qa.stories import with_stories
 from qa.timewords import day_text, window_text
 
 
@@ -223,9 +222,7 @@ def finish(parts: AnswerParts, draft: Draft) -> Answer:
     """The Answer: each citation with its story's other outlets and notices, the age of the newest source for a
     question about now, and the timings; a draft with no citation is a refusal."""
     retrieved = draft.retrieved
-    citations, story_notices = _with_stories(
-        draft.citations, retrieved.passages, parts.story_members, parts.get_article
-    )
+    citations, story_notices = with_stories(draft.citations, retrieved.passages, parts.story_members, parts.get_article)
     notices = [*draft.notices, *story_notices]
     finished = time.perf_counter()
     timings = {stage: seconds * 1000 for stage, seconds in retrieved.timings.items()}
@@ -257,48 +254,6 @@ def _second_opinion(
     if short is None:
         return None
     return second_opinion(label, text, citations, short.text, short.evidence.chunk.title, selection.confidence)
-
-
-def _with_stories(
-    citations: list[Citation],
-    passages: list[Chunk],
-    story_members: Callable[[Sequence[str]], list[StoryMember]],
-    get_article: Callable[[str], Article | None],
-) -> tuple[list[Citation], list[str]]:
-    """Each citation with the other outlets whose own text carries its quote, and the notices its story calls for:
-    that it updates a version its own outlet ran before, or that other outlets' versions differ from the quote
-    (an altered copy never speaks for the outlet it copied, nor that outlet for it)."""
-    story_of = {passage.article_id: passage.story for passage in passages if passage.story}
-    wanted = sorted({story_of[c.article_id] for c in citations if c.article_id in story_of})
-    members: dict[str, list[StoryMember]] = {}
-    for member in story_members(wanted) if wanted else []:
-        members.setdefault(member.story, []).append(member)
-    texts: dict[str, str] = {}
-    cited, notices = [], []
-    for citation in citations:
-        others = [
-            m for m in members.get(story_of.get(citation.article_id, ""), []) if m.article_id != citation.article_id
-        ]
-        for member in others:
-            if member.article_id not in texts:
-                article = get_article(member.article_id)
-                texts[member.article_id] = " ".join(article.text.split()) if article else ""
-        quote = " ".join(citation.quote.split())
-        elsewhere = [m for m in others if m.source and m.source != citation.source]
-        carrying = [m for m in elsewhere if quote in texts[m.article_id]]
-        differing = [m for m in elsewhere if quote not in texts[m.article_id]]
-        cited.append(citation.model_copy(update={"also_in": list(dict.fromkeys(m.source for m in carrying))}))
-        if differing:
-            outlets = ", ".join(dict.fromkeys(str(m.source) for m in differing))
-            notices.append(STORY_VERSIONS_DIFFER.format(n=citation.n, outlets=outlets))
-        earlier = [
-            m.published
-            for m in others
-            if m.source == citation.source and m.published and citation.published and m.published < citation.published
-        ]
-        if earlier and citation.source:
-            notices.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
-    return cited, list(dict.fromkeys(notices))
 
 
 def _newest_is_old(citations: list[Citation], as_of: date) -> list[str]:

@@ -316,7 +316,7 @@ def list_articles() -> None:
 def stories() -> None:
     """Group the stored articles into stories again (reprints and copies of one text): for an index from before
     stories; new articles are grouped as they come in."""
-    from qa.maintenance import regroup_stories
+    from qa.stories import regroup_stories
 
     with user_errors():
         store = open_store()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +26,6 @@ from qa.errors import QAError
 from qa.ingest import ingest_articles
 from qa.models import Article, Chunk, IngestReport, ProgressCallback
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
-from qa.stories import StoryFinder, meeting_order
 
 EXPORT_FORMAT = "qa-export/1"
 ARTICLES_FILE = "articles.jsonl"
@@ -237,38 +236,3 @@ def reindex(
         current.replace_with(staging)
         adopt_snapshot(staging, current)
     return report
-
-
-class StoryCount(BaseModel):
-    """How the stored articles fall into stories (qa stories)."""
-
-    articles: int = Field(description="Stored articles.")
-    stories: int = Field(description="Stories: articles and their reprints count once.")
-    in_shared: int = Field(description="Articles in stories of more than one article.")
-    moved: int = Field(description="Articles whose story this regrouping changed.")
-
-    def summary(self) -> str:
-        """One line for a terminal."""
-        share = self.in_shared / self.articles if self.articles else 0.0
-        return (
-            f"{self.articles} articles in {self.stories} stories; {self.in_shared} ({share:.1%}) share a story with "
-            f"another article; {self.moved} regrouped"
-        )
-
-
-def regroup_stories(store: ArticleStore) -> StoryCount:
-    """Group every stored article into stories again, oldest first, as ingest groups new ones: for an index from
-    before stories, or after qa.stories changed."""
-    articles = sorted(store.iter_articles(), key=meeting_order)
-    finder = StoryFinder(lambda keys: [])  # every article is in this one run
-    stored = {article.id: article.story for article in articles}
-    grouped = {article.id: finder.assign(article).story or article.id for article in articles}
-    moved = {id_: story for id_, story in grouped.items() if story != stored[id_]}
-    store.set_stories(moved)
-    sizes = Counter(grouped.values())
-    return StoryCount(
-        articles=len(articles),
-        stories=len(sizes),
-        in_shared=sum(size for size in sizes.values() if size > 1),
-        moved=len(moved),
-    )

@@ -1,18 +1,25 @@
 """Stories: articles that carry the same text (wire reprints, syndicated and lightly edited copies), found with
-MinHash LSH (datasketch) over word shingles and grouped under the id of the story's first article."""
+MinHash LSH (datasketch) over word shingles and grouped under the id of the story's first article; regrouping a
+whole index; and what an answer says of a cited story (the other outlets that carry its quote, how versions differ,
+that it was updated)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
+from typing import Protocol
 
 import numpy as np
+from pydantic import BaseModel, Field
 
-from qa.models import Article
+from qa.answer.phrases import STORY_UPDATED, STORY_VERSIONS_DIFFER
+from qa.models import Article, Chunk, Citation, StoryMember
+from qa.timewords import day_text
 
 # Word 5-grams: long enough that two articles on one event share few by chance, short enough that a light edit
 # (a new lead, a dateline, a line of credit) leaves most of them.
@@ -103,6 +110,95 @@ def meeting_order(article: Article) -> tuple[date, datetime, str]:
     """The order stories meet articles, at ingest and when regrouped alike: by publication date, undated last; then
     as the index first stored them (those stored before that was recorded first); then by id, as one run does."""
     return (article.published or date.max, article.ingested or datetime.min.replace(tzinfo=UTC), article.id)
+
+
+class StoredArticles(Protocol):
+    """What regrouping needs of the index (qa.store.ArticleStore): its articles, and a way to move them."""
+
+    def iter_articles(self) -> Iterator[Article]:
+        """Every stored article with its text."""
+        ...
+
+    def set_stories(self, stories: dict[str, str]) -> None:
+        """Move articles into other stories: article id -> story id."""
+        ...
+
+
+class StoryCount(BaseModel):
+    """How the stored articles fall into stories (qa stories)."""
+
+    articles: int = Field(description="Stored articles.")
+    stories: int = Field(description="Stories: articles and their reprints count once.")
+    in_shared: int = Field(description="Articles in stories of more than one article.")
+    moved: int = Field(description="Articles whose story this regrouping changed.")
+
+    def summary(self) -> str:
+        """One line for a terminal."""
+        share = self.in_shared / self.articles if self.articles else 0.0
+        return (
+            f"{self.articles} articles in {self.stories} stories; {self.in_shared} ({share:.1%}) share a story with "
+            f"another article; {self.moved} regrouped"
+        )
+
+
+def regroup_stories(store: StoredArticles) -> StoryCount:
+    """Group every stored article into stories again, oldest first, as ingest groups new ones: for an index from
+    before stories, or after qa.stories changed."""
+    articles = sorted(store.iter_articles(), key=meeting_order)
+    finder = StoryFinder(lambda keys: [])  # every article is in this one run
+    stored = {article.id: article.story for article in articles}
+    grouped = {article.id: finder.assign(article).story or article.id for article in articles}
+    moved = {id_: story for id_, story in grouped.items() if story != stored[id_]}
+    store.set_stories(moved)
+    sizes = Counter(grouped.values())
+    return StoryCount(
+        articles=len(articles),
+        stories=len(sizes),
+        in_shared=sum(size for size in sizes.values() if size > 1),
+        moved=len(moved),
+    )
+
+
+def with_stories(
+    citations: list[Citation],
+    passages: list[Chunk],
+    story_members: Callable[[Sequence[str]], list[StoryMember]],
+    get_article: Callable[[str], Article | None],
+) -> tuple[list[Citation], list[str]]:
+    """Each citation with the other outlets whose own text carries its quote, and the notices its story calls for:
+    that it updates a version its own outlet ran before, or that other outlets' versions differ from the quote
+    (an altered copy never speaks for the outlet it copied, nor that outlet for it)."""
+    story_of = {passage.article_id: passage.story for passage in passages if passage.story}
+    wanted = sorted({story_of[c.article_id] for c in citations if c.article_id in story_of})
+    members: dict[str, list[StoryMember]] = {}
+    for member in story_members(wanted) if wanted else []:
+        members.setdefault(member.story, []).append(member)
+    texts: dict[str, str] = {}
+    cited, notices = [], []
+    for citation in citations:
+        others = [
+            m for m in members.get(story_of.get(citation.article_id, ""), []) if m.article_id != citation.article_id
+        ]
+        for member in others:
+            if member.article_id not in texts:
+                article = get_article(member.article_id)
+                texts[member.article_id] = " ".join(article.text.split()) if article else ""
+        quote = " ".join(citation.quote.split())
+        elsewhere = [m for m in others if m.source and m.source != citation.source]
+        carrying = [m for m in elsewhere if quote in texts[m.article_id]]
+        differing = [m for m in elsewhere if quote not in texts[m.article_id]]
+        cited.append(citation.model_copy(update={"also_in": list(dict.fromkeys(m.source for m in carrying))}))
+        if differing:
+            outlets = ", ".join(dict.fromkeys(str(m.source) for m in differing))
+            notices.append(STORY_VERSIONS_DIFFER.format(n=citation.n, outlets=outlets))
+        earlier = [
+            m.published
+            for m in others
+            if m.source == citation.source and m.published and citation.published and m.published < citation.published
+        ]
+        if earlier and citation.source:
+            notices.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
+    return cited, list(dict.fromkeys(notices))
 
 
 @cache

@@ -84,7 +84,7 @@ def test_the_finder_groups_within_one_run_and_keeps_strangers_apart() -> None:
 
 
 def test_regrouping_an_index_finds_the_stories_ingest_would(seeded: Engine) -> None:
-    from qa.maintenance import regroup_stories
+    from qa.stories import regroup_stories
 
     seeded.ingest_records([{"title": "Copy", "text": reprint(ORIGINAL, "WTOP"), "source": "WTOP"}])
     grouped = {a.id: a.story for a in seeded.articles()}
@@ -136,7 +136,7 @@ def test_a_story_is_led_by_its_original_outlet_and_updated_only_by_it() -> None:
 
 
 def test_regrouping_follows_the_order_articles_were_first_stored_whatever_their_ids(engine: Engine) -> None:
-    from qa.maintenance import regroup_stories
+    from qa.stories import regroup_stories
 
     engine.ingest_records([{"id": "zz-first", "title": "Relations hit a new low", "text": OTHER}])
     engine.ingest_records([{"id": "aa-copy", "title": "Copy", "text": reprint(OTHER, "WTOP"), "source": "WTOP"}])
