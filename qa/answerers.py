@@ -9,15 +9,16 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, get_args
+
+from qa.answerer_names import AnswererName
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from qa.config import Settings
 
-AnswererName = Literal["extractive", "llm", "local"]
-"""Who writes an answer: sentences picked from the passages (no LLM), the configured endpoint, the offline model."""
+__all__ = ["ANSWERERS", "AnswererName", "AnswererSpec", "by_model_id", "set_up"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from qa.answerers import AnswererName
+from qa.answerer_names import AnswererName
 from qa.errors import ConfigError
 
 

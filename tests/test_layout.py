@@ -1,8 +1,9 @@
-"""The package's seams: a client of the HTTP API loads none of the engine's machinery, and the answerers are one
-table that every shell reads."""
+"""The package's seams: a client of the HTTP API loads none of the engine's machinery, the answerers are one
+table that every shell reads, and no module imports one that imports it back."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from typing import get_args
@@ -15,6 +16,8 @@ from qa.answerers import ANSWERERS, AnswererName, by_model_id
 from qa.api import create_app
 from qa.config import Settings
 from qa.engine import Engine
+
+from .conftest import ROOT
 
 
 def test_the_http_client_imports_without_the_engine_machinery():
@@ -34,3 +37,43 @@ def test_every_shell_lists_the_answerers_of_the_one_table(engine: Engine):
     with TestClient(create_app(settings, engine)) as client:
         models = [model["id"] for model in client.get("/v1/models").json()["data"]]
     assert models[:2] == ["qa-extractive", "qa-llm"]  # qa-local only where the offline model is installed
+
+
+def qa_imports() -> dict[str, set[str]]:
+    """Each module of the package and the package modules it imports: at the top, lazily, or for type checking
+    alike (any of them is a cycle to read through); importing a submodule imports its package too."""
+    modules = {}
+    for path in (ROOT / "qa").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    imports: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "qa":
+                found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                          for a in node.names}  # fmt: skip
+            elif isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "qa"}
+        packages = {".".join(m.split(".")[:i]) for m in found for i in range(2, m.count(".") + 1)}
+        imports[name] = {m for m in found | packages if m in modules and m != name and not name.startswith(m + ".")}
+    return imports
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    imports = qa_imports()
+    assert "qa.config" in imports["qa.llm"]  # the graph is read, lazy and typing-only imports included
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            module = todo.pop()
+            if module == goal:
+                return True
+            if module not in seen:
+                seen.add(module)
+                todo += imports.get(module, set())
+        return False
+
+    cycles = sorted(f"{a} -> {b}" for a in imports for b in imports[a] if reaches(b, a))
+    assert cycles == []
