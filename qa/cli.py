@@ -30,9 +30,8 @@ from qa.query import Query, parse_query
 if TYPE_CHECKING:
     from qa.embeddings import MiniLMEmbeddings
     from qa.engine import Engine
-    from qa.maintenance import CheckReport
+    from qa.maintenance import CheckReport, Maintenance
     from qa.models import AnswerEvent
-    from qa.store import ArticleStore
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
 feeds_app = typer.Typer(help="Follow RSS and Atom feeds: add, list, remove, poll, watch.", no_args_is_help=True)
@@ -112,12 +111,12 @@ def open_engine() -> Engine:
     return engine.Engine(embeddings=load_embeddings())
 
 
-def open_store() -> ArticleStore:
-    """The index alone, for the maintenance commands."""
+def open_maintenance() -> Maintenance:
+    """The index's maintenance commands alone (qa check, stories, export, import, reindex)."""
     from qa.config import get_settings
-    from qa.store import ArticleStore
+    from qa.maintenance import Maintenance
 
-    return ArticleStore(get_settings(), load_embeddings())
+    return Maintenance(get_settings(), load_embeddings())
 
 
 @app.command()
@@ -316,12 +315,8 @@ def list_articles() -> None:
 def stories() -> None:
     """Group the stored articles into stories again (reprints and copies of one text): for an index from before
     stories; new articles are grouped as they come in."""
-    from qa.stories import regroup_stories
-
     with user_errors():
-        store = open_store()
-        with store.writing():
-            counted = regroup_stories(store)
+        counted = open_maintenance().regroup_stories()
     show(counted.summary())
 
 
@@ -343,15 +338,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Verify the index: every article complete (all its chunks, matching its text) or absent. Exit 1 on problems."""
-    from qa.config import get_settings
-    from qa.maintenance import check_store, repair_store
-
     with user_errors():
-        store = open_store()
-        if repair:
-            before, after = repair_store(store, get_settings())
-        else:
-            before = after = check_store(store)
+        before, after = open_maintenance().check(repair)
     if as_json:
         repaired = after.model_dump(mode="json") if repair else None
         out.print_json(json.dumps({"found": before.model_dump(mode="json"), "after_repair": repaired}))
@@ -422,10 +410,8 @@ def export_articles(
     folder: Annotated[Path, typer.Argument(help="Folder to write articles.jsonl and settings.json to.")],
 ) -> None:
     """Write every stored article and the index settings to a folder (qa import reads it)."""
-    from qa.maintenance import export_store
-
     with user_errors():
-        count = export_store(open_store(), folder)
+        count = open_maintenance().export(folder)
     show(f"exported {count} articles to {folder}")
 
 
@@ -434,13 +420,11 @@ def import_articles(
     folder: Annotated[Path, typer.Argument(help="A folder written by qa export.")],
 ) -> None:
     """Ingest the articles of an export, embedded afresh; unchanged ones are skipped."""
-    from qa.config import get_settings
-    from qa.maintenance import import_store
-
     with user_errors():
-        settings = get_settings()
+        maintenance = open_maintenance()
+        settings = maintenance.settings
         with progress_bar("Embedding", "chunks") as advance:
-            manifest, report = import_store(folder, open_store(), settings, advance)
+            manifest, report = maintenance.import_export(folder, advance)
     exported = (manifest.get("chunk_words"), manifest.get("chunk_overlap_words"))
     if exported != (settings.chunk_words, settings.chunk_overlap_words):
         show_error(
@@ -453,12 +437,9 @@ def import_articles(
 @app.command()
 def reindex() -> None:
     """Rebuild the index from the stored article texts (after a model, schema or chunk-setting change)."""
-    from qa.config import get_settings
-    from qa.maintenance import reindex as rebuild
-
     with user_errors():
         with progress_bar("Embedding", "chunks") as advance:
-            report = rebuild(get_settings(), load_embeddings(), advance)
+            report = open_maintenance().reindex(advance)
     print_ingest_report(report)
 
 

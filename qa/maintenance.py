@@ -1,5 +1,5 @@
 """Keeping the index whole: check and repair it, export and import its articles, rebuild it from their text,
-group its articles into stories again.
+group its articles into stories again; `Maintenance` is the one door the shells use for all of them.
 
 The stored article texts are the record; chunks, vectors and the lexical index are derived from them. So a
 damaged index, a changed embedding model or a new schema never costs an article: each can be rebuilt.
@@ -12,6 +12,7 @@ import os
 from collections import defaultdict
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from qa.errors import QAError
 from qa.ingest import ingest_articles
 from qa.models import Article, Chunk, IngestReport, ProgressCallback
 from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
+from qa.stories import StoryCount, regroup_stories
 
 EXPORT_FORMAT = "qa-export/1"
 ARTICLES_FILE = "articles.jsonl"
@@ -236,3 +238,43 @@ def reindex(
         current.replace_with(staging)
         adopt_snapshot(staging, current)
     return report
+
+
+class Maintenance:
+    """The maintenance commands over one index (qa check, stories, export, import, reindex): the store alone, opened
+    on first use, without the engine's retriever, lexical index and answer models."""
+
+    def __init__(self, settings: Settings, embeddings: MiniLMEmbeddings) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+
+    @cached_property
+    def store(self) -> ArticleStore:
+        """The index, opened on first use (a reindex opens it its own way: its model may differ)."""
+        return ArticleStore(self.settings, self.embeddings)
+
+    def check(self, repair: bool = False) -> tuple[CheckReport, CheckReport]:
+        """The index checked (and with `repair`, repaired): the reports before and after."""
+        if repair:
+            return repair_store(self.store, self.settings)
+        report = check_store(self.store)
+        return report, report
+
+    def regroup_stories(self) -> StoryCount:
+        """Every stored article grouped into stories again, holding the index meanwhile."""
+        with self.store.writing():
+            return regroup_stories(self.store)
+
+    def export(self, folder: Path) -> int:
+        """Every article and the index settings written to `folder`; how many articles."""
+        return export_store(self.store, folder)
+
+    def import_export(
+        self, folder: Path, on_progress: ProgressCallback | None = None
+    ) -> tuple[dict[str, Any], IngestReport]:
+        """An export's articles ingested afresh; its settings and the report."""
+        return import_store(folder, self.store, self.settings, on_progress)
+
+    def reindex(self, on_progress: ProgressCallback | None = None) -> IngestReport:
+        """The index rebuilt from the stored article texts."""
+        return reindex(self.settings, self.embeddings, on_progress)

@@ -122,6 +122,29 @@ def test_check_command_lists_problems_and_exits_1_until_repaired(
     assert runner.invoke(app, ["check"]).exit_code == 0
 
 
+def test_the_maintenance_commands_export_import_regroup_and_reindex(
+    tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("qa.cli.load_embeddings", lambda: embeddings)
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "first"))
+    Engine(Settings(), embeddings).ingest([SEEDS])
+    runner = CliRunner()
+    exported = runner.invoke(app, ["export", str(tmp_path / "export")])
+    assert exported.exit_code == 0 and "exported 2 articles" in exported.stdout
+    monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "second"))
+    imported = runner.invoke(app, ["import", str(tmp_path / "export")])
+    assert imported.exit_code == 0 and "2 added" in imported.stdout, imported.output
+    regrouped = runner.invoke(app, ["stories"])
+    assert (
+        regrouped.exit_code == 0 and "2 articles in 2 stories" in regrouped.stdout and "0 regrouped" in regrouped.stdout
+    )
+    rebuilt = runner.invoke(app, ["reindex"])
+    assert rebuilt.exit_code == 0 and "2 added" in rebuilt.stdout, rebuilt.output
+    assert sorted(a.title for a in Engine(Settings(), embeddings).articles()) == sorted(
+        a.title for a in Engine(Settings(data_dir=tmp_path / "first"), embeddings).articles()
+    )
+
+
 def test_export_then_import_restores_every_article(seeded: Engine, tmp_path: Path, embeddings: MiniLMEmbeddings):
     seeded.ingest_records([json.loads(line) for line in SUBSET.read_text().splitlines()[:4]])
     exported = export_store(seeded.store, tmp_path / "export")
