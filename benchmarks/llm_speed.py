@@ -13,13 +13,13 @@ import statistics
 import time
 from pathlib import Path
 
-from qa.answer.llm import answer_messages
+from qa.answer.generated import answer_messages
 from qa.articles import read_articles
 from qa.backends import this_machine
 from qa.chunking import chunk_article
 from qa.config import Settings
-from qa.local_llm import LOCAL_MODELS, assemble
 from qa.models import Article
+from qa.offline_model import LOCAL_MODELS, assemble
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "004_ea751519490200ce.txt"
 GENERATED_TOKENS = 64

@@ -38,20 +38,20 @@ def _endpoint_set_up(settings: Settings) -> bool:
 
 
 def _local_set_up(settings: Settings) -> bool:
-    from qa.local_llm import LOCAL_MODELS
+    from qa.offline_model import LOCAL_MODELS
 
     assembled = LOCAL_MODELS[settings.local_model].assembled(settings.local_models_dir)
     return importlib.util.find_spec("llama_cpp") is not None and assembled is not None
 
 
 def _endpoint_model(settings: Settings) -> BaseChatModel:
-    from qa.llm import endpoint_chat_model
+    from qa.chat_models import endpoint_chat_model
 
     return endpoint_chat_model(settings)
 
 
 def _local_model(settings: Settings) -> BaseChatModel:
-    from qa.llm import local_chat_model
+    from qa.chat_models import local_chat_model
 
     return local_chat_model(settings)
 

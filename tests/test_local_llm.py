@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from qa.chat_models import local_server
 from qa.config import Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
-from qa.llm import local_server
-from qa.local_llm import LOCAL_MODELS, LocalModel, LocalModelError, assemble, part_files
 from qa.models import Answer, Turn
+from qa.offline_model import LOCAL_MODELS, LocalModel, LocalModelError, assemble, part_files
 from qa.query import Query
 
 from .conftest import DATA, SEEDS

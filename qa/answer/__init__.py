@@ -13,8 +13,8 @@ from qa.answer.citations import (
     verify_citations,
 )
 from qa.answer.extractive import ExtractiveAnswerer, Selection, ShortAnswer
+from qa.answer.generated import Grounded, LLMAnswerer
 from qa.answer.grounding import Claim, GroundingChecker, Support, split_claims
-from qa.answer.llm import Grounded, LLMAnswerer
 from qa.answer.phrases import CANNOT_ANSWER
 
 __all__ = [

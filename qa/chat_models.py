@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.local_llm import INSTALL_HINT, LOCAL_MODELS, LocalServer
+from qa.offline_model import INSTALL_HINT, LOCAL_MODELS, LocalServer
 
 _servers: dict[str, LocalServer] = {}
 _servers_lock = threading.Lock()
