@@ -35,6 +35,7 @@ from qa.answer.phrases import (
 )
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
+from qa.errors import one_line
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
@@ -268,7 +269,7 @@ def _newest_is_old(citations: list[Citation], as_of: date) -> list[str]:
 
 def _reason(error: Exception) -> str:
     """One line saying what went wrong, without a traceback."""
-    message = " ".join(str(error).split())[:200]
+    message = one_line(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 

@@ -43,3 +43,9 @@ class FetchError(QAError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+def one_line(error: Exception) -> str:
+    """An exception's message as one line of at most 200 characters ("" when it has none): for third-party errors,
+    whose messages may span lines."""
+    return " ".join(str(error).split())[:200]

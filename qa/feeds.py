@@ -31,11 +31,10 @@ BACKOFF = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(days=1)
 # Entries remembered as ingested, per feed: more than any feed lists at once.
 SEEN_KEPT = 5000
-ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
 EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-# The declaration as it appears in the encodings an XML parser detects from the first bytes: scanning only the
-# raw bytes as ASCII would miss a UTF-16, UTF-32 or EBCDIC feed's.
-ENTITY_DECLARATIONS = [ENTITY_DECLARATION] + [
+# An entity declaration as it appears in the encodings an XML parser detects from the first bytes: scanning only
+# the raw bytes as ASCII would miss a UTF-16, UTF-32 or EBCDIC feed's.
+ENTITY_DECLARATIONS = [re.compile(rb"<!ENTITY", re.IGNORECASE)] + [
     re.compile(re.escape("<!ENTITY".encode(encoding)))
     for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp500", "cp037")
 ]
@@ -121,14 +120,11 @@ def poll_feed(
     try:
         poll = _poll(store, settings, feed, fetcher, stop)
     except Exception as error:  # a feed's failure is that feed's: saved as its error, the other feeds polled
-        if not isinstance(error, QAError):
-            log.warning("feed %s failed unexpectedly: %s", feed.url, type(error).__name__)
-            log.debug("traceback", exc_info=error)
         failures = feed.failures + 1
         poll.feed = feed.model_copy(
             update={
                 "status": FeedStatus.ERROR,
-                "error": _reason(error),
+                "error": _reason(error, f"feed {feed.url}"),
                 "failures": failures,
                 "next_poll": _now() + min(BACKOFF * 2 ** (failures - 1), BACKOFF_MAX),
             }
@@ -216,18 +212,16 @@ def _entry_article(
         fetched = fetcher.page(link, robots=True)
         return article_from_page(fetched.content, fetched.url, settings, fetched=today, feed_date=feed_date)
     except Exception as error:  # the page failed or was refused: the feed's own summary may still be kept
-        if not isinstance(error, QAError):
-            log.warning("entry %s failed unexpectedly: %s", link, type(error).__name__)
-            log.debug("traceback", exc_info=error)
+        reason = _reason(error, f"entry {link}")
         summary = _summary_text(entry)
         if not summary:
-            return LoadFailure(location=link, reason=_reason(error))
+            return LoadFailure(location=link, reason=reason)
         try:
             return article_from_summary(
                 summary, link, entry.get("title", ""), settings, fetched=today, published=feed_date, source=source
             )
         except ArticleError as summary_error:
-            return LoadFailure(location=link, reason=f"{_reason(error)}; {summary_error}")
+            return LoadFailure(location=link, reason=f"{reason}; {summary_error}")
 
 
 def _entry_location(entry: Any) -> str:
@@ -235,10 +229,13 @@ def _entry_location(entry: Any) -> str:
     return " ".join(str(entry.get("link") or entry.get("id") or "entry").split())[:200]
 
 
-def _reason(error: Exception) -> str:
-    """One line for a feed's or entry's error; an unexpected one by its class, never a traceback."""
+def _reason(error: Exception, what: str) -> str:
+    """One line for what failed (a feed, an entry): a QAError's own; an unexpected one by its class, logged on one
+    line with the traceback at DEBUG only."""
     if isinstance(error, QAError):
         return str(error)
+    log.warning("%s failed unexpectedly: %s", what, type(error).__name__)
+    log.debug("traceback", exc_info=error)
     return f"unexpected {type(error).__name__} (logged)"
 
 

@@ -20,7 +20,7 @@ import httpx
 import idna
 
 from qa.config import Settings
-from qa.errors import FetchError
+from qa.errors import FetchError, one_line
 
 USER_AGENT = "qa-news/0.1 (question answering over news; respects robots.txt)"
 # The name robots.txt rules are matched against.
@@ -273,7 +273,7 @@ class Fetcher:
                     f"timed out fetching {current} ({self.settings.fetch_timeout:g} s in all, QA_FETCH_TIMEOUT)"
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
-                raise FetchError(f"cannot fetch {current}: {_one_line(error)}") from None
+                raise FetchError(f"cannot fetch {current}: {one_line(error) or type(error).__name__}") from None
 
     def _read(self, response: httpx.Response, url: str, types: tuple[str, ...], keep_bytes: int | None) -> Fetched:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -377,7 +377,7 @@ def check_url(url: str) -> str:
             if label.startswith("xn--"):
                 idna.decode(label)
     except (ValueError, httpx.InvalidURL) as error:  # IDNA's errors are ValueErrors too
-        raise FetchError(f"not a valid URL {shown}: {_one_line(error)}") from None
+        raise FetchError(f"not a valid URL {shown}: {one_line(error) or type(error).__name__}") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise FetchError(f"only http and https URLs are fetched, not {shown}")
     if not parts.hostname:
@@ -395,7 +395,3 @@ def _window_bits(encoding: str, first: bytes) -> int:
         return zlib.MAX_WBITS | 32
     zlib_header = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
     return zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
-
-
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())[:200] or type(error).__name__

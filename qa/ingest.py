@@ -27,7 +27,7 @@ from qa.controls import strip_controls
 from qa.embeddings import DIMENSION, MiniLMEmbeddings
 from qa.errors import ArticleError, FetchError
 from qa.models import Article, Chunk, IngestItem, IngestReport, IngestStatus, ProgressCallback
-from qa.store import ArticleStore, ArticleVersion
+from qa.store import ArticleStore, ArticleVersion, StoredVersion
 from qa.stories import StoryFinder, meeting_order
 
 # Articles embedded and written together: many chunks per Chroma call, yet small enough that
@@ -140,25 +140,22 @@ def ingest_articles(
             else:
                 articles[item.id] = item
 
-        stored = {}
+        stored: dict[str, StoredVersion] = {}
         ids = list(articles)
         for i in range(0, len(ids), 500):
-            stored.update(store.stored_hashes(ids[i : i + 500]))
+            stored.update(store.stored_versions(ids[i : i + 500]))
         pending: list[tuple[Article, list[Chunk]]] = []
         stories = StoryFinder(store.band_matches)
-        # When each article was first stored, kept by its updates; one time for this run's new ones, which meet
-        # their stories by date, then by id (qa.stories.meeting_order).
-        changed = [id_ for id_, hash_ in stored.items() if hash_ != articles[id_].content_hash or rewrite]
-        first_stored = {}
-        for i in range(0, len(changed), 500):
-            first_stored.update(store.first_stored(changed[i : i + 500]))
+        # An update keeps the time its article was first stored; this run's new articles share one, and meet their
+        # stories by date, then by id (qa.stories.meeting_order).
         now = datetime.now(UTC)
         # Oldest first, so that a story's first article is, as far as this run can tell, the one that ran first.
         for article in sorted(articles.values(), key=meeting_order):
-            if stored.get(article.id) == article.content_hash and not rewrite:
+            held = stored.get(article.id)
+            if held and held.content_hash == article.content_hash and not rewrite:
                 report.items.append(_item(article, IngestStatus.SKIPPED, reason="unchanged"))
             else:
-                ingested = first_stored.get(article.id) or article.ingested or now
+                ingested = (held and held.ingested) or article.ingested or now
                 article = stories.assign(article.model_copy(update={"ingested": ingested}))
                 chunks = chunk_article(
                     article, chunk_words=settings.chunk_words, overlap_words=settings.chunk_overlap_words

@@ -36,6 +36,15 @@ class ArticleVersion:
     vectors: np.ndarray
 
 
+@dataclass(frozen=True)
+class StoredVersion:
+    """What the index holds of an article's version: its content hash, and when the article was first stored (None
+    for one stored before that was recorded)."""
+
+    content_hash: str
+    ingested: datetime | None
+
+
 class ArticleStore:
     """Two Chroma collections: `<prefix>-chunks` (embedded chunks) and `<prefix>-articles` (full texts).
 
@@ -140,28 +149,23 @@ class ArticleStore:
         with self._reading():
             return f"{self._chunks.id}:{self.chunking[0]}:{self.chunking[1]}"
 
-    def stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
-        """Content hash of each given article that is stored."""
+    def stored_versions(self, article_ids: Sequence[str]) -> dict[str, StoredVersion]:
+        """What is stored of each given article that is: its content hash, and when it was first stored."""
         if not article_ids:
             return {}
         with self._reading():
             found = self._articles.get(ids=list(article_ids), include=["metadatas"])
         return {
-            id_: str(meta["content_hash"]) for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
+            id_: StoredVersion(
+                content_hash=str(meta["content_hash"]),
+                ingested=datetime.fromisoformat(str(meta["ingested"])) if meta.get("ingested") else None,
+            )
+            for id_, meta in zip(found["ids"], found["metadatas"] or [], strict=True)
         }
 
-    def first_stored(self, article_ids: Sequence[str]) -> dict[str, datetime]:
-        """When each given article was first stored, where that was recorded (Article.ingested)."""
-        if not article_ids:
-            return {}
-        with self._reading():
-            found = self._articles.get(ids=list(article_ids), include=["metadatas"])
-        metadatas = found["metadatas"] or []
-        return {
-            id_: datetime.fromisoformat(str(meta["ingested"]))
-            for id_, meta in zip(found["ids"], metadatas, strict=True)
-            if meta.get("ingested")
-        }
+    def stored_hashes(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """Content hash of each given article that is stored."""
+        return {id_: version.content_hash for id_, version in self.stored_versions(article_ids).items()}
 
     def get_article(self, article_id: str) -> Article | None:
         """The stored article with its full text, or None."""
