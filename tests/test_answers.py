@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 
 from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, second_opinion, verify_citations
-from qa.answer.answer_types import AnswerType, answer_type
 from qa.answer.entities import load_recognizer
 from qa.answer.reading import CANDIDATE_FEATURES, MAX_EMBEDDED, read
 from qa.backends import load_embeddings
@@ -136,20 +135,6 @@ def test_bad_questions_get_a_clear_error(question: str, error: str | None):
 def test_a_date_window_that_ends_before_it_starts_is_refused():
     with pytest.raises(InvalidQuestionError, match=r"since \(2023-02-01\) is after until \(2023-01-01\)"):
         parse_query(question="Who?", since=date(2023, 2, 1), until=date(2023, 1, 1))
-
-
-@pytest.mark.parametrize(
-    ("question", "kind"),
-    [
-        ("How many Russians did NATO expel?", AnswerType.NUMBER),
-        ("Who is the German defense minister?", AnswerType.PERSON),
-        ("When did NATO end combat operations?", AnswerType.DATE),
-        ("Where did the ministers meet?", AnswerType.PLACE),
-        ("What did Stoltenberg say?", AnswerType.OTHER),
-    ],
-)
-def test_question_types(question: str, kind: AnswerType):
-    assert answer_type(question) == kind
 
 
 TEXT = "Alpha one. Beta two. Gamma three."

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.answer_types import AnswerType
-from qa.answer.candidates import Kind, asked, candidates, head_kind
+from qa.answer.candidates import candidates
 from qa.answer.citations import Evidence
 from qa.answer.entities import CHECKSUMS, EntityModelError, load_recognizer, model_folder, verify_model
+from qa.answer.question import Kind, asked, head_kind
 from qa.models import Chunk
 
 
@@ -30,35 +30,6 @@ def kinds_of(question: str, *texts: str) -> dict[str, Kind]:
     sentences = evidence(*texts)
     found = candidates(asked(question), sentences, load_recognizer().entities([s.text for s in sentences]))
     return {candidate.text: candidate.kind for candidate in found}
-
-
-@pytest.mark.parametrize(
-    ("question", "answer_type", "kinds"),
-    [
-        ("Which country established diplomatic ties with the Taliban?", AnswerType.PLACE, {Kind.PLACE}),
-        ("Which company is the latest tech giant to cut jobs?", AnswerType.PERSON, {Kind.ORGANISATION}),
-        ("Which home goods chains said it may go bankrupt?", AnswerType.OTHER, {Kind.ORGANISATION}),
-        ("Which agreement required foreign troops to leave Afghanistan?", AnswerType.OTHER, {Kind.LAW}),
-        ("Which film won best picture?", AnswerType.OTHER, {Kind.WORK}),
-        ("Who is the German defense minister?", AnswerType.PERSON, {Kind.PERSON}),
-        (
-            "How many Russians did NATO expel?",
-            AnswerType.NUMBER,
-            {Kind.NUMBER, Kind.MONEY, Kind.PERCENT, Kind.QUANTITY, Kind.ORDINAL},
-        ),
-        ("Which seed joined the list of allergens?", AnswerType.OTHER, set()),  # a noun not listed: any kind
-    ],
-)
-def test_what_a_question_asks_for(question: str, answer_type: AnswerType, kinds: set[Kind]):
-    found = asked(question)
-    assert (found.answer_type, set(found.kinds)) == (answer_type, kinds)
-
-
-def test_head_nouns_are_matched_in_the_plural_and_by_their_last_listed_word():
-    assert head_kind("pharmacy chains") is Kind.ORGANISATION
-    assert head_kind("countries") is Kind.PLACE
-    assert head_kind("peace treaty") is Kind.LAW
-    assert head_kind("seed") is None
 
 
 def test_which_agreement_finds_the_named_agreement():

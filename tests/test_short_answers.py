@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer import ExtractiveAnswerer, ShortAnswer
-from qa.answer.answer_types import AnswerType, answer_type
+from qa.answer.question import Kind, wh_kind
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.evaluation import metrics
@@ -32,15 +32,15 @@ def short_answer(question: str, texts: list[str], embeddings: MiniLMEmbeddings) 
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("In which month will the emergency end?", AnswerType.MONTH),
-        ("What year did the ship sink?", AnswerType.YEAR),
-        ("What was the magnitude of the quake?", AnswerType.NUMBER),
-        ("Eli Lilly will cap insulin costs at which amount?", AnswerType.NUMBER),
-        ("When did NATO end combat operations?", AnswerType.DATE),
+        ("In which month will the emergency end?", Kind.MONTH),
+        ("What year did the ship sink?", Kind.YEAR),
+        ("What was the magnitude of the quake?", Kind.NUMBER),
+        ("Eli Lilly will cap insulin costs at which amount?", Kind.NUMBER),
+        ("When did NATO end combat operations?", Kind.DATE),
     ],
 )
-def test_question_types_for_short_answers(question: str, kind: AnswerType):
-    assert answer_type(question) == kind
+def test_question_types_for_short_answers(question: str, kind: Kind):
+    assert wh_kind(question) == kind
 
 
 @pytest.mark.parametrize(

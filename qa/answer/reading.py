@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.answer.answer_types import TYPE_PATTERNS, AnswerType
-from qa.answer.candidates import Asked, Candidate, Kind, asked, candidates, said_in
+from qa.answer.candidates import Candidate, candidates
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer
+from qa.answer.patterns import TYPE_PATTERNS
+from qa.answer.question import CANDIDATE_KINDS, WH_KINDS, Asked, Kind, asked, said_in
 from qa.embeddings import MiniLMEmbeddings
 from qa.models import Chunk
 from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
@@ -83,8 +84,8 @@ CANDIDATE_FEATURES = [
     "title_case",  # of its best sentence
     "head_fit",  # cosine with the question's head noun (0 without one)
     "question_fit",  # cosine with the question
-    *[f"asks_{kind.value}" for kind in AnswerType],
-    *[f"is_{kind.value}" for kind in Kind],
+    *[f"asks_{kind.value}" for kind in WH_KINDS],
+    *[f"is_{kind.value}" for kind in CANDIDATE_KINDS],
 ]
 
 
@@ -132,7 +133,7 @@ def read(
     idf = _idf(terms, sentence_terms)
     question_lower = question.lower()
     lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
-    has_type = [_has_new_answer(s.text, wanted.answer_type, question_lower) for s in sentences]
+    has_type = [_has_new_answer(s.text, wanted.wh_kind, question_lower) for s in sentences]
     # Stable sort: ties keep passage order.
     order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * has_type[i]))[:MAX_EMBEDDED]
     chosen = [sentences[i] for i in order]
@@ -261,8 +262,8 @@ def _groups(
             sentence_features[best.sentence, SENTENCE_FEATURES.index("title_case")],
             float(vectors[index] @ vectors[-1]) if head else 0.0,
             float(vectors[index] @ question_vector),
-            *[wanted.answer_type is t for t in AnswerType],
-            *[kind is k for k in Kind],
+            *[wanted.wh_kind is k for k in WH_KINDS],
+            *[kind is k for k in CANDIDATE_KINDS],
         ]
         groups.append(CandidateGroup(key=key, mentions=found, features=np.array(row, dtype=np.float32)))
     return groups
@@ -286,7 +287,7 @@ def _idf(terms: set[str], documents: list[set[str]]) -> dict[str, float]:
     return {t: math.log(1 + (n + 1) / (1 + sum(t in d for d in documents))) for t in terms}
 
 
-def _has_new_answer(sentence: str, kind: AnswerType, question_lower: str) -> bool:
+def _has_new_answer(sentence: str, kind: Kind, question_lower: str) -> bool:
     """Whether the sentence holds something of the expected type that the question does not already say."""
     return any(m.group(0).lower() not in question_lower for m in TYPE_PATTERNS[kind].finditer(sentence))
 

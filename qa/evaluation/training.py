@@ -71,7 +71,8 @@ _READING_SOURCES = (
     "answer/reading.py",
     "answer/candidates.py",
     "answer/entities.py",
-    "answer/answer_types.py",
+    "answer/patterns.py",
+    "answer/question.py",
     "embeddings.py",
     "text.py",
 )
