@@ -76,7 +76,7 @@ def pools(
 
 def recall(pool: list[tuple[EvalQuestion, list[Chunk], Filters]], decay: Decay) -> str:
     ranks = [
-        metrics.gold_rank([c.article_id for c in diversify(decay(chunks, filters))[:10]], q.gold_article_ids)
+        metrics.gold_rank([c.article.id for c in diversify(decay(chunks, filters))[:10]], q.gold_article_ids)
         for q, chunks, filters in pool
     ]
     at = {k: sum(metrics.recall_at(rank, k) for rank in ranks) / len(ranks) for k in (5, 1)}

@@ -54,7 +54,7 @@ def main() -> None:
                     continue
                 since, until = _window(q)
                 docs = engine.retriever.retrieve(q["question"], 10, Filters(since=since, until=until))
-                ranked = [chunk.article_id for chunk in docs]
+                ranked = [chunk.article.id for chunk in docs]
                 for k in recall:
                     recall[k].append(any(a in q["gold_article_ids"] for a in ranked[:k]))
             print(

@@ -72,7 +72,7 @@ def main() -> None:
     }
     for name, rank in variants.items():
         ranks = [
-            metrics.gold_rank([c.article_id for c in rank(d, lx)[:10]], q.gold_article_ids)
+            metrics.gold_rank([c.article.id for c in rank(d, lx)[:10]], q.gold_article_ids)
             for q, d, lx in rows
             if q.answerable
         ]
@@ -102,7 +102,7 @@ def main() -> None:
             result = answers[question.id]
             top = diversify(fuse([(dense[:20], 1.0), (lexical[:20], 1.0)]))[:top_n]
             evidence = [] if result["refused"] else [(result["answer"], w_answer)]
-            cited = [p for p in top[:5] if any(p.article_id == c["article_id"] for c in result["citations"])]
+            cited = [p for p in top[:5] if any(p.article.id == c["article_id"] for c in result["citations"])]
             evidence += [(p.text, w_cited) for p in cited]
             evidence += [(p.text, w_top) for p in top] if w_top else []
             if result["refused"] and not w_top:

@@ -200,7 +200,7 @@ class Catalog:
         stored = self._store.article_versions()
         rows_before = len(self._ids)
         if not self._articles:
-            chunks = (chunk for chunk in self._store.iter_chunks() if chunk.article_id in stored)
+            chunks = (chunk for chunk in self._store.iter_chunks() if chunk.article.id in stored)
             while page := list(islice(chunks, PAGE)):  # pages: tokenised text of every chunk at once won't fit
                 self._add(page)
         else:
@@ -301,16 +301,20 @@ class Catalog:
             self._postings[int(term)] = (term_rows, term_counts)
         self._ids.extend(chunk.id for chunk in chunks)
         for row, chunk in zip(rows, chunks, strict=True):
-            self._article_rows.setdefault(chunk.article_id, []).append(int(row))
-            if chunk.article_id not in self._article_info:
-                story = chunk.story or chunk.article_id
-                day = day_number(chunk.published) if chunk.published else 0
-                self._article_info[chunk.article_id] = (story, chunk.source, day)
-                self._members.setdefault(story, []).append(chunk.article_id)
+            self._article_rows.setdefault(chunk.article.id, []).append(int(row))
+            if chunk.article.id not in self._article_info:
+                story = chunk.story or chunk.article.id
+                day = day_number(chunk.article.published) if chunk.article.published else 0
+                self._article_info[chunk.article.id] = (story, chunk.article.source, day)
+                self._members.setdefault(story, []).append(chunk.article.id)
         self._alive = np.r_[self._alive, np.ones(len(chunks), dtype=bool)]
         self._lengths = np.r_[self._lengths, np.array([len(terms) for terms in documents], dtype=np.float32)]
-        self._days = np.r_[self._days, [day_number(c.published) if c.published else 0 for c in chunks]].astype(np.int64)
-        codes = [self._source_codes.setdefault((c.source or "").lower(), len(self._source_codes)) for c in chunks]
+        self._days = np.r_[
+            self._days, [day_number(c.article.published) if c.article.published else 0 for c in chunks]
+        ].astype(np.int64)
+        codes = [
+            self._source_codes.setdefault((c.article.source or "").lower(), len(self._source_codes)) for c in chunks
+        ]
         self._sources = np.r_[self._sources, np.array(codes, dtype=np.int32)]
 
     def _forget_story(self, article_id: str) -> None:

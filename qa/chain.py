@@ -254,12 +254,12 @@ def _second_opinion(
     short = selection.short_answer
     if short is None:
         return None
-    return second_opinion(label, text, citations, short.text, short.evidence.chunk.title, selection.confidence)
+    return second_opinion(label, text, citations, short.text, short.evidence.chunk.article.title, selection.confidence)
 
 
 def _newest_is_old(citations: list[Citation], as_of: date) -> list[str]:
     """A question about now answered from old news says how old (nothing to say of undated articles)."""
-    dated = [c.published for c in citations if c.published]
+    dated = [c.article.published for c in citations if c.article.published]
     if not dated or (as_of - max(dated)).days <= OLD_AFTER_DAYS:
         return []
     newest = max(dated)
@@ -285,7 +285,7 @@ def _written_out(citation: Citation, evidence: Evidence, phrase: str) -> str | N
 
 def _quotes(citation: Citation, evidence: Evidence) -> bool:
     return (
-        citation.article_id == evidence.chunk.article_id
+        citation.article.id == evidence.chunk.article.id
         and citation.start <= evidence.start
         and evidence.end <= citation.end
     )

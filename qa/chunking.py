@@ -21,16 +21,11 @@ def chunk_article(article: Article, *, chunk_words: int, overlap_words: int) -> 
         start, end = pieces[first][0], pieces[last][1]
         chunks.append(
             Chunk(
-                article_id=article.id,
+                article=article.ref,
                 ordinal=len(chunks),
                 start=start,
                 end=end,
                 text=article.text[start:end],
-                title=article.title,
-                source=article.source,
-                url=article.url,
-                path=article.path,
-                published=article.published,
                 story=article.story,
             )
         )
@@ -61,4 +56,4 @@ def _pieces(text: str, max_words: int) -> list[tuple[int, int, int]]:
 
 def embedding_text(chunk: Chunk) -> str:
     """What is embedded for a chunk: the title gives context; offsets still refer to the article text alone."""
-    return f"{chunk.title}\n{chunk.text}"
+    return f"{chunk.article.title}\n{chunk.text}"

@@ -671,7 +671,7 @@ def print_answer(answer: Answer) -> None:
     for notice in answer.notices:
         show(f"Note: {notice}", style="yellow")
     for citation in answer.citations:
-        where = citation.url or citation.path or citation.article_id
+        where = citation.article.url or citation.article.path or citation.article.id
         show(f"\n{citation_heading(citation)}", style="bold")
         show(f"    “{citation.quote}”")
         if citation.dates:

@@ -51,14 +51,14 @@ def prefer_recent(
     until = filters.until
     if until is None:
         return ranking
-    given = [chunk.published for chunk in ranking if chunk.published]
+    given = [chunk.article.published for chunk in ranking if chunk.article.published]
     newest = min(max(given), until) if half_life and given and filters.since is None else None
     weighted = []
     for chunk in ranking:
         factor = 1.0
-        if half_life and newest and chunk.published:
-            factor *= 0.5 ** (max(0, (newest - chunk.published).days) / half_life.days)
-        own_date = article_date(chunk.url, chunk.published)
+        if half_life and newest and chunk.article.published:
+            factor *= 0.5 ** (max(0, (newest - chunk.article.published).days) / half_life.days)
+        own_date = article_date(chunk.article.url, chunk.article.published)
         if own_date:
             factor *= (1 - RECENCY_DECAY) ** (max(0, (until - own_date - RECENCY_GRACE).days) / 365)
         weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * factor}))
@@ -75,13 +75,13 @@ def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:
     """
     stories: dict[str, list[Chunk]] = {}
     for chunk in ranking:
-        stories.setdefault(chunk.story or chunk.article_id, []).append(chunk)
+        stories.setdefault(chunk.story or chunk.article.id, []).append(chunk)
     lead = {key: _story_lead(key, chunks) for key, chunks in stories.items()}
     taken: dict[str, int] = {}
     first: list[Chunk] = []
     rest: list[Chunk] = []
     for chunk in ranking:
-        key = chunk.story or chunk.article_id
+        key = chunk.story or chunk.article.id
         if key not in taken:  # the story's best place goes to its lead
             taken[key] = 1
             first.append(lead[key])
@@ -89,7 +89,7 @@ def diversify(ranking: list[Chunk], per_article: int = 1) -> list[Chunk]:
                 rest.append(chunk)
         elif chunk is lead[key]:
             continue
-        elif chunk.article_id == lead[key].article_id and taken[key] < per_article:
+        elif chunk.article.id == lead[key].article.id and taken[key] < per_article:
             taken[key] += 1
             first.append(chunk)
         else:
@@ -102,11 +102,11 @@ def _story_lead(story: str, chunks: list[Chunk]) -> Chunk:
     first article's) when it is among them, else the best ranked; replaced by a newer version from that same
     outlet only, the corrected or updated text. Another outlet's copy never takes the original's place: it may
     have altered what it copied."""
-    original = next((chunk for chunk in chunks if chunk.article_id == story), None)
+    original = next((chunk for chunk in chunks if chunk.article.id == story), None)
     anchor = next((chunk for chunk in chunks if original and _same_outlet(chunk, original)), chunks[0])
     lead = anchor
     for chunk in chunks:
-        newer = chunk.published and lead.published and chunk.published > lead.published
+        newer = chunk.article.published and lead.article.published and chunk.article.published > lead.article.published
         if newer and _same_outlet(chunk, anchor):
             lead = chunk
     return lead
@@ -114,6 +114,8 @@ def _story_lead(story: str, chunks: list[Chunk]) -> Chunk:
 
 def _same_outlet(first: Chunk, second: Chunk) -> bool:
     """One article, one URL, or one named publisher."""
-    if first.article_id == second.article_id or (first.url and first.url == second.url):
+    if first.article.id == second.article.id or (first.article.url and first.article.url == second.article.url):
         return True
-    return bool(first.source and second.source and first.source.lower() == second.source.lower())
+    return bool(
+        first.article.source and second.article.source and first.article.source.lower() == second.article.source.lower()
+    )

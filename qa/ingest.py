@@ -203,14 +203,19 @@ def _embed(
 ) -> list[ArticleVersion]:
     """The articles with their chunks' vectors; a chunk an older version had (same title and text) is reused."""
     new = {
-        (c.title, c.text): embedding_text(c) for _, chunks in group for c in chunks if (c.title, c.text) not in vectors
+        (c.article.title, c.text): embedding_text(c)
+        for _, chunks in group
+        for c in chunks
+        if (c.article.title, c.text) not in vectors
     }
     vectors = {**vectors, **dict(zip(new, embeddings.encode(list(new.values())), strict=True))}
     return [
         ArticleVersion(
             article,
             chunks,
-            np.array([vectors[c.title, c.text] for c in chunks], dtype=np.float32).reshape(len(chunks), DIMENSION),
+            np.array([vectors[c.article.title, c.text] for c in chunks], dtype=np.float32).reshape(
+                len(chunks), DIMENSION
+            ),
         )
         for article, chunks in group
     ]

@@ -83,7 +83,7 @@ def check_store(store: ArticleStore) -> CheckReport:
         stored: dict[str, dict[int, Chunk]] = defaultdict(dict)
         total = 0
         for chunk in store.iter_chunks():
-            stored[chunk.article_id][chunk.ordinal] = chunk
+            stored[chunk.article.id][chunk.ordinal] = chunk
             total += 1
         staging = store.staging_collections()
     problems = [
@@ -145,7 +145,7 @@ def _difference(expected: list[Chunk], stored: dict[int, Chunk]) -> str | None:
     changed = [
         chunk.ordinal
         for chunk in expected
-        if chunk.ordinal in stored and stored[chunk.ordinal].model_copy(update={"path": chunk.path}) != chunk
+        if chunk.ordinal in stored and _with_path(stored[chunk.ordinal], chunk.article.path) != chunk
     ]
     parts = [
         f"{label} chunk(s) {_ordinals(ordinals)}"
@@ -153,6 +153,10 @@ def _difference(expected: list[Chunk], stored: dict[int, Chunk]) -> str | None:
         if ordinals
     ]
     return f"{len(stored)} of {len(expected)} chunks stored; " + ", ".join(parts) if parts else None
+
+
+def _with_path(chunk: Chunk, path: str | None) -> Chunk:
+    return chunk.model_copy(update={"article": chunk.article.model_copy(update={"path": path})})
 
 
 def _ordinals(ordinals: list[int]) -> str:

@@ -36,11 +36,13 @@ def safe_url(url: str | None) -> str | None:
 def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
     """'Title — Source, 2024-01-31' ('undated' without a date) as escaped Markdown, the title clipped at a word to
     `title_chars`."""
-    title = inert_markers(citation.title)
+    title = inert_markers(citation.article.title)
     if title_chars and len(title) > title_chars:
         title = title[:title_chars].rsplit(" ", 1)[0] + "…"
     also_in = ALSO_IN.format(outlets=", ".join(citation.also_in)) if citation.also_in else None
-    details = ", ".join(part for part in (citation.source, str(citation.published or UNDATED), also_in) if part)
+    details = ", ".join(
+        part for part in (citation.article.source, str(citation.article.published or UNDATED), also_in) if part
+    )
     return escape(title + (f" — {details}" if details else ""))
 
 
@@ -64,7 +66,7 @@ def conversation_markdown(answers: Sequence[Answer], *, title: str = "qa chat") 
         lines += [f"## {escape(answer.question)}", "", answer_markdown(answer), ""]
         for citation in answer.citations:
             lines.append(f"{citation.n}. {source_line(citation)}")
-            if url := safe_url(citation.url):
+            if url := safe_url(citation.article.url):
                 lines.append(f"   <{url}>")
             lines += [f"   > {escape(citation.quote)}", f"   (characters {citation.start}–{citation.end})", ""]
         lines.append("")

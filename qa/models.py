@@ -9,11 +9,36 @@ from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from qa.answerers import AnswererName
+
+
+class ArticleRef(BaseModel):
+    """Which article a passage or a quote is from, with what a reader needs to name and open it: its provenance,
+    carried once wherever a piece of the article goes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Id of the article.")
+    title: str = Field(description="Title of the article.")
+    source: str | None = Field(default=None, description="Publisher of the article.")
+    url: str | None = Field(default=None, description="Url of the article.")
+    path: str | None = Field(default=None, description="File the article was read from.")
+    published: date | None = Field(default=None, description="Publication date of the article.")
 
 
 class Article(BaseModel):
@@ -56,29 +81,31 @@ class Article(BaseModel):
         fields += ("summary only",) if self.summary_only else ()
         return hashlib.sha256("\x1f".join(str(field or "") for field in fields).encode()).hexdigest()
 
+    @property
+    def ref(self) -> ArticleRef:
+        """The article's provenance, for its chunks and quotes."""
+        return ArticleRef(
+            id=self.id, title=self.title, source=self.source, url=self.url, path=self.path, published=self.published
+        )
+
 
 class Chunk(BaseModel):
     """A span of an article's text, the unit that is embedded, indexed and retrieved."""
 
     model_config = ConfigDict(frozen=True)
 
-    article_id: str = Field(description="Id of the article the chunk belongs to.")
+    article: ArticleRef = Field(description="The article the chunk belongs to.")
     ordinal: int = Field(ge=0, description="Position of the chunk within its article, from 0.")
     start: int = Field(ge=0, description="Offset of the chunk's first character in the article text.")
     end: int = Field(ge=0, description="Offset just past the chunk's last character: text == article.text[start:end].")
     text: str = Field(description="The chunk's text, exactly article.text[start:end].")
-    title: str = Field(description="Title of the article.")
-    source: str | None = Field(default=None, description="Publisher of the article.")
-    url: str | None = Field(default=None, description="Url of the article.")
-    path: str | None = Field(default=None, description="File the article was read from.")
-    published: date | None = Field(default=None, description="Publication date of the article.")
     story: str | None = Field(default=None, description="Story of the article (see Article.story).")
     score: float | None = Field(default=None, description="Retrieval score, set by the retriever (higher is better).")
 
     @property
     def id(self) -> str:
         """Deterministic id, so re-ingesting an article overwrites its chunks instead of adding copies."""
-        return f"{self.article_id}:{self.ordinal}"
+        return f"{self.article.id}:{self.ordinal}"
 
 
 class TimeWindow(BaseModel):
@@ -110,12 +137,9 @@ class Citation(BaseModel):
     """A numbered reference from an answer to an exact quote of an article."""
 
     n: int = Field(ge=1, description="The number shown as [n] in the answer.")
-    article_id: str = Field(description="Id of the quoted article.")
-    title: str = Field(description="Title of the quoted article.")
-    source: str | None = Field(default=None, description="Publisher of the quoted article.")
-    url: str | None = Field(default=None, description="Url of the quoted article.")
-    path: str | None = Field(default=None, description="File the quoted article was read from.")
-    published: date | None = Field(default=None, description="Publication date of the quoted article.")
+    article: ArticleRef = Field(
+        description="The quoted article. In JSON its fields stand in the citation itself, the id as article_id."
+    )
     quote: str = Field(description="The quoted text, exactly article.text[start:end].")
     start: int = Field(ge=0, description="Offset of the quote's first character in the article text.")
     end: int = Field(ge=0, description="Offset just past the quote's last character.")
@@ -129,6 +153,53 @@ class Citation(BaseModel):
         description="The quote's relative dates resolved against its article's own date (its URL's, else "
         "published); empty when that is unknown.",
     )
+
+    # The citation's JSON (API, `qa ask --json`, eval reports) keeps the article's fields flat, as before they
+    # were carried in one ArticleRef: article_id, title, source, url, path, published.
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_article(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "article" not in data:
+            data = dict(data)
+            data["article"] = {name: data.pop(_wire(name)) for name in ArticleRef.model_fields if _wire(name) in data}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _flatten_article(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        nested: dict[str, Any] = handler(self)
+        flat: dict[str, Any] = {}
+        for key, value in nested.items():
+            if key == "article":
+                flat.update((_wire(name), field) for name, field in value.items())
+            else:
+                flat[key] = value
+        return flat
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        # The other fields' schema, the same in both modes (the serializer alone would say "an object"), without
+        # this hook again and without ArticleRef (it would stand in the document's schemas, unused).
+        validated = core_schema["schema"]
+        fields = {name: field for name, field in validated["schema"]["fields"].items() if name != "article"}
+        others = {key: value for key, value in core_schema.items() if key not in ("serialization", "metadata")}
+        others["schema"] = {**validated, "schema": {**validated["schema"], "fields": fields}}
+        schema = handler.resolve_ref_schema(handler(others))
+        article = ArticleRef.model_json_schema()
+        properties, required = {}, []
+        for name in cls.model_fields:
+            if name != "article":
+                properties[name] = schema["properties"][name]
+                required += [name] if name in schema.get("required", []) else []
+                continue
+            for field, spec in article["properties"].items():
+                properties[_wire(field)] = {**spec, "title": _wire(field).replace("_", " ").title()}
+            required += [_wire(field) for field in article.get("required", [])]
+        return {**schema, "properties": properties, "required": required}
+
+
+def _wire(name: str) -> str:
+    """An ArticleRef field's name in a citation's JSON."""
+    return "article_id" if name == "id" else name
 
 
 class Answer(BaseModel):

@@ -5,19 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from qa.models import Article, Chunk
+from qa.models import Article, ArticleRef, Chunk
 from qa.stories import BAND_KEYS, band_keys
 
 
 def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
     """Rebuild a Chunk from its Chroma document and metadata."""
+    shared = read_shared_metadata(meta)
+    story = shared.pop("story")
     return Chunk(
-        article_id=str(meta["article_id"]),
+        article=ArticleRef(id=str(meta["article_id"]), **shared),
         ordinal=int(meta["ordinal"]),
         start=int(meta["start"]),
         end=int(meta["end"]),
         text=text,
-        **read_shared_metadata(meta),
+        story=story,
     )
 
 
@@ -38,11 +40,11 @@ def article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Art
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
     """A chunk's Chroma metadata: its place in the article and its provenance."""
     return {
-        "article_id": chunk.article_id,
+        "article_id": chunk.article.id,
         "ordinal": chunk.ordinal,
         "start": chunk.start,
         "end": chunk.end,
-        **shared_metadata(chunk.title, chunk.source, chunk.url, chunk.path, chunk.published, chunk.story),
+        **shared_metadata(chunk.article, chunk.story),
     }
 
 
@@ -56,26 +58,24 @@ def article_metadata(article: Article) -> dict[str, Any]:
         "ingested": article.ingested.isoformat() if article.ingested else None,
         "summary_only": article.summary_only or None,
         **dict(zip(BAND_KEYS, band_keys(article.text), strict=True)),
-        **shared_metadata(article.title, article.source, article.url, article.path, article.published, article.story),
+        **shared_metadata(article.ref, article.story),
     }
 
 
-def shared_metadata(
-    title: str, source: str | None, url: str | None, path: str | None, published: date | None, story: str | None
-) -> dict[str, Any]:
+def shared_metadata(ref: ArticleRef, story: str | None) -> dict[str, Any]:
     """Provenance stored on articles and chunks alike.
 
     Absent values are None, which Chroma's upsert takes as "delete this key": a key left out would instead keep
     the value of the version being replaced.
     """
     return {
-        "title": title,
-        "source": source,
-        "source_key": source.lower() if source else None,
-        "url": url,
-        "path": path,
-        "published": published.isoformat() if published else None,
-        "published_day": day_number(published) if published else None,
+        "title": ref.title,
+        "source": ref.source,
+        "source_key": ref.source.lower() if ref.source else None,
+        "url": ref.url,
+        "path": ref.path,
+        "published": ref.published.isoformat() if ref.published else None,
+        "published_day": day_number(ref.published) if ref.published else None,
         "story": story,
     }
 

@@ -9,7 +9,7 @@ from pydantic import ConfigDict
 
 from qa.catalog import Catalog
 from qa.fusion import diversify, fuse_rankings, prefer_recent
-from qa.models import Chunk
+from qa.models import ArticleRef, Chunk
 from qa.query import NO_FILTERS, Filters
 from qa.store import ArticleStore, with_scores
 
@@ -79,10 +79,17 @@ class HybridRetriever(BaseRetriever):
 
 
 def chunk_to_document(chunk: Chunk) -> Document:
-    """A chunk as a LangChain Document: its text, and every other field as metadata."""
-    return Document(page_content=chunk.text, metadata=chunk.model_dump(exclude={"text"}), id=chunk.id)
+    """A chunk as a LangChain Document: its text, and every other field as flat metadata (article_id, title, ...)."""
+    article = {"article_id": chunk.article.id, **chunk.article.model_dump(exclude={"id"})}
+    return Document(
+        page_content=chunk.text, metadata={**article, **chunk.model_dump(exclude={"text", "article"})}, id=chunk.id
+    )
 
 
 def chunk_from_document(document: Document) -> Chunk:
     """The chunk a retrieved Document came from."""
-    return Chunk(text=document.page_content, **document.metadata)
+    meta = dict(document.metadata)
+    article = ArticleRef(
+        id=meta.pop("article_id"), **{name: meta.pop(name) for name in ArticleRef.model_fields if name in meta}
+    )
+    return Chunk(article=article, text=document.page_content, **meta)

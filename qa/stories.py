@@ -168,8 +168,8 @@ def with_stories(
     """Each citation with the other outlets whose own text carries its quote, and the notices its story calls for:
     that it updates a version its own outlet ran before, or that other outlets' versions differ from the quote
     (an altered copy never speaks for the outlet it copied, nor that outlet for it)."""
-    story_of = {passage.article_id: passage.story for passage in passages if passage.story}
-    wanted = sorted({story_of[c.article_id] for c in citations if c.article_id in story_of})
+    story_of = {passage.article.id: passage.story for passage in passages if passage.story}
+    wanted = sorted({story_of[c.article.id] for c in citations if c.article.id in story_of})
     members: dict[str, list[StoryMember]] = {}
     for member in story_members(wanted) if wanted else []:
         members.setdefault(member.story, []).append(member)
@@ -177,14 +177,14 @@ def with_stories(
     cited, notices = [], []
     for citation in citations:
         others = [
-            m for m in members.get(story_of.get(citation.article_id, ""), []) if m.article_id != citation.article_id
+            m for m in members.get(story_of.get(citation.article.id, ""), []) if m.article_id != citation.article.id
         ]
         for member in others:
             if member.article_id not in texts:
                 article = get_article(member.article_id)
                 texts[member.article_id] = " ".join(article.text.split()) if article else ""
         quote = " ".join(citation.quote.split())
-        elsewhere = [m for m in others if m.source and m.source != citation.source]
+        elsewhere = [m for m in others if m.source and m.source != citation.article.source]
         carrying = [m for m in elsewhere if quote in texts[m.article_id]]
         differing = [m for m in elsewhere if quote not in texts[m.article_id]]
         cited.append(citation.model_copy(update={"also_in": list(dict.fromkeys(m.source for m in carrying))}))
@@ -194,10 +194,15 @@ def with_stories(
         earlier = [
             m.published
             for m in others
-            if m.source == citation.source and m.published and citation.published and m.published < citation.published
+            if m.source == citation.article.source
+            and m.published
+            and citation.article.published
+            and m.published < citation.article.published
         ]
-        if earlier and citation.source:
-            notices.append(STORY_UPDATED.format(n=citation.n, source=citation.source, first=day_text(min(earlier))))
+        if earlier and citation.article.source:
+            notices.append(
+                STORY_UPDATED.format(n=citation.n, source=citation.article.source, first=day_text(min(earlier)))
+            )
     return cited, list(dict.fromkeys(notices))
 
 

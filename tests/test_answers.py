@@ -14,7 +14,7 @@ from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
 from qa.engine import Engine
 from qa.errors import InvalidQuestionError
 from qa.evaluation.datasets import load_dataset
-from qa.models import Answer, Article, Chunk, Citation
+from qa.models import Answer, Article, ArticleRef, Chunk, Citation
 from qa.query import Query, parse_query
 
 from .conftest import DATA
@@ -27,7 +27,7 @@ MIN_REFUSED = 0.8
 
 def assert_citations_are_exact(engine: Engine, answer: Answer) -> None:
     for citation in answer.citations:
-        article = engine.store.get_article(citation.article_id)
+        article = engine.store.get_article(citation.article.id)
         assert article is not None
         assert article.text[citation.start : citation.end] == citation.quote
         assert f"[{citation.n}]" in answer.answer
@@ -49,7 +49,7 @@ def test_seed_gold_set(engine: Engine, backend: str):
         answer = engine.ask(Query(question=gold.question))
         assert_citations_are_exact(engine, answer)
         if gold.answer:
-            cited = {c.article_id for c in answer.citations}
+            cited = {c.article.id for c in answer.citations}
             correct += gold.answer.lower() in answer.answer.lower() and bool(cited & set(gold.gold_article_ids))
         else:
             refused += answer.refused and answer.answer == CANNOT_ANSWER and not answer.citations
@@ -89,7 +89,7 @@ def test_only_the_sentences_best_on_shared_terms_and_type_are_embedded(
     filler = [f"Officials described the weather in {city} as mild for the season." for city in cities]
     answer = "NATO expelled eight Russian diplomats on Wednesday."
     text = " ".join([*filler[:13], answer, *filler[13:]])  # past the first 12: passage order alone would miss it
-    chunk = Chunk(article_id="a", ordinal=0, start=0, end=len(text), text=text, title="T")
+    chunk = Chunk(article=ArticleRef(id="a", title="T"), ordinal=0, start=0, end=len(text), text=text)
     embedded: list[str] = []
     embed_documents = embeddings.embed_documents
     monkeypatch.setattr(embeddings, "embed_documents", lambda texts: embedded.extend(texts) or embed_documents(texts))
@@ -102,7 +102,7 @@ def test_only_the_sentences_best_on_shared_terms_and_type_are_embedded(
 
 def test_a_candidate_standing_where_the_question_word_stands_fits_its_order(embeddings: MiniLMEmbeddings):
     text = "Russia became the first country to recognise the Taliban government, officials in Belarus said."
-    chunk = Chunk(article_id="a", ordinal=0, start=0, end=len(text), text=text, title="T")
+    chunk = Chunk(article=ArticleRef(id="a", title="T"), ordinal=0, start=0, end=len(text), text=text)
     reading = read("Which country recognised the Taliban government?", [chunk], embeddings, load_recognizer())
     order_fit = {g.text: g.features[CANDIDATE_FEATURES.index("order_fit")] for g in reading.groups}
     assert order_fit["Russia"] == 1.0  # every word of the question after it, as after "which"
@@ -138,8 +138,8 @@ def test_a_date_window_that_ends_before_it_starts_is_refused():
 
 
 TEXT = "Alpha one. Beta two. Gamma three."
-CHUNK = Chunk(article_id="a", ordinal=0, start=0, end=len(TEXT), text=TEXT, title="T")
-OTHER = Chunk(article_id="b", ordinal=0, start=0, end=len(TEXT), text=TEXT, title="U")
+CHUNK = Chunk(article=ArticleRef(id="a", title="T"), ordinal=0, start=0, end=len(TEXT), text=TEXT)
+OTHER = Chunk(article=ArticleRef(id="b", title="U"), ordinal=0, start=0, end=len(TEXT), text=TEXT)
 
 
 def evidence(chunk: Chunk, start: int, end: int) -> Evidence:
@@ -149,7 +149,7 @@ def evidence(chunk: Chunk, start: int, end: int) -> Evidence:
 def test_cite_numbers_distinct_passages_and_merges_quotes_from_one_passage():
     text, citations = cite([evidence(CHUNK, 21, 33), evidence(OTHER, 0, 10), evidence(CHUNK, 0, 10)])
     assert text == "Gamma three. [1] Alpha one. [2] Alpha one. [1]"
-    assert [(c.n, c.article_id, c.quote, c.start, c.end) for c in citations] == [
+    assert [(c.n, c.article.id, c.quote, c.start, c.end) for c in citations] == [
         (1, "a", TEXT, 0, 33),
         (2, "b", "Alpha one.", 0, 10),
     ]
@@ -181,7 +181,7 @@ def test_keep_cited_sentences(answer: str, expected_text: str, expected_quotes: 
 def test_verify_drops_quotes_that_are_not_the_article_text():
     article = Article(id="a", title="T", text=TEXT)
     good, shifted, missing = citation(1, "Beta two.", 11), citation(2, "Beta two.", 12), citation(3, "x", 0)
-    missing = missing.model_copy(update={"article_id": "gone"})
+    missing = missing.model_copy(update={"article": ArticleRef(id="gone", title="T")})
     assert verify_citations([good, shifted, missing], {"a": article}.get) == [good]
 
 

@@ -58,7 +58,7 @@ def dated(tmp_path: Path, embeddings: MiniLMEmbeddings) -> Engine:
 
 def cited(engine: Engine, **fields) -> tuple[set[str], object]:
     answer = engine.ask(Query(**fields))
-    return {c.article_id for c in answer.citations}, answer
+    return {c.article.id for c in answer.citations}, answer
 
 
 def test_nothing_published_after_the_as_of_day_answers(dated: Engine):
@@ -78,7 +78,7 @@ def test_time_words_set_the_window_and_the_answer_says_so(dated: Engine):
     dropped = Query(question=answer.question, as_of=date(2026, 12, 1), time_words=False)
     filters, window = dropped.search()
     assert window is None
-    assert {c.article_id for c in dated.retriever.retrieve(dropped.question, 5, filters)} == {
+    assert {c.article.id for c in dated.retriever.retrieve(dropped.question, 5, filters)} == {
         "opened",
         "approved",
         "closed",
@@ -108,13 +108,13 @@ def test_undated_articles_are_searched_in_any_window_and_cited_as_undated(dated:
     ids, answer = cited(dated, question="When was the first bridge in Westbury built in 2019?", as_of=date(2026, 12, 1))
     assert answer.time_window is not None and "history" in ids
     assert not answer.notices  # the window is not empty: the undated article is in it
-    [history] = [c for c in answer.citations if c.article_id == "history"]
+    [history] = [c for c in answer.citations if c.article.id == "history"]
     assert citation_heading(history).endswith("— undated")  # no source either
 
 
 def test_an_answer_from_old_news_to_a_question_about_now_says_how_old(dated: Engine):
     _, answer = cited(dated, question="Who approved the Westbury bridge plan?", as_of=date(2026, 11, 20))
-    assert not answer.refused and {c.article_id for c in answer.citations} == {"approved"}
+    assert not answer.refused and {c.article.id for c in answer.citations} == {"approved"}
     assert "The newest article on this is from 10 Mar 2026, 255 days before 20 Nov 2026." in answer.notices
     _, recent = cited(dated, question="Who opened the new Westbury bridge?", as_of=date(2026, 11, 30))
     assert not any("newest article" in notice for notice in recent.notices)
@@ -153,7 +153,7 @@ def test_a_bad_as_of_day_is_one_line_in_the_cli_and_a_422_in_the_api(
 def test_a_when_question_gets_the_day_written_out_and_the_quote_keeps_its_words(dated: Engine):
     question = "When did Mayor Alice Grant open the new Westbury bridge?"
     _, answer = cited(dated, question=question, as_of=date(2026, 12, 1))
-    [citation] = [c for c in answer.citations if c.article_id == "opened"]
+    [citation] = [c for c in answer.citations if c.article.id == "opened"]
     assert "on Tuesday" in citation.quote  # verbatim, as the article says it
     assert [(d.text, d.day) for d in citation.dates] == [("on Tuesday", "Tuesday 24 Nov 2026")]
     assert answer.short_answer == "Tuesday 24 Nov 2026"

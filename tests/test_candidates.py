@@ -13,14 +13,14 @@ from qa.answer.candidates import candidates
 from qa.answer.citations import Evidence
 from qa.answer.entities import CHECKSUMS, EntityModelError, load_recognizer, model_folder, verify_model
 from qa.answer.question import Kind, asked, head_kind
-from qa.models import Chunk
+from qa.models import ArticleRef, Chunk
 
 
 def evidence(*texts: str) -> list[Evidence]:
     """Each text as a sentence of its own article."""
     found = []
     for i, text in enumerate(texts):
-        chunk = Chunk(article_id=f"a{i}", ordinal=0, start=0, end=len(text), text=text, title="T")
+        chunk = Chunk(article=ArticleRef(id=f"a{i}", title="T"), ordinal=0, start=0, end=len(text), text=text)
         found.append(Evidence(chunk=chunk, start=0, end=len(text), text=text, score=0.0))
     return found
 

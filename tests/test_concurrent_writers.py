@@ -111,7 +111,7 @@ def test_two_processes_ingesting_one_directory_at_once_leave_it_whole(tmp_path: 
     assert (stats.articles, stats.chunks) == (36, clean_chunk_count(engine.settings))
     # The vector index holds every chunk: each finds itself first.
     for chunk in list(engine.store.iter_chunks())[::10]:
-        assert engine.retriever.dense_search(f"{chunk.title}\n{chunk.text}", 1)[0].id == chunk.id
+        assert engine.retriever.dense_search(f"{chunk.article.title}\n{chunk.text}", 1)[0].id == chunk.id
 
 
 def test_overlapping_ingests_on_a_chroma_server_store_each_article_once(

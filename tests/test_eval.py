@@ -168,7 +168,7 @@ def test_several_datasets_are_one_corpus_that_reuses_their_indexes(run, tmp_path
     reading = ingest._embed
 
     def counted(group, vectors, embeddings):
-        embedded.append(sum((c.title, c.text) not in vectors for _, chunks in group for c in chunks))
+        embedded.append(sum((c.article.title, c.text) not in vectors for _, chunks in group for c in chunks))
         return reading(group, vectors, embeddings)
 
     monkeypatch.setattr(ingest, "_embed", counted)

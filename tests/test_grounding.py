@@ -6,7 +6,7 @@ import pytest
 
 from qa.answer.grounding import SUPPORT_THRESHOLD, Claim, GroundingChecker, missing_facts, split_claims
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import Chunk
+from qa.models import ArticleRef, Chunk
 
 PASSAGE = (
     "NATO's office in Moscow will close in November.\n"
@@ -44,7 +44,7 @@ def test_numbers_and_names_must_be_in_the_passage(claim: str, missing: list[str]
 
 
 def test_the_support_is_the_exact_sentence_that_holds_the_claim(embeddings: MiniLMEmbeddings):
-    chunk = Chunk(article_id="a", ordinal=0, start=100, end=100 + len(PASSAGE), text=PASSAGE, title="t")
+    chunk = Chunk(article=ArticleRef(id="a", title="t"), ordinal=0, start=100, end=100 + len(PASSAGE), text=PASSAGE)
     checker = GroundingChecker(embeddings)
     supported, unrelated = checker.supports(
         [("NATO threw out eight Russians who were accredited to the alliance.", chunk), ("Paris won the cup.", chunk)]

@@ -54,7 +54,7 @@ def assert_inert(engine: Engine, answer: Answer) -> None:
     """Each [n] in the answer is one of its citations, and each citation quotes the stored text exactly."""
     assert markers(answer.answer) == {citation.n for citation in answer.citations}, answer.answer
     for citation in answer.citations:
-        assert engine.get_article(citation.article_id).text[citation.start : citation.end] == citation.quote
+        assert engine.get_article(citation.article.id).text[citation.start : citation.end] == citation.quote
 
 
 def test_every_hostile_article_is_stored_whole_and_scripts_are_not_text(hostile: Engine):

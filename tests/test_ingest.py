@@ -19,7 +19,7 @@ from .conftest import DATA, SEEDS
 
 
 def stored_chunks(engine: Engine, article_id: str) -> list:
-    return sorted((c for c in engine.store.iter_chunks() if c.article_id == article_id), key=lambda c: c.ordinal)
+    return sorted((c for c in engine.store.iter_chunks() if c.article.id == article_id), key=lambda c: c.ordinal)
 
 
 def test_ingest_then_reingest_skips_unchanged(engine: Engine):
@@ -56,7 +56,7 @@ def test_changed_article_replaces_its_old_chunks(engine: Engine, seed_copy: Path
     assert "twelve diplomats" in after[-1].text
     assert engine.stats().chunks == sum(a.chunks for a in engine.articles())
     lexical = engine.retriever.catalog.search("Kramp-Karrenbauer intelligence activities", 10)
-    assert all(c.article_id != article_id for c in lexical)
+    assert all(c.article.id != article_id for c in lexical)
 
 
 def test_an_updated_article_embeds_only_its_new_chunks(engine: Engine, monkeypatch: pytest.MonkeyPatch):
@@ -76,7 +76,7 @@ def test_an_updated_article_embeds_only_its_new_chunks(engine: Engine, monkeypat
     after = list(engine.store.iter_chunks())
     new = [chunk for chunk in after if chunk.text not in before]
     assert new and len(new) < len(after)
-    assert sorted(embedded) == sorted(f"{chunk.title}\n{chunk.text}" for chunk in new)
+    assert sorted(embedded) == sorted(f"{chunk.article.title}\n{chunk.text}" for chunk in new)
     assert check_store(engine.store).ok
 
 

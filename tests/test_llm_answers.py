@@ -39,7 +39,7 @@ def llm_engine(tmp_path: Path, embeddings: MiniLMEmbeddings, chat_server: Script
 
 def assert_verbatim(engine: Engine, answer) -> None:
     for citation in answer.citations:
-        assert engine.get_article(citation.article_id).text[citation.start : citation.end] == citation.quote
+        assert engine.get_article(citation.article.id).text[citation.start : citation.end] == citation.quote
 
 
 def test_a_good_answer_streams_then_arrives_with_exact_quotes(llm_engine: Engine, chat_server: ScriptedChatServer):
@@ -182,7 +182,7 @@ def test_a_three_turn_conversation_follows_its_subject(llm_engine: Engine, chat_
                 answer_reply = Reply(lambda r, text=article_text: f"Stoltenberg spoke {marker(r, text)}.")
                 chat_server.script(*([rewrites[turn - 1]] if turn else []), answer_reply)
             answer = llm_engine.ask(Query(question=question, engine=engine_name, history=history))
-            first = llm_engine.get_article(answer.citations[0].article_id) if answer.citations else None
+            first = llm_engine.get_article(answer.citations[0].article.id) if answer.citations else None
             assert first is not None and article_text in first.text, (engine_name, question, answer)
             if turn:
                 assert "Stoltenberg" in (answer.standalone_question or "")

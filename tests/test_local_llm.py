@@ -69,7 +69,7 @@ def test_the_local_model_answers_a_seed_question_with_a_verified_citation(local_
     assert any(event.delta for event in events[:-1])
     assert "eight" in answer.answer and answer.citations
     for citation in answer.citations:
-        text = local_engine.get_article(citation.article_id).text
+        text = local_engine.get_article(citation.article.id).text
         assert text[citation.start : citation.end] == citation.quote
 
 
@@ -89,7 +89,7 @@ def test_a_three_turn_conversation_follows_its_subject(local_engine: Engine):
     for question, article_text in turns:
         answer = local_engine.ask(Query(question=question, engine="local", history=history))
         assert answer.engine == "local" and answer.citations, answer
-        assert article_text in local_engine.get_article(answer.citations[0].article_id).text, answer
+        assert article_text in local_engine.get_article(answer.citations[0].article.id).text, answer
         history += [Turn(role="user", content=question), Turn(role="assistant", content=answer.answer)]
 
 

@@ -141,7 +141,7 @@ def test_any_question_gets_an_answer_with_exact_quotes_or_a_one_line_error(seede
         return
     assert answer.refused or answer.citations
     for citation in answer.citations:
-        assert seeded_engine.get_article(citation.article_id).text[citation.start : citation.end] == citation.quote
+        assert seeded_engine.get_article(citation.article.id).text[citation.start : citation.end] == citation.quote
 
 
 @EXAMPLES
@@ -209,7 +209,7 @@ def test_any_filter_gives_an_answer_from_passing_articles_or_a_refusal(
         return
     # Every article answers the question: an answer must come, and only from articles that pass.
     assert not answer.refused and answer.citations, (since, until, source, answer)
-    assert {citation.article_id for citation in answer.citations} <= passing, (since, until, source, answer)
+    assert {citation.article.id for citation in answer.citations} <= passing, (since, until, source, answer)
 
 
 def test_bad_filters_over_http_are_a_422_naming_the_field(seeded_engine: Engine):

@@ -14,7 +14,7 @@ from qa.catalog import Catalog
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.fusion import RECENCY_DECAY, diversify, fuse_rankings, prefer_recent
-from qa.models import Chunk
+from qa.models import ArticleRef, Chunk
 from qa.query import NO_FILTERS, Filters
 from qa.records import day_number
 from qa.retrieval import chunk_from_document
@@ -55,8 +55,10 @@ def dated_engine(engine: Engine, tmp_path: Path) -> Engine:
     return engine
 
 
-def chunk(id_: str, ordinal: int = 0) -> Chunk:
-    return Chunk(article_id=id_, ordinal=ordinal, start=0, end=1, text="x", title="t")
+def chunk(id_: str, ordinal: int = 0, *, score: float | None = None, story: str | None = None, **article: Any) -> Chunk:
+    """A chunk of article `id_`; `article` sets its provenance (source, url, published)."""
+    ref = ArticleRef(id=id_, title="t", **article)
+    return Chunk(article=ref, ordinal=ordinal, start=0, end=1, text="x", score=score, story=story)
 
 
 def test_rrf_rewards_agreement_between_rankings():
@@ -73,7 +75,7 @@ def test_diversify_lets_other_articles_in_before_a_second_chunk_of_one():
 def test_diversify_gives_a_story_one_place_and_its_outlets_newest_version_takes_it():
     def version(id_: str, day: int | None, ordinal: int = 0, source: str | None = "AP") -> Chunk:
         published = date(2026, 11, day) if day else None
-        return chunk(id_, ordinal).model_copy(update={"story": "s", "published": published, "source": source})
+        return chunk(id_, ordinal, story="s", published=published, source=source)
 
     ranking = [version("ap", 1), version("yahoo", 1, source="Yahoo"), chunk("b"), version("update", 2),
                version("update", 2, 1)]  # fmt: skip
@@ -86,12 +88,12 @@ def test_diversify_gives_a_story_one_place_and_its_outlets_newest_version_takes_
 
 
 def test_an_article_dated_years_before_the_window_falls_behind_a_recent_one():
-    old = chunk("old").model_copy(update={"score": 0.03, "url": "https://example.com/2015/01/22/story.html"})
-    recent = chunk("new").model_copy(update={"score": 0.025, "published": date(2023, 1, 20)})
+    old = chunk("old", score=0.03, url="https://example.com/2015/01/22/story.html")
+    recent = chunk("new", score=0.025, published=date(2023, 1, 20))
     undated = chunk("undated").model_copy(update={"score": 0.02})
     window = Filters(since=date(2023, 1, 1), until=date(2023, 1, 27))
     ranking = prefer_recent([old, recent, undated], window)
-    assert [c.article_id for c in ranking] == ["new", "undated", "old"]
+    assert [c.article.id for c in ranking] == ["new", "undated", "old"]
     # Eight years beyond the month of grace: the score keeps (1 - decay) ** 8.
     assert ranking[2].score < 0.03 * (1 - RECENCY_DECAY) ** 7.9
     # In a window, a recent article and one without a date keep their scores; without an end date nothing moves.
@@ -101,7 +103,7 @@ def test_an_article_dated_years_before_the_window_falls_behind_a_recent_one():
 
 def test_without_a_lower_bound_a_score_halves_per_week_before_the_newest_candidate():
     def given(id_: str, score: float, day: date | None) -> Chunk:
-        return chunk(id_).model_copy(update={"score": score, "published": day})
+        return chunk(id_, score=score, published=day)
 
     newest, week_older, two_weeks_older = (
         given("new", 0.02, date(2023, 1, 20)),
@@ -111,15 +113,15 @@ def test_without_a_lower_bound_a_score_halves_per_week_before_the_newest_candida
     undated = given("undated", 0.01, None)
     # Asked as of two weeks after the newest candidate: ages count from that candidate, not from as_of.
     ranking = prefer_recent([two_weeks_older, week_older, newest, undated], Filters(until=date(2023, 2, 3)))
-    scores = {c.article_id: c.score for c in ranking}
+    scores = {c.article.id: c.score for c in ranking}
     assert scores["new"] == 0.02 and scores["undated"] == 0.01
     assert scores["w1"] == pytest.approx(0.03 / 2) and scores["w2"] == pytest.approx(0.05 / 4)
-    assert [c.article_id for c in ranking] == ["new", "w1", "w2", "undated"]
+    assert [c.article.id for c in ranking] == ["new", "w1", "w2", "undated"]
     # A window (the question's words, the user's since) leaves the half-life out: relevance orders its days.
     windowed = prefer_recent(
         [two_weeks_older, week_older, newest], Filters(since=date(2023, 1, 1), until=date(2023, 1, 31))
     )
-    assert [c.article_id for c in windowed] == ["w2", "w1", "new"]
+    assert [c.article.id for c in windowed] == ["w2", "w1", "new"]
 
 
 def test_dates_are_read_from_urls_only_where_a_url_holds_one():
@@ -133,7 +135,7 @@ def test_hybrid_finds_the_passage_with_the_answer(seeded: Engine):
     assert len(documents) == 3
     top = chunk_from_document(documents[0])
     assert "expelled eight Russians" in top.text
-    assert top.source == "Radio Free Europe/Radio Liberty"
+    assert top.article.source == "Radio Free Europe/Radio Liberty"
     assert documents[0].metadata["score"] > documents[-1].metadata["score"]
 
 
@@ -169,7 +171,7 @@ def test_date_and_source_filters_apply_to_both_rankings(engine: Engine, tmp_path
     assert ids(since=date(2023, 2, 1), until=date(2023, 2, 28)) == ["feb"]
     assert ids(source="reuters") == ["feb", "mar"]
     assert ids(source="Unknown Wire") == []
-    assert engine.retriever.catalog.search("floods", 5, Filters(since=date(2023, 3, 1)))[0].article_id == "mar"
+    assert engine.retriever.catalog.search("floods", 5, Filters(since=date(2023, 3, 1)))[0].article.id == "mar"
 
 
 def test_lexical_index_rereads_only_the_articles_a_write_changed(
@@ -185,10 +187,10 @@ def test_lexical_index_rereads_only_the_articles_a_write_changed(
     lexical.search("Porto", 5)
     assert read == []  # no write, nothing read
     engine.remove("feb")
-    assert [c.article_id for c in lexical.search("Porto floods", 5)] in (["jan", "mar"], ["mar", "jan"])
+    assert [c.article.id for c in lexical.search("Porto floods", 5)] in (["jan", "mar"], ["mar", "jan"])
     assert read == []  # a removal reads nothing
     engine.ingest_records([{**RECORDS[0], "text": "Heavy floods hit Lisbon and Porto on Monday."}])
-    assert lexical.search("Porto", 5)[0].article_id == "jan"
+    assert lexical.search("Porto", 5)[0].article.id == "jan"
     assert read == [["jan"]]
 
 
@@ -346,4 +348,4 @@ def test_an_ingest_saves_the_lexical_index_for_the_next_process(engine: Engine, 
     monkeypatch.setattr(ArticleStore, "iter_chunks", lambda self: pytest.fail("the whole index was read again"))
     monkeypatch.setattr(ArticleStore, "chunks_of", lambda self, ids: pytest.fail("articles were read again"))
     found = Engine(engine.settings, engine.embeddings).retriever.catalog.search(records[3]["title"], 5)
-    assert found[0].article_id == records[3]["id"]
+    assert found[0].article.id == records[3]["id"]

@@ -10,7 +10,7 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.evaluation import metrics
 from qa.evaluation.datasets import load_dataset
-from qa.models import Chunk
+from qa.models import ArticleRef, Chunk
 from qa.query import Query
 
 from .conftest import DATA
@@ -23,7 +23,7 @@ MIN_SEED_F1 = 0.5
 def short_answer(question: str, texts: list[str], embeddings: MiniLMEmbeddings) -> ShortAnswer | None:
     """The short answer from the texts, each a passage of its own article, best retrieved first; never refused."""
     chunks = [
-        Chunk(article_id=f"a{i}", ordinal=0, start=0, end=len(text), text=text, title="T")
+        Chunk(article=ArticleRef(id=f"a{i}", title="T"), ordinal=0, start=0, end=len(text), text=text)
         for i, text in enumerate(texts)
     ]
     return ExtractiveAnswerer(embeddings, refusal_threshold=0.0).select(question, chunks).short_answer

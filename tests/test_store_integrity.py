@@ -29,7 +29,7 @@ def stored_chunks(engine: Engine, article_id: str) -> list[tuple[int, int, int, 
     return sorted(
         (chunk.ordinal, chunk.start, chunk.end, chunk.text)
         for chunk in engine.store.iter_chunks()
-        if chunk.article_id == article_id
+        if chunk.article.id == article_id
     )
 
 
@@ -262,7 +262,7 @@ def test_an_update_that_drops_a_field_keeps_nothing_of_the_old_value(engine: Eng
     engine.ingest_records([record])
     engine.ingest_records([{**record, "published": None, "source": "Gazette"}])
     assert engine.get_article("dated").published is None
-    assert {chunk.published for chunk in engine.store.iter_chunks()} == {None}
+    assert {chunk.article.published for chunk in engine.store.iter_chunks()} == {None}
     assert check_store(engine.store).ok
 
 

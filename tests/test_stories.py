@@ -50,9 +50,9 @@ def test_a_reprint_joins_its_originals_story_and_is_named_beside_it(seeded: Engi
     answer = seeded.ask(Query(question=QUESTION))
     assert not answer.refused
     in_story = {a.id for a in seeded.articles() if a.story == original.id}
-    [cited] = [c for c in answer.citations if c.article_id in in_story]
-    named = {cited.source, *cited.also_in}  # the seed names no outlet
-    assert {"Yahoo News", "WTOP"} <= named and cited.source not in cited.also_in
+    [cited] = [c for c in answer.citations if c.article.id in in_story]
+    named = {cited.article.source, *cited.also_in}  # the seed names no outlet
+    assert {"Yahoo News", "WTOP"} <= named and cited.article.source not in cited.also_in
 
 
 def test_a_newer_version_takes_the_storys_place_and_the_answer_says_so(engine: Engine) -> None:
@@ -63,10 +63,10 @@ def test_a_newer_version_takes_the_storys_place_and_the_answer_says_so(engine: E
     engine.ingest_records([first, OTHER_RECORD])
     engine.ingest_records([update])
     passages = engine.retriever.retrieve(QUESTION, 5)
-    story = [p for p in passages if p.url and p.url.startswith("https://wire.example/")]
-    assert story[0].url == "https://wire.example/1-updated" and passages[0] == story[0]
+    story = [p for p in passages if p.article.url and p.article.url.startswith("https://wire.example/")]
+    assert story[0].article.url == "https://wire.example/1-updated" and passages[0] == story[0]
     answer = engine.ask(Query(question=QUESTION, as_of=date(2021, 11, 20)))
-    assert answer.citations[0].url == "https://wire.example/1-updated"
+    assert answer.citations[0].article.url == "https://wire.example/1-updated"
     assert "[1] is an updated version of a story Wire first ran on 9 Nov 2021." in answer.notices
 
 
@@ -113,7 +113,7 @@ def test_an_altered_copy_never_speaks_for_the_original(seeded: Engine) -> None:
     answer = seeded.ask(Query(question=HOW_MANY))
     assert not answer.refused and "eighty" not in answer.answer
     [cited] = [c for c in answer.citations if "expelled eight Russians" in c.quote]
-    assert cited.article_id == original.id  # the original holds the story's place, not the later copy
+    assert cited.article.id == original.id  # the original holds the story's place, not the later copy
     assert cited.also_in == ["Faithful Times"]  # only an outlet whose own text carries the quote
     differ = f"Versions of the story [{cited.n}] quotes differ: Copycat News did not run this passage as quoted."
     assert differ in answer.notices
@@ -121,12 +121,12 @@ def test_an_altered_copy_never_speaks_for_the_original(seeded: Engine) -> None:
 
 def test_a_story_is_led_by_its_original_outlet_and_updated_only_by_it() -> None:
     from qa.fusion import diversify
-    from qa.models import Chunk
+    from qa.models import ArticleRef, Chunk
 
     def chunk(article: str, source: str, day: int | None, score: float) -> Chunk:
         published = date(2021, 11, day) if day else None
-        return Chunk(article_id=article, ordinal=0, start=0, end=4, text="text", title="t", source=source,
-                     published=published, story="seed", score=score)  # fmt: skip
+        return Chunk(article=ArticleRef(id=article, title="t", source=source, published=published), ordinal=0,
+                     start=0, end=4, text="text", story="seed", score=score)  # fmt: skip
 
     copy, seed = chunk("copy", "Copycat News", 20, 0.9), chunk("seed", "RFE/RL", None, 0.5)
     assert diversify([copy, seed])[0] is seed  # a better-ranked, newer copy from another outlet does not lead

@@ -207,7 +207,7 @@ def test_feedback_is_appended_with_question_answer_and_citations(app: AppTest, s
     assert not app.exception
     up, down = read_feedback(seeded.feedback_path)
     assert (up.rating, up.answer.question, down.rating, down.answer.refused) == ("up", NATO, "down", True)
-    article = seeded.get_article(up.answer.citations[0].article_id)
+    article = seeded.get_article(up.answer.citations[0].article.id)
     citation = up.answer.citations[0]
     assert article.text[citation.start : citation.end] == citation.quote
     assert up.filters["k"] == 5

@@ -429,7 +429,7 @@ def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteConte
     contexts = {}
     for citation in answer.citations:
         try:
-            article = engine.get_article(citation.article_id)
+            article = engine.get_article(citation.article.id)
         except NotFoundError:  # removed since the answer was given
             continue
         contexts[citation.n] = quote_context(article.text, citation.start, citation.end)
@@ -485,7 +485,7 @@ def show_result(turn: Turn) -> None:
             if citation.dates:
                 st.caption(escape(dates_in_quote(citation.dates)))
             st.caption(f"Quote at characters {citation.start}–{citation.end} · support {citation.score:.2f}")
-            if url := safe_url(citation.url):
+            if url := safe_url(citation.article.url):
                 st.link_button("Open the article", url, icon=":material/open_in_new:")
     st.feedback("thumbs", key=f"feedback-{turn.id}", on_change=save_feedback, args=(turn,))
 

@@ -54,17 +54,12 @@ def quote_citation(n: int, chunk: Chunk, start: int, end: int, score: float) -> 
     quote = chunk.text[start - chunk.start : end - chunk.start]
     return Citation(
         n=n,
-        article_id=chunk.article_id,
-        title=chunk.title,
-        source=chunk.source,
-        url=chunk.url,
-        path=chunk.path,
-        published=chunk.published,
+        article=chunk.article,
         quote=quote,
         start=start,
         end=end,
         score=round(score, 4),
-        dates=quote_dates(quote, start, article_date(chunk.url, chunk.published)),
+        dates=quote_dates(quote, start, article_date(chunk.article.url, chunk.article.published)),
     )
 
 
@@ -72,8 +67,10 @@ def citation_heading(citation: Citation) -> str:
     """'[n] Title — Source · 2024-01-31' ('· undated' without a date; '· also in: AP, WTOP' for a story other
     outlets carried), as plain text."""
     also_in = ALSO_IN.format(outlets=", ".join(citation.also_in)) if citation.also_in else None
-    meta = " · ".join(str(part) for part in (citation.source, citation.published or UNDATED, also_in) if part)
-    return f"[{citation.n}] {inert_markers(citation.title)}" + (f" — {meta}" if meta else "")
+    meta = " · ".join(
+        str(part) for part in (citation.article.source, citation.article.published or UNDATED, also_in) if part
+    )
+    return f"[{citation.n}] {inert_markers(citation.article.title)}" + (f" — {meta}" if meta else "")
 
 
 def verify_citations(citations: Sequence[Citation], get_article: Callable[[str], Article | None]) -> list[Citation]:
@@ -81,9 +78,9 @@ def verify_citations(citations: Sequence[Citation], get_article: Callable[[str],
     articles: dict[str, Article | None] = {}
     verified = []
     for citation in citations:
-        if citation.article_id not in articles:
-            articles[citation.article_id] = get_article(citation.article_id)
-        article = articles[citation.article_id]
+        if citation.article.id not in articles:
+            articles[citation.article.id] = get_article(citation.article.id)
+        article = articles[citation.article.id]
         if article is not None and citation.quote and article.text[citation.start : citation.end] == citation.quote:
             verified.append(citation)
     return verified

@@ -109,5 +109,5 @@ class ExtractiveAnswerer:
 
 
 def _overlaps(a: Evidence, b: Evidence) -> bool:
-    same_span = a.chunk.article_id == b.chunk.article_id and a.start < b.end and b.start < a.end
+    same_span = a.chunk.article.id == b.chunk.article.id and a.start < b.end and b.start < a.end
     return same_span or a.text == b.text  # the same wire story often appears in several articles

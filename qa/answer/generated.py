@@ -47,11 +47,11 @@ def format_passages(passages: Sequence[Chunk]) -> str:
     """The passages as a delimited, numbered block: title, source, date, then the text."""
     blocks = []
     for n, chunk in enumerate(passages, start=1):
-        header = [f"Title: {_clean(chunk.title)}"]
-        if chunk.source:
-            header.append(f"Source: {_clean(chunk.source)}")
-        if chunk.published:
-            header.append(f"Date: {chunk.published.isoformat()}")
+        header = [f"Title: {_clean(chunk.article.title)}"]
+        if chunk.article.source:
+            header.append(f"Source: {_clean(chunk.article.source)}")
+        if chunk.article.published:
+            header.append(f"Date: {chunk.article.published.isoformat()}")
         blocks.append(f'<passage id="{n}">\n' + "\n".join(header) + f"\n\n{_clean(chunk.text)}\n</passage>")
     return "<passages>\n" + "\n".join(blocks) + "\n</passages>"
 
@@ -111,7 +111,7 @@ class LLMAnswerer:
 
     @staticmethod
     def _number(support: Support, numbers: dict[tuple[str, int, int], int], citations: list[Citation]) -> int:
-        key = (support.chunk.article_id, support.start, support.end)
+        key = (support.chunk.article.id, support.start, support.end)
         if key not in numbers:
             numbers[key] = len(numbers) + 1
             citations.append(quote_citation(numbers[key], support.chunk, support.start, support.end, support.score))

@@ -178,7 +178,7 @@ def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:
     seen: set[tuple[str, int]] = set()
     for rank, chunk in enumerate(passages[:MAX_PASSAGES]):
         for start, end in split_sentences(chunk.text):
-            key = (chunk.article_id, chunk.start + start)
+            key = (chunk.article.id, chunk.start + start)
             if key in seen:  # overlapping chunks repeat sentences
                 continue
             seen.add(key)
@@ -224,7 +224,7 @@ def _groups(
     head = wanted.head
     vectors = embeddings.encode(texts + ([head] if head else []))
     texts_lower = [f" {' '.join(word_tokens(p.text))} " for p in passages]
-    titles_lower = [f" {' '.join(word_tokens(p.title))} " for p in passages]
+    titles_lower = [f" {' '.join(word_tokens(p.article.title))} " for p in passages]
     groups = []
     for index, key in enumerate(keys):
         found = by_key[key]
@@ -236,7 +236,7 @@ def _groups(
         row = [
             len(found),
             len({m.sentence for m in found}),
-            len({sentences[m.sentence].chunk.article_id for m in found}),
+            len({sentences[m.sentence].chunk.article.id for m in found}),
             rows[:, 3].min(),
             rows[:, 4].min(),
             rows[:, 0].max(),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -60,7 +62,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.openapi = _without_unused_schemas(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def _without_unused_schemas(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document without the component schemas nothing refers to: FastAPI lists every model a field
+    names, ArticleRef too, which a citation's JSON writes flat."""
+
+    def openapi() -> dict[str, Any]:
+        doc = build()
+        schemas = doc.get("components", {}).get("schemas", {})
+        while unused := [name for name in schemas if f'"#/components/schemas/{name}"' not in json.dumps(doc)]:
+            for name in unused:
+                del schemas[name]
+        return doc
+
+    return openapi
 
 
 def check_exposure(host: str, settings: Settings) -> None:

@@ -114,6 +114,6 @@ def answer_pieces(answer: Answer) -> Iterator[str]:
 def _sources_text(citations: list[Citation]) -> str:
     lines = ["", "", "Sources:"]
     for citation in citations:
-        lines.append(citation_heading(citation) + (f" <{citation.url}>" if citation.url else ""))
+        lines.append(citation_heading(citation) + (f" <{citation.article.url}>" if citation.article.url else ""))
         lines.append(f"    “{citation.quote}”")
     return "\n".join(lines)

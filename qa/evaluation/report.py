@@ -228,7 +228,10 @@ def _markdown(
             f"- gold: {_one_line(result.gold_answer)} (gold article rank: {result.rank or 'not in top 10'})",
             f"- short answer: {_one_line(result.short_answer or '(none)')}",
             f"- answer: {_one_line(result.answer)}",
-            *[f"  - [{c.n}] {_one_line(c.title)} ({c.article_id}): “{_one_line(c.quote)}”" for c in result.citations],
+            *[
+                f"  - [{c.n}] {_one_line(c.article.title)} ({c.article.id}): “{_one_line(c.quote)}”"
+                for c in result.citations
+            ],
             "",
         ]
     lines += ["## Plots", "", *[f"![{plot.stem}]({plot.name})" for plot in plots], ""]

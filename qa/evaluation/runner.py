@@ -146,7 +146,7 @@ def evaluate_one(
     query = question.query(k, answerer, time)
     filters, _ = query.search()
     passages = engine.retriever.retrieve(query.question, max(RETRIEVAL_DEPTH, k or 0), filters)
-    retrieved = [passage.article_id for passage in passages[:RETRIEVAL_DEPTH]]
+    retrieved = [passage.article.id for passage in passages[:RETRIEVAL_DEPTH]]
     answer = engine.ask(query)
     gold = question.answer
     # EM and F1 score the answer in a few words when the engine gives one (as the benchmark's baselines do),
@@ -236,7 +236,7 @@ def summarize(
     unanswerable = [r for r in results if not r.answerable]
     with_gold = [r for r in results if r.gold_answer]
     citations = [v for r in results for v in r.verbatim]
-    gold_citations = [c.article_id in r.gold_article_ids for r in answerable for c in r.citations]
+    gold_citations = [c.article.id in r.gold_article_ids for r in answerable for c in r.citations]
     totals = [r.timings_ms["total"] for r in results if "total" in r.timings_ms]
     return {
         "dataset": dataset,
@@ -293,7 +293,7 @@ def _confidence_summary(results: Sequence[QuestionResult]) -> dict[str, Any]:
 
 
 def _covers(passage: Any, citation: Citation) -> bool:
-    return passage.article_id == citation.article_id and passage.start <= citation.start and citation.end <= passage.end
+    return passage.article.id == citation.article.id and passage.start <= citation.start and citation.end <= passage.end
 
 
 def _verbatim(engine: Engine, citations: Sequence[Citation]) -> list[bool]:
