@@ -416,7 +416,7 @@ def poll(args: argparse.Namespace) -> dict[str, Any]:
     """POLL_ENTRIES benchmark articles as pages behind one RSS feed on a local server, polled into a fresh index."""
     from html import escape
 
-    from qa.config import Settings
+    from qa.config import FetchSettings, Settings
     from qa.engine import Engine
 
     sys.path.insert(0, str(HERE.parents[1]))
@@ -431,7 +431,9 @@ def poll(args: argparse.Namespace) -> dict[str, Any]:
         items.append(f"<item><title>{escape(record['title'])}</title><link>{url}</link><guid>{url}</guid></item>")
     feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>{"".join(items)}</channel></rss>'
     site.resources["/feed.xml"] = Resource(body=feed.encode(), content_type="application/rss+xml")
-    settings = Settings(data_dir=args.data, fetch_private=True, fetch_host_delay=0, feed_max_entries=POLL_ENTRIES)
+    settings = Settings(
+        data_dir=args.data, feed_max_entries=POLL_ENTRIES, fetch=FetchSettings(private=True, host_delay=0)
+    )
     engine = Engine(settings)
     engine.add_feed(site.url + "/feed.xml")
     started = time.perf_counter()

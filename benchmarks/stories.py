@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from qa.articles import articles_from_jsonl
-from qa.config import Settings
+from qa.config import Limits, Settings
 from qa.models import Article
 from qa.stories import SAME_STORY, StoryFinder, shingles, similarity
 
@@ -28,7 +28,7 @@ def main() -> None:
     results = {}
     for folder in args.datasets:
         path = folder / "articles.jsonl"
-        read = articles_from_jsonl(path.read_text(), path, Settings(max_article_chars=10**8), record_path=path)
+        read = articles_from_jsonl(path.read_text(), path, Settings(max=Limits(article_chars=10**8)), record_path=path)
         unique = {a.id: a for a in read if isinstance(a, Article)}
         articles = sorted(unique.values(), key=lambda a: (a.published or date.max, a.id))
         finder = StoryFinder(lambda keys: [])

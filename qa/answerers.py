@@ -34,7 +34,7 @@ class AnswererSpec:
 
 
 def _endpoint_set_up(settings: Settings) -> bool:
-    return bool(settings.llm_base_url and settings.llm_model)
+    return bool(settings.llm.base_url and settings.llm.model)
 
 
 def _local_set_up(settings: Settings) -> bool:
@@ -72,7 +72,7 @@ ANSWERERS: dict[AnswererName, AnswererSpec] = {
             model_id="qa-llm",
             caption="Your OpenAI-compatible LLM writes the answer; every claim is checked against its quote.",
             is_set_up=_endpoint_set_up,
-            label=lambda settings: f"the LLM at {settings.llm_base_url} ({settings.llm_model})",
+            label=lambda settings: f"the LLM at {settings.llm.base_url} ({settings.llm.model})",
             chat_model=_endpoint_model,
         ),
         AnswererSpec(

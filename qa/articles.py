@@ -181,10 +181,10 @@ def path_key(path: Path, settings: Settings) -> str:
 
 def _read_bytes(path: Path, settings: Settings) -> bytes:
     size = path.stat().st_size
-    limit = settings.max_file_mb * 1024 * 1024
+    limit = settings.max.file_mb * 1024 * 1024
     if size > limit:
         raise ArticleError(
-            f"file too large ({size / 1024 / 1024:.1f} MB > {settings.max_file_mb:g} MB; raise QA_MAX_FILE_MB)"
+            f"file too large ({size / 1024 / 1024:.1f} MB > {settings.max.file_mb:g} MB; raise QA_MAX_FILE_MB)"
         )
     raw = path.read_bytes()
     if not raw.strip():
@@ -371,8 +371,8 @@ def _clean_text(text: str) -> str:
 
 
 def _check_length(text: str, settings: Settings) -> None:
-    if len(text) > settings.max_article_chars:
-        raise ArticleError(f"article too long ({len(text):,} characters > {settings.max_article_chars:,})")
+    if len(text) > settings.max.article_chars:
+        raise ArticleError(f"article too long ({len(text):,} characters > {settings.max.article_chars:,})")
 
 
 def _first_line(text: str) -> str:

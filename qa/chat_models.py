@@ -21,12 +21,12 @@ _servers_lock = threading.Lock()
 
 def endpoint_chat_model(settings: Settings) -> BaseChatModel:
     """The `llm` answerer's chat model: the configured endpoint; ConfigError saying what to set if it is not."""
-    if not settings.llm_base_url or not settings.llm_model:
+    if not settings.llm.base_url or not settings.llm.model:
         raise ConfigError(
             "the llm engine needs QA_LLM_BASE_URL (an OpenAI-compatible endpoint, e.g. "
             "http://127.0.0.1:11434/v1 for Ollama) and QA_LLM_MODEL"
         )
-    return ChatOpenAI(**_openai_options(settings, settings.llm_base_url, settings.llm_model, settings.llm_api_key))
+    return ChatOpenAI(**_openai_options(settings, settings.llm.base_url, settings.llm.model, settings.llm.api_key))
 
 
 def local_chat_model(settings: Settings) -> BaseChatModel:
@@ -86,7 +86,7 @@ def _openai_options(settings: Settings, base_url: str, model: str, api_key: Secr
         "base_url": base_url,
         "model": model,
         "api_key": api_key or SecretStr("not-needed"),
-        "timeout": settings.llm_timeout,
+        "timeout": settings.llm.timeout,
         "max_retries": 0,
         "temperature": 0,
     }

@@ -34,15 +34,15 @@ PAGE = 500
 
 
 class ApiClient:
-    """Ask, ingest, remove and inspect through the HTTP API at `settings.api_url`."""
+    """Ask, ingest, remove and inspect through the HTTP API at `settings.api.url`."""
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.api_url:
+        if not settings.api.url:
             raise QAError("QA_API_URL is not set")
         self.settings = settings
-        token = settings.api_token.get_secret_value() if settings.api_token else None
+        token = settings.api.token.get_secret_value() if settings.api.token else None
         self._http = httpx.Client(
-            base_url=settings.api_url.rstrip("/"),
+            base_url=settings.api.url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"} if token else {},
             timeout=httpx.Timeout(120, connect=5),
         )
@@ -68,7 +68,7 @@ class ApiClient:
                     elif line.startswith("data:") and event == "answer":
                         yield AnswerEvent(answer=Answer.model_validate_json(line.removeprefix("data:")))
         except httpx.HTTPError as error:
-            raise QAError(f"cannot reach the API at {self.settings.api_url}: {error}") from None
+            raise QAError(f"cannot reach the API at {self.settings.api.url}: {error}") from None
 
     def ingest_upload(self, name: str, data: bytes, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest one uploaded file (POST /v1/articles, multipart); progress is reported once, at the end."""
@@ -141,7 +141,7 @@ class ApiClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            raise QAError(f"cannot reach the API at {self.settings.api_url}: {error}") from None
+            raise QAError(f"cannot reach the API at {self.settings.api.url}: {error}") from None
         if response.status_code == 204:
             return None
         if not response.is_success:

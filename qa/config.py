@@ -5,17 +5,100 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.answerer_names import AnswererName
 from qa.errors import ConfigError
 
 
-class Settings(BaseSettings):
-    """Configuration of the QA engine; every field can be set as QA_<NAME> in the environment or .env."""
+class FetchSettings(BaseModel):
+    """How pages and feeds are fetched from the web (QA_FETCH_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+    model_config = ConfigDict(frozen=True)
+
+    private: bool = Field(
+        default=False,
+        description="Let URLs from the HTTP API, the chat and feeds reach loopback and private addresses (an "
+        "intranet, tests); link-local and cloud-metadata addresses stay refused.",
+    )
+    timeout: float = Field(default=20, gt=0, description="Seconds one page or feed fetch may take in all.")
+    max_mb: float = Field(
+        default=10, gt=0, description="Largest page or feed fetched, compressed or decompressed (MB)."
+    )
+    host_delay: float = Field(
+        default=1.0, ge=0, description="Seconds between two requests to the same host (feeds, their pages)."
+    )
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API: who may call it and for how long (QA_API_*), and the API the chat uses instead of its own
+    engine (QA_API_URL)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token every /v1 route of the HTTP API requires; required off loopback."
+    )
+    timeout: float = Field(
+        default=120, gt=0, description="Seconds an HTTP API request may take before it is answered 504."
+    )
+    cors_origins: list[str] = Field(
+        default=[], description="Web origins allowed to call the API from a browser (JSON list); none by default."
+    )
+    url: str | None = Field(
+        default=None, description="The chat uses this HTTP API (e.g. http://127.0.0.1:8000) instead of its own engine."
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty QA_API_TOKEN= would be "a token" that an empty Authorization header matches: the API open to all.
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("the token is empty: set a long random token, or unset QA_API_TOKEN")
+        return token
+
+
+class LLMSettings(BaseModel):
+    """The OpenAI-compatible endpoint the llm answerer calls (QA_LLM_*)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1.",
+    )
+    model: str | None = Field(default=None, description="Model name the endpoint serves, e.g. llama3.1:8b.")
+    api_key: SecretStr | None = Field(default=None, description="API key for the endpoint, if it needs one.")
+    timeout: float = Field(default=60, gt=0, description="Seconds to wait for the LLM before answering extractively.")
+
+
+class Limits(BaseModel):
+    """The largest inputs taken (QA_MAX_*): anything larger is refused with a one-line error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
+    upload_mb: float = Field(default=20, gt=0, description="Uploads (chat, API) larger than this are refused.")
+    request_kb: float = Field(
+        default=2048, gt=0, description="Other HTTP API bodies (questions, chats) larger than this are refused."
+    )
+    article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
+
+
+class Settings(BaseSettings):
+    """Configuration of the QA engine; every field can be set as QA_<NAME> in the environment or .env, a group's
+    as QA_<GROUP>_<NAME> (QA_FETCH_TIMEOUT sets fetch.timeout)."""
+
+    # A group's variables split once after its name: QA_FETCH_HOST_DELAY is fetch.host_delay.
+    model_config = SettingsConfigDict(
+        env_prefix="QA_",
+        env_file=".env",
+        extra="ignore",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        validate_by_name=True,
+    )
 
     data_dir: Path = Field(default=Path(".qa"), description="Directory for the embedded Chroma index.")
     chroma_url: str | None = Field(
@@ -23,6 +106,9 @@ class Settings(BaseSettings):
     )
     collection: str = Field(
         default="qa", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,40}$", description="Chroma collection prefix."
+    )
+    lock_timeout: float = Field(
+        default=60, ge=0, description="Seconds a write waits while another process writes the same data directory."
     )
     chunk_words: int = Field(default=120, ge=20, le=180, description="Target words per chunk (model limit ~180).")
     chunk_overlap_words: int = Field(
@@ -45,72 +131,25 @@ class Settings(BaseSettings):
     answer_model: Path | None = Field(
         default=None, description="Folder of the answer scorer (qa eval train writes one); the shipped one when unset."
     )
-    max_file_mb: float = Field(default=40, gt=0, description="Files larger than this are skipped at ingest.")
-    max_upload_mb: float = Field(default=20, gt=0, description="Uploads (chat, API) larger than this are refused.")
-    max_request_kb: float = Field(
-        default=2048,
-        gt=0,
-        description="Other HTTP API bodies (questions, chats) larger than this are refused.",
-    )
-    feedback_per_minute: int = Field(
-        default=30, ge=1, description="Feedback calls one client may make to the HTTP API in a minute."
-    )
-    api_token: SecretStr | None = Field(
-        default=None, description="Bearer token every /v1 route of the HTTP API requires; required off loopback."
-    )
-    api_timeout: float = Field(
-        default=120, gt=0, description="Seconds an HTTP API request may take before it is answered 504."
-    )
-    api_cors_origins: list[str] = Field(
-        default=[], description="Web origins allowed to call the API from a browser (JSON list); none by default."
-    )
-    api_url: str | None = Field(
-        default=None, description="The chat uses this HTTP API (e.g. http://127.0.0.1:8000) instead of its own engine."
-    )
-    lock_timeout: float = Field(
-        default=60, ge=0, description="Seconds a write waits while another process writes the same data directory."
-    )
-    fetch_private: bool = Field(
-        default=False,
-        description="Let URLs from the HTTP API, the chat and feeds reach loopback and private addresses (an "
-        "intranet, tests); link-local and cloud-metadata addresses stay refused.",
-    )
-    fetch_timeout: float = Field(default=20, gt=0, description="Seconds one page or feed fetch may take in all.")
-    fetch_max_mb: float = Field(
-        default=10, gt=0, description="Largest page or feed fetched, compressed or decompressed (MB)."
-    )
-    fetch_host_delay: float = Field(
-        default=1.0, ge=0, description="Seconds between two requests to the same host (feeds, their pages)."
-    )
-    feed_max_entries: int = Field(default=50, ge=1, description="Entries one feed's poll fetches at most.")
-    max_article_chars: int = Field(default=2_000_000, gt=0, description="Articles longer than this are skipped.")
-    engine: AnswererName = Field(
+    answerer: AnswererName = Field(
         default="extractive",
+        validation_alias="QA_ENGINE",  # users set the answer writer as QA_ENGINE, like --engine
         description="Who writes answers: extractive (no LLM), llm (the QA_LLM_* endpoint) or local (offline model).",
     )
-    llm_base_url: str | None = Field(
-        default=None,
-        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1.",
-    )
-    llm_model: str | None = Field(default=None, description="Model name the endpoint serves, e.g. llama3.1:8b.")
-    llm_api_key: SecretStr | None = Field(default=None, description="API key for the endpoint, if it needs one.")
-    llm_timeout: float = Field(
-        default=60, gt=0, description="Seconds to wait for the LLM before answering extractively."
-    )
     local_model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = Field(
-        default="qwen2.5-coder-1.5b", description="The offline model the local engine runs (make local-llm)."
+        default="qwen2.5-coder-1.5b", description="The offline model the local answerer runs (make local-llm)."
     )
     models_dir: Path | None = Field(
         default=None, description="Where the offline model is assembled; <data_dir>/models when unset."
     )
-
-    @field_validator("api_token")
-    @classmethod
-    def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
-        # An empty QA_API_TOKEN= would be "a token" that an empty Authorization header matches: the API open to all.
-        if token is not None and not token.get_secret_value().strip():
-            raise ValueError("the token is empty: set a long random token, or unset QA_API_TOKEN")
-        return token
+    feed_max_entries: int = Field(default=50, ge=1, description="Entries one feed's poll fetches at most.")
+    feedback_per_minute: int = Field(
+        default=30, ge=1, description="Feedback calls one client may make to the HTTP API in a minute."
+    )
+    fetch: FetchSettings = Field(default=FetchSettings(), description="Fetching pages and feeds (QA_FETCH_*).")
+    api: ApiSettings = Field(default=ApiSettings(), description="The HTTP API (QA_API_*).")
+    llm: LLMSettings = Field(default=LLMSettings(), description="The LLM endpoint (QA_LLM_*).")
+    max: Limits = Field(default=Limits(), description="The largest inputs taken (QA_MAX_*).")
 
     @property
     def local_models_dir(self) -> Path:
@@ -126,5 +165,6 @@ def get_settings(settings: Settings | dict[str, Any] | None = None) -> Settings:
         return Settings(**(settings or {}))
     except ValidationError as error:
         problem = error.errors()[0]
-        name = "QA_" + "_".join(str(part) for part in problem["loc"]).upper()
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        name = name if name.startswith("QA_") else f"QA_{name}"
         raise ConfigError(f"invalid setting {name}: {problem['msg']}") from None

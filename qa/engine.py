@@ -111,7 +111,7 @@ class Engine:
                 get_article=self.store.get_article,
                 story_members=self.retriever.catalog.story_members,
                 engine_label=lambda name: ANSWERERS[name].label(self.settings),
-                default_answerer=self.settings.engine,
+                default_answerer=self.settings.answerer,
             )
         )
 

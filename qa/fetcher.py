@@ -181,15 +181,15 @@ class Fetcher:
         host of each URL they give, not the hosts its redirects lead to."""
         self.settings = settings
         self._trusted = trusted
-        self._max_bytes = int(settings.fetch_max_mb * 1024 * 1024)
+        self._max_bytes = int(settings.fetch.max_mb * 1024 * 1024)
         self._fetch = _Fetch()
         transport = httpx.HTTPTransport()
-        transport._pool._network_backend = _CheckedBackend(settings.fetch_private, self._fetch)
+        transport._pool._network_backend = _CheckedBackend(settings.fetch.private, self._fetch)
         # No proxies from the environment: a proxy would connect on our behalf to addresses never checked.
         self._client = httpx.Client(
             transport=transport,
             trust_env=False,
-            timeout=settings.fetch_timeout,
+            timeout=settings.fetch.timeout,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
         )
         self._robots: dict[str, RobotFileParser | None] = {}
@@ -228,7 +228,7 @@ class Fetcher:
         url = check_url(url)
         outermost = self._fetch.deadline == float("inf")
         if outermost:
-            self._fetch.deadline = time.monotonic() + self.settings.fetch_timeout
+            self._fetch.deadline = time.monotonic() + self.settings.fetch.timeout
             self._fetch.trusted_host = urlsplit(url).hostname if self._trusted else None
         try:
             return self._follow(url, types, etag, last_modified, robots, keep_bytes)
@@ -270,7 +270,7 @@ class Fetcher:
                     return self._read(response, current, types, keep_bytes)
             except httpx.TimeoutException:
                 raise FetchError(
-                    f"timed out fetching {current} ({self.settings.fetch_timeout:g} s in all, QA_FETCH_TIMEOUT)"
+                    f"timed out fetching {current} ({self.settings.fetch.timeout:g} s in all, QA_FETCH_TIMEOUT)"
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
                 raise FetchError(f"cannot fetch {current}: {one_line(error) or type(error).__name__}") from None
@@ -307,7 +307,7 @@ class Fetcher:
             raise FetchError(f"{url} came in an encoding not asked for ({encoding})")
         inflater: Any = None
         received = produced = 0
-        too_large = f"{url} is larger than {self.settings.fetch_max_mb:g} MB (QA_FETCH_MAX_MB)"
+        too_large = f"{url} is larger than {self.settings.fetch.max_mb:g} MB (QA_FETCH_MAX_MB)"
         for piece in raw:
             received += len(piece)
             if received > self._max_bytes:
@@ -358,7 +358,7 @@ class Fetcher:
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_request.get(host, now))
-            self._next_request[host] = slot + self.settings.fetch_host_delay
+            self._next_request[host] = slot + self.settings.fetch.host_delay
         if slot > now:
             time.sleep(slot - now)
 

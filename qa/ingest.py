@@ -60,11 +60,11 @@ def ingest_upload(
     """
     display = upload_display_name(name)
     suffix = os.path.splitext(display)[1].lower()
-    limit = settings.max_upload_mb * 1024 * 1024
+    limit = settings.max.upload_mb * 1024 * 1024
     if suffix not in SUPPORTED_SUFFIXES:
         return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=UNSUPPORTED_TYPE)])
     if len(data) > limit:
-        reason = f"file too large ({len(data) / 1024 / 1024:.1f} MB > {settings.max_upload_mb:g} MB)"
+        reason = f"file too large ({len(data) / 1024 / 1024:.1f} MB > {settings.max.upload_mb:g} MB)"
         return IngestReport(items=[IngestItem(location=display, status=IngestStatus.FAILED, reason=reason)])
     folder = settings.data_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from qa.api import check_exposure, create_app
-from qa.config import Settings
+from qa.config import ApiSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.errors import QAError
@@ -28,7 +28,7 @@ NATO = "How many Russians did NATO expel?"
 
 @pytest.fixture(scope="module")
 def api_engine(tmp_path_factory: pytest.TempPathFactory, embeddings: MiniLMEmbeddings) -> Engine:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), api_token=TOKEN)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), api=ApiSettings(token=TOKEN))
     engine = Engine(settings, embeddings)
     assert engine.ingest([SEEDS]).failed == []
     return engine
@@ -273,7 +273,7 @@ def test_concurrent_ingest_and_questions_lose_and_duplicate_nothing(client: Test
 
 
 def test_readiness_reports_an_engine_that_cannot_start(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, chroma_url="http://127.0.0.1:9", api_token=TOKEN)
+    settings = Settings(data_dir=tmp_path, chroma_url="http://127.0.0.1:9", api=ApiSettings(token=TOKEN))
     with TestClient(create_app(settings)) as client:
         deadline = time.monotonic() + 60
         while (response := client.get("/readyz")).json()["error"]["message"].startswith("starting"):
@@ -298,7 +298,7 @@ def test_readiness_reports_an_engine_that_cannot_start(tmp_path: Path) -> None:
     ],
 )
 def test_the_server_refuses_to_listen_beyond_loopback_without_a_token(host: str, token: str | None, allowed: bool):
-    settings = Settings(api_token=token)
+    settings = Settings(api=ApiSettings(token=token))
     if allowed:
         check_exposure(host, settings)
     else:

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import ApiSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 
@@ -18,7 +18,7 @@ TOKEN = "fuzz-token-0123456789"
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory, embeddings: MiniLMEmbeddings) -> schemathesis.BaseSchema:
-    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("fuzz"), api_token=TOKEN), embeddings)
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("fuzz"), api=ApiSettings(token=TOKEN)), embeddings)
     engine.ingest([SEEDS])
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(engine.settings, engine))
 

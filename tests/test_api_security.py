@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from qa.api import create_app
+from qa.config import ApiSettings, LLMSettings
 from qa.engine import Engine
 
 from .chat_server import Reply, ScriptedChatServer, marker
@@ -25,8 +26,9 @@ TOKEN = "security-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def client_for(engine: Engine, **settings: object) -> TestClient:
-    configured = engine.settings.model_copy(update={"api_token": SecretStr(TOKEN), **settings})
+def client_for(engine: Engine, **api: object) -> TestClient:
+    """A client of the API over `engine` behind TOKEN; `api` sets the API's other settings (cors_origins, ...)."""
+    configured = engine.settings.model_copy(update={"api": ApiSettings(token=SecretStr(TOKEN), **api)})
     return TestClient(create_app(configured, engine))
 
 
@@ -54,7 +56,7 @@ def test_cors_is_closed_unless_origins_are_named(seeded: Engine):
         not in closed.get("/v1/stats", headers={**AUTH, "Origin": "https://evil.example"}).headers
     )
 
-    opened = client_for(seeded, api_cors_origins=["https://newsroom.example"])
+    opened = client_for(seeded, cors_origins=["https://newsroom.example"])
     allowed = opened.options("/v1/ask", headers={**preflight, "Origin": "https://newsroom.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://newsroom.example"
     assert "access-control-allow-origin" not in opened.options("/v1/ask", headers=preflight).headers
@@ -62,13 +64,11 @@ def test_cors_is_closed_unless_origins_are_named(seeded: Engine):
 
 def test_a_request_over_the_time_limit_is_answered_504(seeded: Engine, chat_server: ScriptedChatServer):
     engine = Engine(
-        seeded.settings.model_copy(
-            update={"llm_base_url": chat_server.url, "llm_model": "scripted", "llm_timeout": 10}
-        ),
+        seeded.settings.model_copy(update={"llm": LLMSettings(base_url=chat_server.url, model="scripted", timeout=10)}),
         seeded.embeddings,
     )
     chat_server.script(Reply("NATO expelled eight Russians [1].", delay_s=3))
-    settings = engine.settings.model_copy(update={"api_token": SecretStr(TOKEN), "api_timeout": 0.5})
+    settings = engine.settings.model_copy(update={"api": ApiSettings(token=SecretStr(TOKEN), timeout=0.5)})
     with served(create_app(settings, engine)) as url:
         started = time.monotonic()
         response = httpx.post(

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from qa import cli
 from qa.api.app import create_app
-from qa.config import Settings
+from qa.config import ApiSettings, FetchSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import FeedStatus
@@ -29,7 +29,7 @@ from .news_site import RSS, Resource, pages, rss
 @pytest.fixture
 def feeds_engine(tmp_path: Path, embeddings: MiniLMEmbeddings) -> Engine:
     """An engine over an empty embedded index that may fetch from the local server."""
-    return Engine(Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0), embeddings)
+    return Engine(Settings(data_dir=tmp_path / "data", fetch=FetchSettings(private=True, host_delay=0)), embeddings)
 
 
 def rss1(links: list[str]) -> bytes:
@@ -131,7 +131,8 @@ def test_robots_txt_keeps_the_crawler_to_the_summary(feeds_engine, site) -> None
 
 def test_a_huge_feed_is_capped_per_poll(tmp_path, embeddings, site) -> None:
     engine = Engine(
-        Settings(data_dir=tmp_path / "d", fetch_private=True, fetch_host_delay=0, feed_max_entries=5), embeddings
+        Settings(data_dir=tmp_path / "d", feed_max_entries=5, fetch=FetchSettings(private=True, host_delay=0)),
+        embeddings,
     )
     [link] = pages(site, 1)
     site.resources["/feed"] = Resource(body=rss([f"{link}?n={n}" for n in range(10_000)]), content_type=RSS)
@@ -237,7 +238,9 @@ def test_watch_stops_cleanly_on_ctrl_c(tmp_path, site) -> None:
 
 
 def test_the_api_routes_feeds_behind_the_token(tmp_path, embeddings, site) -> None:
-    settings = Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0, api_token="s3cret")
+    settings = Settings(
+        data_dir=tmp_path / "data", fetch=FetchSettings(private=True, host_delay=0), api=ApiSettings(token="s3cret")
+    )
     site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
     with served(create_app(settings, Engine(settings, embeddings))) as url:
         assert httpx.get(f"{url}/v1/feeds").status_code == 401

@@ -7,19 +7,20 @@ import gzip
 import ipaddress
 import time
 import zlib
+from typing import Any
 
 import pytest
 
-from qa.config import Settings
+from qa.config import FetchSettings, Settings
 from qa.errors import FetchError
 from qa.fetcher import FEED_TYPES, PAGE_TYPES, USER_AGENT, Fetcher, check_url, refusal
 
 from .news_site import NewsSite, Resource
 
 
-def fetcher(**settings: object) -> Fetcher:
-    """A fetcher that may reach the local server, with no delay between requests unless asked."""
-    return Fetcher(Settings(**{"fetch_private": True, "fetch_host_delay": 0, **settings}))
+def fetcher(**fetch: Any) -> Fetcher:
+    """A fetcher that may reach the local server, with no delay between requests unless `fetch` sets one."""
+    return Fetcher(Settings(fetch=FetchSettings(**{"private": True, "host_delay": 0, **fetch})))
 
 
 def test_page_is_fetched_with_a_clear_user_agent(site: NewsSite) -> None:
@@ -41,13 +42,13 @@ def test_a_gzip_bomb_stops_at_the_cap(site: NewsSite) -> None:
     bomb = b"\0" * (60 * 1024 * 1024)
     site.resources["/bomb.html"] = Resource(body=bomb, gzip=True)
     assert len(gzip.compress(bomb)) < 1024 * 1024  # small on the wire: only decompressing shows its size
-    with fetcher(fetch_max_mb=1) as web, pytest.raises(FetchError, match="larger than 1 MB"):
+    with fetcher(max_mb=1) as web, pytest.raises(FetchError, match="larger than 1 MB"):
         web.page(site.url + "/bomb.html", robots=False)
 
 
 def test_a_large_body_stops_at_the_cap(site: NewsSite) -> None:
     site.resources["/big.html"] = Resource(body=b"x" * (3 * 1024 * 1024))
-    with fetcher(fetch_max_mb=1) as web, pytest.raises(FetchError, match="larger than 1 MB"):
+    with fetcher(max_mb=1) as web, pytest.raises(FetchError, match="larger than 1 MB"):
         web.page(site.url + "/big.html", robots=False)
 
 
@@ -76,7 +77,7 @@ def test_error_statuses_are_one_line(site: NewsSite, status: int) -> None:
 
 def test_a_stalled_server_times_out(site: NewsSite) -> None:
     site.resources["/slow"] = Resource(body=b"<p>late</p>", delay_s=3)
-    with fetcher(fetch_timeout=0.5) as web, pytest.raises(FetchError, match="timed out"):
+    with fetcher(timeout=0.5) as web, pytest.raises(FetchError, match="timed out"):
         web.page(site.url + "/slow", robots=False)
 
 
@@ -98,14 +99,14 @@ def test_only_http_and_https_urls_are_fetched(url: str) -> None:
 def test_loopback_is_refused_unless_allowed(site: NewsSite, host: str) -> None:
     url = site.page("/local.html", "Local", "A page on the loopback.").replace("127.0.0.1", host)
     with (
-        Fetcher(Settings(fetch_host_delay=0)) as web,
+        Fetcher(Settings(fetch=FetchSettings(host_delay=0))) as web,
         pytest.raises(FetchError, match="loopback or private") as refused,
     ):
         web.page(url, robots=False)
     assert site.hits["/local.html"] == 0  # refused before connecting
     if host == "localhost":  # the message may reach an API client: it names the host, never the address
         assert "127.0.0.1" not in str(refused.value) and "::1" not in str(refused.value)
-    with Fetcher(Settings(fetch_host_delay=0), trusted=True) as web:  # the CLI's own user
+    with Fetcher(Settings(fetch=FetchSettings(host_delay=0)), trusted=True) as web:  # the CLI's own user
         assert web.page(url, robots=False).status == 200
 
 
@@ -181,7 +182,7 @@ def test_requests_to_one_host_are_spaced(site: NewsSite) -> None:
     import time
 
     url = site.page("/a.html", "A", "Text.")
-    with fetcher(fetch_host_delay=0.4) as web:
+    with fetcher(host_delay=0.4) as web:
         started = time.monotonic()
         for _ in range(3):
             web.page(url, robots=False)
@@ -223,7 +224,7 @@ def test_a_malformed_or_foreign_redirect_is_a_one_line_refusal(site: NewsSite, l
 def test_one_deadline_covers_headers_dripped_a_byte_at_a_time(site: NewsSite) -> None:
     site.resources["/drip.html"] = Resource(drip_s=0.05)  # ~2,500 bytes of headers: two minutes at this rate
     started = time.monotonic()
-    with fetcher(fetch_timeout=1) as web, pytest.raises(FetchError, match="timed out"):
+    with fetcher(timeout=1) as web, pytest.raises(FetchError, match="timed out"):
         web.page(site.url + "/drip.html", robots=False)
     assert time.monotonic() - started < 10  # the deadline, not the headers' end, stopped it
 
@@ -234,7 +235,7 @@ def test_one_deadline_covers_every_redirect_hop(site: NewsSite) -> None:
         site.resources[f"/slow{hop}"] = Resource(status=302, location=f"/slow{hop + 1}", delay_s=1.2)
     site.resources["/slow4"] = Resource(status=302, location="/end.html", delay_s=1.2)
     started = time.monotonic()
-    with fetcher(fetch_timeout=1.5) as web, pytest.raises(FetchError, match="timed out"):
+    with fetcher(timeout=1.5) as web, pytest.raises(FetchError, match="timed out"):
         web.page(site.url + "/slow0", robots=False)  # each hop within the limit, all of them far past it
     assert time.monotonic() - started < 4
 
@@ -242,7 +243,7 @@ def test_one_deadline_covers_every_redirect_hop(site: NewsSite) -> None:
 def test_one_deadline_covers_robots_txt(site: NewsSite) -> None:
     site.resources["/robots.txt"] = Resource(content_type="text/plain", drip_s=0.05)
     started = time.monotonic()
-    with fetcher(fetch_timeout=1) as web, pytest.raises(FetchError, match=r"robots\.txt .* timed out"):
+    with fetcher(timeout=1) as web, pytest.raises(FetchError, match=r"robots\.txt .* timed out"):
         web.page(site.page("/a.html", "A", "Text."), robots=True)
     assert time.monotonic() - started < 10
 
@@ -277,7 +278,7 @@ def test_a_users_trust_does_not_follow_a_redirect_to_another_host(site: NewsSite
     typed = site.url.replace("127.0.0.1", "localhost")
     site.resources["/elsewhere"] = Resource(status=302, location=page)  # to 127.0.0.1: another host
     site.resources["/same-host"] = Resource(status=302, location="/target.html")
-    with Fetcher(Settings(fetch_host_delay=0), trusted=True) as web:
+    with Fetcher(Settings(fetch=FetchSettings(host_delay=0)), trusted=True) as web:
         assert web.page(typed + "/same-host", robots=False).status == 200
         with pytest.raises(FetchError, match="loopback or private"):
             web.page(typed + "/elsewhere", robots=False)

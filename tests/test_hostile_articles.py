@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from qa.answer import answer_sentences
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import LLMSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.maintenance import check_store
@@ -86,7 +86,7 @@ def test_the_llm_engine_never_lets_article_markers_or_instructions_through(
     hostile: Engine, chat_server: ScriptedChatServer
 ):
     settings = hostile.settings.model_copy(
-        update={"llm_base_url": chat_server.url, "llm_model": "scripted", "llm_timeout": 2}
+        update={"llm": LLMSettings(base_url=chat_server.url, model="scripted", timeout=2)}
     )
     engine = Engine(settings, hostile.embeddings)
     # A model that obeys the articles: copies their markers, cites passages never given, answers "42".

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from qa import cli
 from qa.answerers import ANSWERERS, AnswererName, by_model_id
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import LLMSettings, Settings
 from qa.engine import Engine
 
 from .conftest import ROOT
@@ -33,7 +33,7 @@ def test_every_shell_lists_the_answerers_of_the_one_table(engine: Engine):
     flat = " ".join(refused.output.replace("│", " ").split())  # rich draws the error in a box
     assert refused.exit_code == 2 and "'nope' is not one of 'extractive', 'llm', 'local'" in flat
     assert [by_model_id(spec.model_id) for spec in ANSWERERS.values()] == list(ANSWERERS)
-    settings = Settings(data_dir=engine.settings.data_dir, llm_base_url="http://127.0.0.1:9/v1", llm_model="m")
+    settings = Settings(data_dir=engine.settings.data_dir, llm=LLMSettings(base_url="http://127.0.0.1:9/v1", model="m"))
     with TestClient(create_app(settings, engine)) as client:
         models = [model["id"] for model in client.get("/v1/models").json()["data"]]
     assert models[:2] == ["qa-extractive", "qa-llm"]  # qa-local only where the offline model is installed

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import LLMSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import Turn
@@ -30,7 +30,9 @@ EXPELLED = "expelled eight Russians"
 
 @pytest.fixture
 def llm_engine(tmp_path: Path, embeddings: MiniLMEmbeddings, chat_server: ScriptedChatServer) -> Iterator[Engine]:
-    settings = Settings(data_dir=tmp_path / "data", llm_base_url=chat_server.url, llm_model="scripted", llm_timeout=2)
+    settings = Settings(
+        data_dir=tmp_path / "data", llm=LLMSettings(base_url=chat_server.url, model="scripted", timeout=2)
+    )
     engine = Engine(settings, embeddings)
     assert engine.ingest([SEEDS]).failed == []
     yield engine
@@ -149,7 +151,9 @@ def test_a_failing_endpoint_gives_the_extractive_answer_with_a_notice(
 
 
 def test_an_unreachable_endpoint_gives_the_extractive_answer(tmp_path: Path, embeddings: MiniLMEmbeddings):
-    settings = Settings(data_dir=tmp_path / "data", llm_base_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="m")
+    settings = Settings(
+        data_dir=tmp_path / "data", llm=LLMSettings(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m")
+    )
     engine = Engine(settings, embeddings)
     engine.ingest([SEEDS])
     answer = engine.ask(Query(question=QUESTION, engine="llm"))

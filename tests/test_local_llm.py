@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.chat_models import local_server
-from qa.config import Settings, get_settings
+from qa.config import LLMSettings, Settings, get_settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import Answer, Turn
@@ -29,7 +29,10 @@ MODELS_DIR = get_settings().local_models_dir
 @pytest.fixture(scope="module")
 def local_engine(tmp_path_factory: pytest.TempPathFactory, embeddings: MiniLMEmbeddings) -> Iterator[Engine]:
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("local"), models_dir=MODELS_DIR, local_model=TEST_MODEL.name, llm_timeout=120
+        data_dir=tmp_path_factory.mktemp("local"),
+        models_dir=MODELS_DIR,
+        local_model=TEST_MODEL.name,
+        llm=LLMSettings(timeout=120),
     )
     engine = Engine(settings, embeddings)
     assert engine.ingest([SEEDS, DATA / "hostile" / "injection.txt"]).failed == []

@@ -18,7 +18,7 @@ from qa.api import create_app
 from qa.articles import SUPPORTED_SUFFIXES, parse_date, read_articles
 from qa.chunking import chunk_article
 from qa.cli import _date_option
-from qa.config import Settings
+from qa.config import Limits, Settings
 from qa.controls import strip_controls
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
@@ -42,7 +42,7 @@ JSON_VALUES = st.recursive(
     max_leaves=30,
 )
 EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-LOADER_SETTINGS = Settings(data_dir=Path("/nonexistent"), max_file_mb=2, max_article_chars=200_000)
+LOADER_SETTINGS = Settings(data_dir=Path("/nonexistent"), max=Limits(file_mb=2, article_chars=200_000))
 
 
 def assert_loaded(path: Path) -> list[Article]:

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from qa.answer import CANNOT_ANSWER
 from qa.answer.scorer import read_manifest
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import ApiSettings, Settings
 from qa.engine import Engine
 from qa.feedback import read_feedback
 from qa.markdown import escape, short_answer_markdown
@@ -228,7 +228,7 @@ def test_engine_that_cannot_start_shows_one_readable_error(monkeypatch: pytest.M
 @pytest.fixture
 def api_url(seeded: Engine) -> Iterator[str]:
     """A live uvicorn serving the API over the seeded engine, in a thread."""
-    settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN)})
+    settings = seeded.settings.model_copy(update={"api": ApiSettings(token=SecretStr(API_TOKEN))})
     with served(create_app(settings, seeded)) as url:
         yield url
 
@@ -248,7 +248,9 @@ def test_the_remote_chat_bolds_as_the_server_says(
     manifest = json.loads((server_scorer / "manifest.json").read_text())
     manifest["shown_threshold"] = 1.0 if locally_bold else 0.0
     (server_scorer / "manifest.json").write_text(json.dumps(manifest))
-    settings = seeded.settings.model_copy(update={"api_token": SecretStr(API_TOKEN), "answer_model": server_scorer})
+    settings = seeded.settings.model_copy(
+        update={"answer_model": server_scorer, "api": ApiSettings(token=SecretStr(API_TOKEN))}
+    )
     with served(create_app(settings, Engine(settings, seeded.embeddings))) as url:
         monkeypatch.setenv("QA_API_URL", url)
         monkeypatch.setenv("QA_API_TOKEN", API_TOKEN)

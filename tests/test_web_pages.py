@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from qa import cli
 from qa.api.app import create_app
-from qa.config import Settings
+from qa.config import FetchSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import IngestStatus
@@ -28,7 +28,7 @@ TEXT = "The river council met on Monday and voted to raise the levy by three per
 
 @pytest.fixture
 def web_engine(tmp_path: Path, embeddings: MiniLMEmbeddings) -> Engine:
-    return Engine(Settings(data_dir=tmp_path / "data", fetch_host_delay=0), embeddings)
+    return Engine(Settings(data_dir=tmp_path / "data", fetch=FetchSettings(host_delay=0)), embeddings)
 
 
 def test_a_page_is_extracted_with_its_metadata_and_known_by_its_canonical_url(web_engine, site) -> None:
@@ -83,7 +83,7 @@ def test_the_cli_ingests_urls_and_files_together(monkeypatch, tmp_path, embeddin
 def test_the_api_refuses_loopback_and_fetches_when_allowed(tmp_path, embeddings, site) -> None:
     url = site.page("/a.html", "Council raises river levy", TEXT)
     for allowed in (False, True):
-        settings = Settings(data_dir=tmp_path / f"data-{allowed}", fetch_private=allowed, fetch_host_delay=0)
+        settings = Settings(data_dir=tmp_path / f"data-{allowed}", fetch=FetchSettings(private=allowed, host_delay=0))
         with served(create_app(settings, Engine(settings, embeddings))) as api:
             local = url.replace("127.0.0.1", "localhost")  # a name that resolves to loopback
             report = httpx.post(f"{api}/v1/articles", json={"url": local}, timeout=30).json()
@@ -140,7 +140,7 @@ def test_a_malformed_url_is_refused_in_one_line_by_the_cli_and_the_api(monkeypat
 
 
 def test_a_slow_page_holds_no_lock_while_it_is_fetched(tmp_path, embeddings, site) -> None:
-    settings = Settings(data_dir=tmp_path / "data", fetch_private=True, fetch_host_delay=0)
+    settings = Settings(data_dir=tmp_path / "data", fetch=FetchSettings(private=True, host_delay=0))
     site.page("/slow.html", "Council raises river levy", TEXT)
     site.resources["/slow.html"].delay_s = 5
     outcome: list[int] = []

@@ -88,7 +88,7 @@ def cached_embeddings() -> MiniLMEmbeddings:
 def load_engine(settings_json: str, _settings: Settings) -> QAService:
     """One engine per configuration (the JSON is the cache key; the token in it is masked), shared by every
     session: the API at QA_API_URL, else an engine in process."""
-    if _settings.api_url:
+    if _settings.api.url:
         return ApiClient(_settings)
     return Engine(_settings, cached_embeddings())
 
@@ -196,7 +196,7 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
         answer_engine = st.radio(
             "Answer engine",
             engines,
-            index=engines.index(engine.settings.engine) if engine.settings.engine in engines else 0,
+            index=engines.index(engine.settings.answerer) if engine.settings.answerer in engines else 0,
             captions=[ANSWERERS[name].caption for name in engines],
             key="answer_engine",
         )

@@ -52,13 +52,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(v1)
     # The last added runs first: headers on every response, the 504 and 413 included.
     app.add_middleware(BodyLimit, settings=settings)
-    app.add_middleware(TimeLimit, seconds=settings.api_timeout)
+    app.add_middleware(TimeLimit, seconds=settings.api.timeout)
     app.add_middleware(Unexpected)
     app.add_middleware(SecurityHeaders)
-    if settings.api_cors_origins:  # closed unless origins are named: no browser page may call the API otherwise
+    if settings.api.cors_origins:  # closed unless origins are named: no browser page may call the API otherwise
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.api_cors_origins,
+            allow_origins=settings.api.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
@@ -83,7 +83,7 @@ def _without_unused_schemas(build: Callable[[], dict[str, Any]]) -> Callable[[],
 
 def check_exposure(host: str, settings: Settings) -> None:
     """Refuse to listen beyond this machine without a token: raise QAError for a non-loopback host."""
-    if settings.api_token is not None or host == "localhost":
+    if settings.api.token is not None or host == "localhost":
         return
     try:
         loopback = ipaddress.ip_address(host.strip("[]")).is_loopback

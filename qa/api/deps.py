@@ -24,7 +24,7 @@ _bearer = HTTPBearer(auto_error=False, description="QA_API_TOKEN, when the serve
 
 def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """A 401 unless the request carries QA_API_TOKEN (when the server has one), compared in constant time."""
-    expected = request.app.state.settings.api_token
+    expected = request.app.state.settings.api.token
     if expected is None:
         return
     given = credentials.credentials if credentials else ""

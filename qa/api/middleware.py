@@ -154,8 +154,8 @@ class BodyLimit:
 
     def __init__(self, app: Any, settings: Settings) -> None:
         self.app = app
-        self.upload = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024
-        self.request = int(settings.max_request_kb * 1024)
+        self.upload = int(settings.max.upload_mb * 1024 * 1024) + 64 * 1024
+        self.request = int(settings.max.request_kb * 1024)
 
     def limit(self, scope: dict[str, Any]) -> tuple[int, str]:
         """The route's body limit in bytes, and the setting that names it."""

@@ -78,7 +78,7 @@ def ask_stream(query: Query, engine: EngineDep, request: Request) -> StreamingRe
     the extractive short answer, then each sentence), then one `answer` event the verified Answer with its
     citations, which replaces the deltas."""
     # Checked before the stream starts, so that an engine not set up is a plain 4xx.
-    name = query.engine or request.app.state.settings.engine
+    name = query.engine or request.app.state.settings.answerer
     if name != "extractive":
         engine.llm_answerer(name)
 
@@ -206,12 +206,12 @@ def _names_a_page(body: bytes) -> bool:
 
 
 async def _uploaded_file(request: Request, settings: Settings) -> tuple[str, bytes]:
-    limit = int(settings.max_upload_mb * 1024 * 1024)
+    limit = int(settings.max.upload_mb * 1024 * 1024)
     form = await request.form(max_files=1)
     file = form.get("file")
     if not isinstance(file, StarletteUploadFile):
         raise HTTPException(422, "file: a multipart field named 'file' is required")
     data = await file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(413, f"file too large (> {settings.max_upload_mb:g} MB)")
+        raise HTTPException(413, f"file too large (> {settings.max.upload_mb:g} MB)")
     return file.filename or "upload", data
