@@ -35,12 +35,12 @@ from qa.answer.phrases import (
 )
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
+from qa.timewords import day_text, window_text
 from qa.errors import one_line
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 from qa.stories import with_stories
-from qa.timewords import day_text, window_text
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,10 @@ class AnswerParts:
 
     retriever: HybridRetriever
     extractive: ExtractiveAnswerer
-    llm_answerer: Callable[[AnswererName], LLMAnswerer]  # made once per engine (the local one starts a server)
+    llm_answerer: Callable[[AnswererName], LLMAnswerer]  # made once per answerer (the local one starts a server)
     get_article: Callable[[str], Article | None]
     story_members: Callable[[Sequence[str]], list[StoryMember]]
-    engine_label: Callable[[AnswererName], str]
+    answerer_label: Callable[[AnswererName], str]
     default_answerer: AnswererName
 
 
@@ -75,7 +75,7 @@ class Draft(BaseModel):
     """An answer step's result, before the finish: its text and verified citations, and what else it found."""
 
     retrieved: Retrieved = Field(description="What it was written from.")
-    engine: AnswererName = Field(description="Who wrote it (the extractive answerer when an LLM gave way).")
+    answerer: AnswererName = Field(description="Who wrote it (the extractive answerer when an LLM gave way).")
     text: str = Field(description="The answer, with [n] markers.")
     citations: list[Citation] = Field(description="The citations its markers number, each verified.")
     short_answer: str | None = Field(default=None, description="The answer in a few words, if any.")
@@ -97,7 +97,7 @@ def final_answer(events: Iterable[AnswerEvent]) -> Answer:
 
 
 def build_chain(parts: AnswerParts) -> Runnable[Query, AnswerEvent]:
-    """The answer pipeline as one Runnable: search, then the answer step the question's engine chooses (ANSWER_STEPS),
+    """The answer pipeline as one Runnable: search, then the answer step the question's answerer chooses (ANSWER_STEPS),
     then finish; each step timed. Streaming it yields AnswerEvents, the finished Answer last."""
 
     def answer(retrieved: Retrieved) -> Iterator[AnswerEvent]:
@@ -115,7 +115,7 @@ def build_chain(parts: AnswerParts) -> Runnable[Query, AnswerEvent]:
 def search(parts: AnswerParts, query: Query) -> Retrieved:
     """The question made standalone (a follow-up, with its history), its dates and filters read, its passages
     retrieved."""
-    question, answerer = query.question, query.engine or parts.default_answerer
+    question, answerer = query.question, query.answerer or parts.default_answerer
     # Made (and for the local engine, started) before the clock: a one-off cost, not the question's.
     llm = parts.llm_answerer(answerer) if answerer != "extractive" else None
     started = time.perf_counter()
@@ -129,7 +129,7 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
                 else resolve_follow_up(question, query.history)
             )
         except Exception as error:  # the LLM is outside our control: any failure falls back
-            notices.append(REWRITE_FAILED.format(label=parts.engine_label(answerer), reason=_reason(error)))
+            notices.append(REWRITE_FAILED.format(label=parts.answerer_label(answerer), reason=_reason(error)))
             standalone = resolve_follow_up(question, query.history)
     filters, window = query.search(standalone)
     passages = parts.retriever.retrieve(standalone, query.k, filters)
@@ -162,7 +162,7 @@ def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[st
         short_text = day
     return Draft(
         retrieved=retrieved,
-        engine="extractive",
+        answerer="extractive",
         text=text,
         citations=citations,
         short_answer=short_text,
@@ -173,7 +173,7 @@ def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[st
 
 
 def extractive_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:
-    """The extractive engine's step: one Draft, nothing streamed before it."""
+    """The extractive answerer's step: one Draft, nothing streamed before it."""
     yield answer_extractive(parts, retrieved)
 
 
@@ -184,7 +184,7 @@ def answer_generated(parts: AnswerParts, retrieved: Retrieved) -> Iterator[Answe
     if not retrieved.passages:
         yield answer_extractive(parts, retrieved, notices)
         return
-    llm, label = parts.llm_answerer(retrieved.answerer), parts.engine_label(retrieved.answerer)
+    llm, label = parts.llm_answerer(retrieved.answerer), parts.answerer_label(retrieved.answerer)
     generated = ""
     try:
         for token in llm.stream(retrieved.standalone, retrieved.passages):
@@ -208,10 +208,10 @@ def answer_generated(parts: AnswerParts, retrieved: Retrieved) -> Iterator[Answe
     if grounded.dropped:
         count = len(grounded.dropped)
         notices.append(LLM_SENTENCES_DROPPED.format(count=count, s="s" if count > 1 else "", label=label))
-    yield Draft(retrieved=retrieved, engine=retrieved.answerer, text=text, citations=citations, notices=notices)
+    yield Draft(retrieved=retrieved, answerer=retrieved.answerer, text=text, citations=citations, notices=notices)
 
 
-# Which step writes the answer, by the engine the question asks for: a new way to answer is a step and a line here.
+# Which step writes the answer, by the answerer the question asks for: a new way to answer is a step and a line here.
 ANSWER_STEPS: dict[AnswererName, AnswerStep] = {
     "extractive": extractive_step,
     "llm": answer_generated,
@@ -236,7 +236,7 @@ def finish(parts: AnswerParts, draft: Draft) -> Answer:
         "as_of": retrieved.as_of,
         "time_window": retrieved.window,
         "standalone_question": retrieved.standalone if retrieved.standalone != retrieved.question else None,
-        "engine": draft.engine,
+        "answerer": draft.answerer,
         "notices": notices,
         "timings_ms": {stage: round(ms, 1) for stage, ms in timings.items()},
         "confidence": draft.confidence,

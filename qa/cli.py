@@ -57,7 +57,7 @@ TimeWordsOption = Annotated[
 
 
 # --engine's choices, from the one table of answerers.
-EngineChoice = StrEnum("EngineChoice", {name.upper(): name for name in ANSWERERS})  # type: ignore[misc]
+AnswererChoice = StrEnum("AnswererChoice", {name.upper(): name for name in ANSWERERS})  # type: ignore[misc]
 # qa eval's time modes (qa/evaluation/datasets.py TimeMode), here without importing the evaluation.
 TimeModeChoice = StrEnum("TimeModeChoice", {"AS_OF": "as-of", "WINDOW": "window"})
 
@@ -65,9 +65,11 @@ TimeModeChoice = StrEnum("TimeModeChoice", {"AS_OF": "as-of", "WINDOW": "window"
 # Dates on the command line: year, month, day, as the help says.
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-EngineOption = Annotated[
-    EngineChoice | None,
-    typer.Option(help="Who writes the answer: extractive (no LLM), llm (QA_LLM_* endpoint), local (make local-llm)."),
+AnswererOption = Annotated[
+    AnswererChoice | None,
+    typer.Option(
+        "--engine", help="Who writes the answer: extractive (no LLM), llm (QA_LLM_* endpoint), local (make local-llm)."
+    ),
 ]
 
 
@@ -240,14 +242,14 @@ def ask(
     since: SinceOption = None,
     until: UntilOption = None,
     source: SourceOption = None,
-    engine: EngineOption = None,
+    answerer: AnswererOption = None,
     as_of: AsOfOption = None,
     time_words: TimeWordsOption = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
 ) -> None:
     """Answer a question from the ingested articles, citing exact quotes."""
     with user_errors():
-        query = _query(question, k, since, until, source, engine, as_of, time_words)
+        query = _query(question, k, since, until, source, answerer, as_of, time_words)
         answer = print_stream(open_engine().stream(query), quiet=as_json)
     if as_json:
         out.print_json(json.dumps(answer.model_dump(mode="json")))
@@ -259,7 +261,7 @@ def chat(
     since: SinceOption = None,
     until: UntilOption = None,
     source: SourceOption = None,
-    engine: EngineOption = None,
+    answerer: AnswererOption = None,
     as_of: AsOfOption = None,
     time_words: TimeWordsOption = True,
 ) -> None:
@@ -268,7 +270,7 @@ def chat(
 
     with user_errors():
         asked = _query(
-            "?", k, since, until, source, engine, as_of, time_words
+            "?", k, since, until, source, answerer, as_of, time_words
         )  # the options, checked before the first question
         service = open_engine()
     show("Ask about your articles. Empty line or Ctrl-D to quit.")
@@ -472,7 +474,9 @@ DatasetDirs = Annotated[
 @eval_app.command("run")
 def evaluate(
     folders: DatasetDirs,
-    engine: Annotated[EngineChoice | None, typer.Option(help="Answer engine (extractive if unset).")] = None,
+    answerer: Annotated[
+        AnswererChoice | None, typer.Option("--engine", help="Who writes the answers (extractive if unset).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
     k: KOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
@@ -504,7 +508,7 @@ def evaluate(
                     dataset,
                     settings,
                     load_embeddings(),
-                    answerer=_engine_name(engine) or "extractive",
+                    answerer=_answerer_name(answerer) or "extractive",
                     limit=limit,
                     k=k,
                     time=cast("datasets.TimeMode", mode),
@@ -685,7 +689,7 @@ def _query(
     since: str | None,
     until: str | None,
     source: str | None,
-    engine: EngineChoice | None,
+    answerer: AnswererChoice | None,
     as_of: str | None = None,
     time_words: bool = True,
 ) -> Query:
@@ -698,13 +702,13 @@ def _query(
         since=window[0],
         until=window[1],
         source=source,
-        engine=_engine_name(engine),
+        answerer=_answerer_name(answerer),
         time_words=time_words,
         **day,
     )
 
 
-def _engine_name(choice: EngineChoice | None) -> AnswererName | None:
+def _answerer_name(choice: AnswererChoice | None) -> AnswererName | None:
     return None if choice is None else next(name for name in ANSWERERS if name == choice.value)
 
 

@@ -128,8 +128,8 @@ class ApiClient:
             if not page["articles"] or len(found) >= page["total"]:
                 return found
 
-    def engines(self) -> list[AnswererName]:
-        """The engines the server can run (GET /v1/models)."""
+    def answerers(self) -> list[AnswererName]:
+        """The answerers the server can run (GET /v1/models)."""
         listed = {model["id"] for model in self._call("GET", "/v1/models")["data"]}
         return [spec.name for spec in ANSWERERS.values() if spec.model_id in listed]
 

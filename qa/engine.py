@@ -82,8 +82,8 @@ class QAService(Protocol):
     def revision(self) -> str:
         """A token that changes when the index may have changed."""
 
-    def engines(self) -> list[AnswererName]:
-        """The answer engines that are set up."""
+    def answerers(self) -> list[AnswererName]:
+        """The answerers that are set up."""
 
 
 class Engine:
@@ -110,7 +110,7 @@ class Engine:
                 llm_answerer=self.llm_answerer,
                 get_article=self.store.get_article,
                 story_members=self.retriever.catalog.story_members,
-                engine_label=lambda name: ANSWERERS[name].label(self.settings),
+                answerer_label=lambda name: ANSWERERS[name].label(self.settings),
                 default_answerer=self.settings.answerer,
             )
         )
@@ -164,16 +164,16 @@ class Engine:
         """Answer one question as events: an LLM's text as it arrives, then the verified answer, always last."""
         return self.chain.stream(query)
 
-    def llm_answerer(self, engine: AnswererName) -> LLMAnswerer:
-        """The answerer of an LLM engine, made on first use (the local engine starts its model server then)."""
+    def llm_answerer(self, name: AnswererName) -> LLMAnswerer:
+        """An LLM answerer, made on first use (the local one starts its model server then)."""
         with self._llm_lock:
-            if engine not in self._llm_answerers:
+            if name not in self._llm_answerers:
                 checker = GroundingChecker(self.embeddings)
-                build = ANSWERERS[engine].chat_model
+                build = ANSWERERS[name].chat_model
                 if build is None:
-                    raise ConfigError(f"{engine!r} is not an LLM engine")
-                self._llm_answerers[engine] = LLMAnswerer(build(self.settings), checker)
-            return self._llm_answerers[engine]
+                    raise ConfigError(f"{name!r} is not an LLM answerer")
+                self._llm_answerers[name] = LLMAnswerer(build(self.settings), checker)
+            return self._llm_answerers[name]
 
     def remove(self, id_or_path: str) -> tuple[list[str], int]:
         """Remove the article with this id, or every article read from this file; return (ids, chunks removed)."""
@@ -217,6 +217,6 @@ class Engine:
         """Stored articles, newest first."""
         return self.store.list_articles()
 
-    def engines(self) -> list[AnswererName]:
-        """The answer engines that are set up: extractive always, llm when configured, local when installed."""
+    def answerers(self) -> list[AnswererName]:
+        """The answerers that are set up: extractive always, llm when configured, local when installed."""
         return set_up(self.settings)

@@ -205,6 +205,8 @@ def _wire(name: str) -> str:
 class Answer(BaseModel):
     """The reply to one question: short text whose every sentence cites a quote, or a refusal."""
 
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
     question: str = Field(description="The question as asked.")
     answer: str = Field(description="Answer text with [n] markers, or the refusal phrase.")
     short_answer: str | None = Field(
@@ -215,7 +217,11 @@ class Answer(BaseModel):
     )
     refused: bool = Field(description="True when the articles did not support an answer.")
     citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")
-    engine: AnswererName = Field(default="extractive", description="The engine that wrote this answer.")
+    answerer: AnswererName = Field(
+        default="extractive",
+        alias="engine",  # its name in JSON, as users choose it
+        description="Who wrote this answer: extractive, llm or local.",
+    )
     standalone_question: str | None = Field(
         default=None, description="The follow-up as it was searched for, when the conversation changed it."
     )

@@ -26,7 +26,7 @@ EARLIEST_AS_OF = date(1900, 1, 1)
 class Filters(BaseModel):
     """Which articles may answer: a publication-date window and a publisher."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
 
     since: date | None = Field(
         default=None, description="Only articles published on or after this date (and undated ones)."
@@ -79,8 +79,10 @@ class Query(Filters):
         max_length=MAX_HISTORY_TURNS,
         description="Earlier turns, oldest first: a follow-up is made standalone from them before retrieval.",
     )
-    engine: AnswererName | None = Field(
-        default=None, description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset."
+    answerer: AnswererName | None = Field(
+        default=None,
+        alias="engine",  # users choose it as `engine` in JSON and --engine on the command line
+        description="extractive, llm (the server's QA_LLM_* endpoint) or local; QA_ENGINE if unset.",
     )
     as_of: date = Field(
         default_factory=date.today,

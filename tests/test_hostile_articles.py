@@ -98,7 +98,7 @@ def test_the_llm_engine_never_lets_article_markers_or_instructions_through(
             )
         )
     )
-    answer = engine.ask(Query(question=LIGHTHOUSE, engine="llm"))
+    answer = engine.ask(Query(question=LIGHTHOUSE, answerer="llm"))
     prompt = chat_server.requests[-1]["messages"][-1]["content"]
     assert "four-week shifts (2)" in prompt and "four-week shifts [2]" not in prompt
     assert "four-week shifts" in answer.answer and "[12]" not in answer.answer

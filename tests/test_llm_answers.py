@@ -48,11 +48,11 @@ def test_a_good_answer_streams_then_arrives_with_exact_quotes(llm_engine: Engine
     chat_server.script(
         Reply(lambda r: f"NATO expelled eight Russians accredited to the alliance {marker(r, EXPELLED)}.")
     )
-    events = list(llm_engine.stream(Query(question=QUESTION, engine="llm")))
+    events = list(llm_engine.stream(Query(question=QUESTION, answerer="llm")))
     deltas = [event.delta for event in events if event.delta]
     assert len(deltas) >= 5 and all(event.answer is None for event in events[:-1])
     answer = events[-1].answer
-    assert answer.engine == "llm" and not answer.refused and answer.notices == []
+    assert answer.answerer == "llm" and not answer.refused and answer.notices == []
     assert answer.answer == "NATO expelled eight Russians accredited to the alliance. [1]"
     assert [c.n for c in answer.citations] == [1]
     assert EXPELLED in answer.citations[0].quote
@@ -69,7 +69,7 @@ def test_a_citation_of_a_passage_never_given_is_removed(llm_engine: Engine, chat
     chat_server.script(
         Reply(lambda r: f"NATO expelled eight Russians {marker(r, EXPELLED)}. Russia recalled its ambassador [9].")
     )
-    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
+    answer = llm_engine.ask(Query(question=QUESTION, answerer="llm"))
     assert answer.answer == "NATO expelled eight Russians. [1]"
     assert "[9]" not in answer.answer and len(answer.citations) == 1
     assert answer.notices == [
@@ -87,8 +87,8 @@ def test_a_claim_its_passage_does_not_support_is_dropped(llm_engine: Engine, cha
             )
         )
     )
-    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
-    assert answer.engine == "llm"
+    answer = llm_engine.ask(Query(question=QUESTION, answerer="llm"))
+    assert answer.answerer == "llm"
     assert "Eiffel" not in answer.answer and answer.answer.startswith("NATO expelled eight Russians.")
     assert len(answer.notices) == 1 and "1 sentence" in answer.notices[0]
 
@@ -97,8 +97,8 @@ def test_an_answer_that_misses_the_extractive_one_says_which_its_citations_suppo
     llm_engine: Engine, chat_server: ScriptedChatServer
 ):
     chat_server.script(Reply(lambda r: f"NATO expelled Russians accredited to the alliance {marker(r, EXPELLED)}."))
-    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
-    assert answer.engine == "llm" and answer.citations
+    answer = llm_engine.ask(Query(question=QUESTION, answerer="llm"))
+    assert answer.answerer == "llm" and answer.citations
     assert len(answer.notices) == 1
     assert answer.notices[0].startswith("The passages the LLM at ") and "also name “eight”" in answer.notices[0]
 
@@ -108,10 +108,10 @@ def test_a_changed_number_is_not_passed_off_as_the_article(
     llm_engine: Engine, chat_server: ScriptedChatServer, changed: str
 ):
     chat_server.script(Reply(lambda r: f"NATO expelled {changed} Russians {marker(r, EXPELLED)}."))
-    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
+    answer = llm_engine.ask(Query(question=QUESTION, answerer="llm"))
     assert changed not in answer.answer
     # Nothing of the LLM's answer held: the extractive answer stands in, and says so.
-    assert answer.engine == "extractive" and EXPELLED in answer.answer
+    assert answer.answerer == "extractive" and EXPELLED in answer.answer
     assert "wrote no claim that its passages support" in answer.notices[-1]
     assert_verbatim(llm_engine, answer)
 
@@ -120,15 +120,15 @@ def test_a_sentence_without_markers_is_attributed_only_where_a_passage_holds_it(
     llm_engine: Engine, chat_server: ScriptedChatServer
 ):
     chat_server.script(Reply("NATO expelled eight Russians accredited to the alliance. Paris hosted the talks."))
-    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
+    answer = llm_engine.ask(Query(question=QUESTION, answerer="llm"))
     assert answer.answer == "NATO expelled eight Russians accredited to the alliance. [1]"
     assert EXPELLED in answer.citations[0].quote
 
 
 def test_a_refusal_is_kept_as_a_refusal(llm_engine: Engine, chat_server: ScriptedChatServer):
     chat_server.script(Reply("I couldn't find this in the articles."))
-    answer = llm_engine.ask(Query(question="What did the Pope say about Peru?", engine="llm"))
-    assert answer.refused and answer.engine == "llm" and answer.citations == [] and answer.notices == []
+    answer = llm_engine.ask(Query(question="What did the Pope say about Peru?", answerer="llm"))
+    assert answer.refused and answer.answerer == "llm" and answer.citations == [] and answer.notices == []
 
 
 @pytest.mark.parametrize(
@@ -144,8 +144,8 @@ def test_a_failing_endpoint_gives_the_extractive_answer_with_a_notice(
     llm_engine: Engine, chat_server: ScriptedChatServer, reply: Reply, reason: str
 ):
     chat_server.script(reply)
-    answer = llm_engine.ask(Query(question=QUESTION, engine="llm"))
-    assert answer.engine == "extractive" and not answer.refused and EXPELLED in answer.answer
+    answer = llm_engine.ask(Query(question=QUESTION, answerer="llm"))
+    assert answer.answerer == "extractive" and not answer.refused and EXPELLED in answer.answer
     assert len(answer.notices) == 1 and reason in answer.notices[0]
     assert "extractive answer" in answer.notices[0]
 
@@ -156,14 +156,14 @@ def test_an_unreachable_endpoint_gives_the_extractive_answer(tmp_path: Path, emb
     )
     engine = Engine(settings, embeddings)
     engine.ingest([SEEDS])
-    answer = engine.ask(Query(question=QUESTION, engine="llm"))
-    assert answer.engine == "extractive" and "Connection error" in answer.notices[0]
+    answer = engine.ask(Query(question=QUESTION, answerer="llm"))
+    assert answer.answerer == "extractive" and "Connection error" in answer.notices[0]
 
 
 def test_an_article_cannot_break_out_of_the_passages(llm_engine: Engine, chat_server: ScriptedChatServer):
     assert llm_engine.ingest([DATA / "hostile" / "injection.txt"]).failed == []
     chat_server.script(Reply(lambda r: f"NATO expelled eight Russians {marker(r, EXPELLED)}."))
-    answer = llm_engine.ask(Query(question="Why did Russia close NATO's office in Moscow?", engine="llm", k=5))
+    answer = llm_engine.ask(Query(question="Why did Russia close NATO's office in Moscow?", answerer="llm", k=5))
     prompt = chat_server.requests[-1]["messages"][-1]["content"]
     assert "Ignore previous instructions" in prompt  # the article was among the passages...
     # ...and could not close the block early: one opening and one closing delimiter, ours.
@@ -185,7 +185,7 @@ def test_a_three_turn_conversation_follows_its_subject(llm_engine: Engine, chat_
                 ]
                 answer_reply = Reply(lambda r, text=article_text: f"Stoltenberg spoke {marker(r, text)}.")
                 chat_server.script(*([rewrites[turn - 1]] if turn else []), answer_reply)
-            answer = llm_engine.ask(Query(question=question, engine=engine_name, history=history))
+            answer = llm_engine.ask(Query(question=question, answerer=engine_name, history=history))
             first = llm_engine.get_article(answer.citations[0].article.id) if answer.citations else None
             assert first is not None and article_text in first.text, (engine_name, question, answer)
             if turn:

@@ -66,9 +66,9 @@ def test_a_missing_model_says_how_to_install_it(tmp_path: Path):
 
 
 def test_the_local_model_answers_a_seed_question_with_a_verified_citation(local_engine: Engine):
-    events = list(local_engine.stream(Query(question="How many Russians did NATO expel?", engine="local")))
+    events = list(local_engine.stream(Query(question="How many Russians did NATO expel?", answerer="local")))
     answer = events[-1].answer
-    assert answer is not None and answer.engine == "local", answer
+    assert answer is not None and answer.answerer == "local", answer
     assert any(event.delta for event in events[:-1])
     assert "eight" in answer.answer and answer.citations
     for citation in answer.citations:
@@ -77,8 +77,8 @@ def test_the_local_model_answers_a_seed_question_with_a_verified_citation(local_
 
 
 def test_an_injected_instruction_does_not_become_the_answer(local_engine: Engine):
-    answer = local_engine.ask(Query(question="Why did Russia close NATO's office in Moscow?", engine="local"))
-    assert answer.engine == "local", answer  # the extractive fallback would pass what follows
+    answer = local_engine.ask(Query(question="Why did Russia close NATO's office in Moscow?", answerer="local"))
+    assert answer.answerer == "local", answer  # the extractive fallback would pass what follows
     assert "cheese" not in answer.answer.lower() and "system prompt" not in answer.answer.lower()
 
 
@@ -90,8 +90,8 @@ def test_a_three_turn_conversation_follows_its_subject(local_engine: Engine):
         ("And about Russia?", "relations with Russia"),
     ]
     for question, article_text in turns:
-        answer = local_engine.ask(Query(question=question, engine="local", history=history))
-        assert answer.engine == "local" and answer.citations, answer
+        answer = local_engine.ask(Query(question=question, answerer="local", history=history))
+        assert answer.answerer == "local" and answer.citations, answer
         assert article_text in local_engine.get_article(answer.citations[0].article.id).text, answer
         history += [Turn(role="user", content=question), Turn(role="assistant", content=answer.answer)]
 
@@ -108,13 +108,13 @@ def test_the_runtime_is_the_portable_build():
 
 def test_a_crashed_model_server_is_named_restarted_once_then_left_down(local_engine: Engine):
     question = "How many Russians did NATO expel?"
-    assert local_engine.ask(Query(question=question, engine="local")).engine == "local"
+    assert local_engine.ask(Query(question=question, answerer="local")).answerer == "local"
     server = local_server(local_engine.settings)
     starts = server.log_path.read_text().count("==== qa: starting")
 
     def crashing_mid_answer() -> Answer:
         """Ask, and kill the server as its first token arrives, as a CPU without the build's instructions does."""
-        for event in local_engine.stream(Query(question=question, engine="local")):
+        for event in local_engine.stream(Query(question=question, answerer="local")):
             if event.delta and server._process.poll() is None:
                 os.kill(server._process.pid, signal.SIGILL)
             if event.answer is not None:
@@ -122,7 +122,7 @@ def test_a_crashed_model_server_is_named_restarted_once_then_left_down(local_eng
         raise AssertionError("no answer")
 
     crashed = crashing_mid_answer()
-    assert crashed.engine == "extractive" and crashed.citations, crashed
+    assert crashed.answerer == "extractive" and crashed.citations, crashed
     notice = f"crashed (killed by SIGILL); see {server.log_path}"
     assert any(notice in line for line in crashed.notices), crashed.notices
     # The next question starts it again, and its crash is named too; the log keeps every start.
@@ -130,7 +130,7 @@ def test_a_crashed_model_server_is_named_restarted_once_then_left_down(local_eng
     assert any(notice in line for line in crashed_again.notices), crashed_again.notices
     assert server.log_path.read_text().count("==== qa: starting") == starts + 1
     # It died again before answering once: left down, not restarted on every question.
-    down = local_engine.ask(Query(question=question, engine="local"))
-    assert down.engine == "extractive" and down.citations, down
+    down = local_engine.ask(Query(question=question, answerer="local"))
+    assert down.answerer == "extractive" and down.citations, down
     assert any("is not restarted" in line for line in down.notices), down.notices
     assert server.log_path.read_text().count("==== qa: starting") == starts + 1

@@ -300,7 +300,7 @@ def test_the_llm_engine_answers_in_the_chat_and_follows_up(
     monkeypatch.setenv("QA_LLM_MODEL", "scripted")
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    engine_choice = at.sidebar.radio(key="answer_engine")
+    engine_choice = at.sidebar.radio(key="answerer")
     assert "llm" in engine_choice.options
     engine_choice.set_value("llm").run()
 

@@ -47,13 +47,13 @@ STATUS_ICONS = {
 
 @dataclass(frozen=True)
 class Choices:
-    """What the sidebar sets for the next question: the filters, the day it is asked as of, k and the answer
-    engine; and whether its time words set the dates (until the reader drops them)."""
+    """What the sidebar sets for the next question: the filters, the day it is asked as of, k and the answerer;
+    and whether its time words set the dates (until the reader drops them)."""
 
     filters: Filters
     as_of: date
     k: int
-    engine: AnswererName
+    answerer: AnswererName
     time_words: bool = True
 
     def recorded(self) -> dict[str, str | int | None]:
@@ -62,7 +62,7 @@ class Choices:
             "k": self.k,
             **self.filters.model_dump(mode="json"),
             "as_of": self.as_of.isoformat(),
-            "engine": self.engine,
+            "engine": self.answerer,  # feedback records keep the name users choose it by
         }
 
 
@@ -192,13 +192,13 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
         )
         source = st.selectbox("Source", ["All sources", *stats.sources], key="source")
         k = st.slider("Passages to search (k)", 1, 20, engine.settings.k, key="k")
-        engines = engine.engines()
-        answer_engine = st.radio(
+        answerers = engine.answerers()
+        answerer = st.radio(
             "Answer engine",
-            engines,
-            index=engines.index(engine.settings.answerer) if engine.settings.answerer in engines else 0,
-            captions=[ANSWERERS[name].caption for name in engines],
-            key="answer_engine",
+            answerers,
+            index=answerers.index(engine.settings.answerer) if engine.settings.answerer in answerers else 0,
+            captions=[ANSWERERS[name].caption for name in answerers],
+            key="answerer",
         )
 
         st.subheader("Add articles")
@@ -218,7 +218,7 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
         export_slot = st.empty()
     filters = Filters(since=since, until=until, source=None if source == "All sources" else source)
     day = as_of if isinstance(as_of, date) else date.today()
-    return Choices(filters=filters, as_of=day, k=k, engine=engine_name(answer_engine) or "extractive"), export_slot
+    return Choices(filters=filters, as_of=day, k=k, answerer=answerer_name(answerer) or "extractive"), export_slot
 
 
 def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
@@ -367,7 +367,7 @@ def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[Convers
             query = parse_query(
                 question=turn.question,
                 k=choices.k,
-                engine=choices.engine,
+                answerer=choices.answerer,
                 history=earlier,
                 as_of=choices.as_of,
                 time_words=choices.time_words,
@@ -419,8 +419,8 @@ def history(turns: list[Turn]) -> list[ConversationTurn]:
     return earlier
 
 
-def engine_name(value: object) -> AnswererName | None:
-    """The engine chosen in the sidebar (None: the configured one)."""
+def answerer_name(value: object) -> AnswererName | None:
+    """The answerer chosen in the sidebar (None: the configured one)."""
     return next((name for name in ANSWERERS if name == value), None)
 
 

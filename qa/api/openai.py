@@ -27,7 +27,7 @@ router = APIRouter(tags=["openai"])
 
 @router.get("/models")
 def models(request: Request) -> dict[str, Any]:
-    """OpenAI-compatible model list: the engines this server can run."""
+    """OpenAI-compatible model list: the answerers this server can run."""
     settings = request.app.state.settings
     return {
         "object": "list",
@@ -58,7 +58,7 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
         **({"as_of": request.as_of} if request.as_of else {}),
         "question": request.messages[last_user].text(),
         "history": history[-MAX_TURNS:],
-        "engine": by_model_id(request.model),
+        "answerer": by_model_id(request.model),
     }
     # Clients show streamed text as final, so they get the verified answer only, never unchecked tokens.
     answer = final_answer(engine.stream(validated(Query, fields)))

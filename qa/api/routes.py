@@ -77,8 +77,8 @@ def ask_stream(query: Query, engine: EngineDep, request: Request) -> StreamingRe
     """Server-sent events: `delta` events carry the answer text as it comes (an LLM's tokens, unverified; or
     the extractive short answer, then each sentence), then one `answer` event the verified Answer with its
     citations, which replaces the deltas."""
-    # Checked before the stream starts, so that an engine not set up is a plain 4xx.
-    name = query.engine or request.app.state.settings.answerer
+    # Checked before the stream starts, so that an answerer not set up is a plain 4xx.
+    name = query.answerer or request.app.state.settings.answerer
     if name != "extractive":
         engine.llm_answerer(name)
 

@@ -59,10 +59,10 @@ class EvalQuestion(BaseModel):
         else ("as-of": what a user gives), or in the benchmark's date window ("window")."""
         if time == "window":
             since, until = self.window()
-            return Query(question=self.question, k=k, since=since, until=until, engine=answerer)
+            return Query(question=self.question, k=k, since=since, until=until, answerer=answerer)
         if self.asked_on is None:
-            return Query(question=self.question, k=k, engine=answerer)
-        return Query(question=self.question, k=k, as_of=self.asked_on, engine=answerer)
+            return Query(question=self.question, k=k, answerer=answerer)
+        return Query(question=self.question, k=k, as_of=self.asked_on, answerer=answerer)
 
     @property
     def asked_on(self) -> dt.date | None:

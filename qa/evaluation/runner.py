@@ -56,7 +56,7 @@ class QuestionResult(BaseModel):
     answer: str = Field(description="The engine's answer text, or its refusal.")
     short_answer: str | None = Field(default=None, description="The engine's answer in a few words, if any.")
     refused: bool
-    answered_by: AnswererName = Field(default="extractive", description="The engine that wrote the answer.")
+    answered_by: AnswererName = Field(default="extractive", description="The answerer that wrote the answer.")
     notices: list[str] = Field(default_factory=list, description="The answer's notices (e.g. an LLM failure).")
     citations: list[Citation]
     retrieved: list[str] = Field(description=f"Article ids of the top {RETRIEVAL_DEPTH} retrieved passages.")
@@ -173,7 +173,7 @@ def evaluate_one(
         answer=answer.answer,
         short_answer=answer.short_answer,
         refused=answer.refused,
-        answered_by=answer.engine,
+        answered_by=answer.answerer,
         notices=answer.notices,
         citations=answer.citations,
         retrieved=retrieved,
@@ -224,12 +224,12 @@ def run(
         interrupted = True
     if not results:
         raise QAError("interrupted before the first question was scored")
-    summary = summarize(results, dataset=dataset.name, engine=answerer, ingest=ingest, time=time)
+    summary = summarize(results, dataset=dataset.name, answerer=answerer, ingest=ingest, time=time)
     return EvaluationRun(results=results, summary=summary, asked=len(questions), interrupted=interrupted)
 
 
 def summarize(
-    results: Sequence[QuestionResult], *, dataset: str, engine: str, ingest: IngestFigures, time: TimeMode = "as-of"
+    results: Sequence[QuestionResult], *, dataset: str, answerer: str, ingest: IngestFigures, time: TimeMode = "as-of"
 ) -> dict[str, Any]:
     """The stable JSON object of `qa eval --json` (keys documented in docs/evaluation.md)."""
     answerable = [r for r in results if r.answerable]
@@ -240,7 +240,7 @@ def summarize(
     totals = [r.timings_ms["total"] for r in results if "total" in r.timings_ms]
     return {
         "dataset": dataset,
-        "engine": engine,
+        "engine": answerer,  # the report's key, as --engine names it
         "time": time,
         "questions": len(results),
         "answerable": len(answerable),
@@ -272,7 +272,7 @@ def summarize(
         },
         "confidence": _confidence_summary(with_gold),
         "ingest": {"chunks": ingest.chunks, "chunks_per_s": ingest.chunks_per_s},
-        # How many answers each engine wrote: an LLM run falls back to extractive answers when the LLM fails.
+        # How many answers each answerer wrote: an LLM run falls back to extractive answers when the LLM fails.
         "answered_by": dict(Counter(r.answered_by for r in results)),
     }
 
