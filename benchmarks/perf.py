@@ -386,7 +386,7 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
 
 def chroma_where(since: date | None, until: date | None) -> dict[str, Any] | None:
     """The Chroma `where` clause for a date window, as the dense search used to filter."""
-    from qa.records import day_number
+    from qa.chroma_codec import day_number
 
     clauses = [{"published_day": {"$gte": day_number(since)}}] if since else []
     clauses += [{"published_day": {"$lte": day_number(until)}}] if until else []

@@ -17,10 +17,10 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from qa.chroma_codec import day_number, day_of
 from qa.chunking import embedding_text
 from qa.models import Chunk, StoryMember
 from qa.query import NO_FILTERS, Filters
-from qa.records import day_number, day_of
 from qa.store import ArticleStore, with_scores
 
 # BM25 parameters (the usual defaults, as bm25s had them).

@@ -35,7 +35,7 @@ from qa.answer.phrases import (
 )
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
-from qa.timewords import day_text, window_text
+from qa.dates import day_text, window_text
 from qa.errors import one_line
 from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
 from qa.query import Query

@@ -7,39 +7,38 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from typer.core import TyperGroup
 
-from qa.answer.citations import citation_heading
-from qa.answer.phrases import dates_in_quote, searched_window, short_answer_frame
-from qa.answerers import ANSWERERS, AnswererName
-from qa.controls import strip_controls
 from qa.errors import QAError
-from qa.models import Answer, FeedStatus, IngestReport, IngestStatus
+from qa.evaluation.commands import eval_app
+from qa.models import FeedStatus, IngestReport
 from qa.query import Query, parse_query
-
-if TYPE_CHECKING:
-    from qa.embeddings import MiniLMEmbeddings
-    from qa.engine import Engine
-    from qa.maintenance import CheckReport, Maintenance
-    from qa.models import AnswerEvent
+from qa.shell import (
+    AnswererChoice,
+    KOption,
+    answerer_name,
+    err,
+    open_engine,
+    open_maintenance,
+    out,
+    print_check_report,
+    print_ingest_report,
+    print_stream,
+    progress_bar,
+    show,
+    show_error,
+    user_errors,
+)
 
 app = typer.Typer(help="Question answering over news articles, with quoted citations.", no_args_is_help=True)
 feeds_app = typer.Typer(help="Follow RSS and Atom feeds: add, list, remove, poll, watch.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
-out = Console(highlight=False, emoji=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+app.add_typer(eval_app, name="eval")
 
-KOption = Annotated[int | None, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")]
 SinceOption = Annotated[
     str | None, typer.Option(help="Only articles published on or after this date (YYYY-MM-DD; undated ones pass).")
 ]
@@ -56,12 +55,6 @@ TimeWordsOption = Annotated[
 ]
 
 
-# --engine's choices, from the one table of answerers.
-AnswererChoice = StrEnum("AnswererChoice", {name.upper(): name for name in ANSWERERS})  # type: ignore[misc]
-# qa eval's time modes (qa/evaluation/datasets.py TimeMode), here without importing the evaluation.
-TimeModeChoice = StrEnum("TimeModeChoice", {"AS_OF": "as-of", "WINDOW": "window"})
-
-
 # Dates on the command line: year, month, day, as the help says.
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -71,54 +64,6 @@ AnswererOption = Annotated[
         "--engine", help="Who writes the answer: extractive (no LLM), llm (QA_LLM_* endpoint), local (make local-llm)."
     ),
 ]
-
-
-def show(text: str, *, style: str | None = None, end: str = "\n", console: Console = out) -> None:
-    """Print text that may hold article text, names or an LLM's tokens, inert: no escape sequence, control
-    character, rich markup or emoji code in it acts on the terminal."""
-    console.print(strip_controls(text), markup=False, emoji=False, highlight=False, style=style, end=end)
-
-
-def show_error(text: str) -> None:
-    """`show` on stderr."""
-    show(text, console=err)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the library's user-facing errors into one line and exit status 1."""
-    try:
-        yield
-    except QAError as error:
-        show_error(f"Error: {error}")
-        raise typer.Exit(1) from None
-
-
-def load_embeddings() -> MiniLMEmbeddings:
-    """The embedding backend for the settings on this machine (imported here: --help should not pay for it); the
-    first command on a new machine says why it waits while the backends are measured."""
-    from qa import backends
-    from qa.config import get_settings
-
-    settings = get_settings()
-    if backends.probe_pending(settings):
-        show(backends.PROBE_NOTICE, style="dim", console=err)
-    return backends.load_embeddings(settings)
-
-
-def open_engine() -> Engine:
-    """Build the engine from settings."""
-    from qa import engine
-
-    return engine.Engine(embeddings=load_embeddings())
-
-
-def open_maintenance() -> Maintenance:
-    """The index's maintenance commands alone (qa check, stories, export, import, reindex)."""
-    from qa.config import get_settings
-    from qa.maintenance import Maintenance
-
-    return Maintenance(get_settings(), load_embeddings())
 
 
 @app.command()
@@ -140,15 +85,6 @@ def ingest(
         report.items += pages.items
         report.seconds += pages.seconds
     print_ingest_report(report or pages or IngestReport())
-
-
-def print_ingest_report(report: IngestReport) -> None:
-    """Each failure on stderr, then the summary line; exit 1 when anything failed."""
-    for item in report.failed:
-        show_error(f"skipped {item.location}: {item.reason}")
-    show(report.summary())
-    if report.count(IngestStatus.FAILED):
-        raise typer.Exit(1)
 
 
 @feeds_app.command("add")
@@ -353,14 +289,6 @@ def check(
         raise typer.Exit(1)
 
 
-def print_check_report(report: CheckReport, label: str) -> None:
-    """One line per problem, then a summary line."""
-    for problem in report.problems:
-        show(f"{problem.kind}  {problem.article_id or '-'}  {problem.detail}")
-    verdict = "no problems" if report.ok else f"{len(report.problems)} problem(s); `qa check --repair` fixes them"
-    show(f"{label}: {report.articles} articles, {report.chunks} chunks: {verdict}")
-
-
 @app.command()
 def doctor(
     probe: Annotated[bool, typer.Option("--probe", help="Measure the embedding backends again (about 20 s).")] = False,
@@ -445,136 +373,6 @@ def reindex() -> None:
     print_ingest_report(report)
 
 
-class _RunByDefault(TyperGroup):
-    """`qa eval DIR…` is `qa eval run DIR…`: a first word that names no subcommand (nor asks for help) starts the
-    arguments of `run`."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click Context
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-
-eval_app = typer.Typer(
-    cls=_RunByDefault,
-    help="Score the engine on a benchmark (run, the default), compare two reports (diff), or retrain the answer "
-    "scorer (train).",
-    no_args_is_help=True,
-)
-app.add_typer(eval_app, name="eval")
-DatasetDirs = Annotated[
-    list[Path],
-    typer.Argument(
-        metavar="DATASET_DIR...",
-        help="Folders with articles.jsonl and questions.jsonl (several: one corpus, a news stream replayed).",
-    ),
-]
-
-
-@eval_app.command("run")
-def evaluate(
-    folders: DatasetDirs,
-    answerer: Annotated[
-        AnswererChoice | None, typer.Option("--engine", help="Who writes the answers (extractive if unset).")
-    ] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions.")] = None,
-    k: KOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
-    report: Annotated[
-        Path | None, typer.Option(help="Write report.md, plots and results.jsonl to this folder.")
-    ] = None,
-    time: Annotated[
-        list[TimeModeChoice] | None,
-        typer.Option(
-            help="as-of (the default): each question asked as of its quiz day, nothing else given; window: in the "
-            "benchmark's date window (the harness's help). Give both to see them side by side."
-        ),
-    ] = None,
-) -> None:
-    """Score retrieval, answers, citations and latency on a benchmark (`qa eval DIR...` is the same)."""
-    from qa.config import get_settings
-    from qa.evaluation import datasets, runner
-    from qa.evaluation import report as reporting
-
-    with user_errors():
-        settings = get_settings()
-        dataset = datasets.load_datasets(folders, settings.data_dir / "eval")
-        modes = list(dict.fromkeys(mode.value for mode in time or [TimeModeChoice.AS_OF]))
-        total = min(limit or len(dataset.questions), len(dataset.questions)) * len(modes)
-        runs = {}
-        with progress_bars(("Indexing", "chunks"), ("Asking", "questions")) as [indexed, asked]:
-            for mode in modes:
-                runs[mode] = done = runner.run(
-                    dataset,
-                    settings,
-                    load_embeddings(),
-                    answerer=_answerer_name(answerer) or "extractive",
-                    limit=limit,
-                    k=k,
-                    time=cast("datasets.TimeMode", mode),
-                    on_index_progress=indexed,
-                    on_question=lambda: asked(1, total),
-                )
-                if done.interrupted:
-                    break
-        summaries = {mode: run.summary for mode, run in runs.items()}
-        if report:
-            if len(runs) == 1:
-                written = reporting.write_report(report, done.summary, done.results, dataset.baselines)
-            else:
-                by_mode = {mode: (run.summary, run.results) for mode, run in runs.items()}
-                written = reporting.write_comparison(report, by_mode, dataset.baselines)
-            show_error(f"report: {written[0]}")
-    if done.interrupted:
-        show_error(f"interrupted: metrics over the first {len(done.results)} of {done.asked} questions")
-    if as_json:
-        out.print_json(json.dumps(done.summary if len(runs) == 1 else {"time_modes": summaries}))
-    elif len(runs) == 1:
-        show(reporting.summary_table(done.summary, dataset.baselines))
-    else:
-        show(reporting.modes_table(summaries))
-    if done.interrupted:
-        raise typer.Exit(130)
-
-
-@eval_app.command("diff")
-def evaluate_diff(
-    report_a: Annotated[Path, typer.Argument(help="A --report folder.")],
-    report_b: Annotated[Path, typer.Argument(help="Another, compared with the first.")],
-) -> None:
-    """Compare two reports: metric changes, questions gained and lost, answers whose text changed."""
-    from qa.evaluation import report as reporting
-
-    with user_errors():
-        show(reporting.diff_runs(report_a, report_b))
-
-
-@eval_app.command("train")
-def evaluate_train(
-    folders: DatasetDirs,
-    model: Annotated[Path | None, typer.Option(help="Write the scorer here (the shipped one if unset).")] = None,
-    held_out: Annotated[
-        Path | None, typer.Option(help="Also write each leave-one-year-out scorer here (without-<year>).")
-    ] = None,
-    ablation: Annotated[bool, typer.Option(help="Also measure each feature group left out.")] = False,
-) -> None:
-    """Retrain the answer scorer on benchmark years, each year's figures from a scorer fit on the others."""
-    from qa.answer.scorer import SHIPPED as SHIPPED_SCORER
-    from qa.config import get_settings
-    from qa.evaluation import datasets, training
-
-    with user_errors():
-        settings, embeddings = get_settings(), load_embeddings()
-        read = {}
-        for folder in folders:
-            dataset = datasets.load_dataset(folder)
-            with progress_bar(f"Reading {dataset.name}", "questions") as advance:
-                read[dataset.name] = training.read_dataset(dataset, settings, embeddings, advance)
-        figures = training.train(read, model or SHIPPED_SCORER, held_out, ablation)
-        show(training.figures_table(figures))
-        show_error(f"scorer: {model or SHIPPED_SCORER}")
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; beyond loopback needs QA_API_TOKEN.")] = "127.0.0.1",
@@ -612,77 +410,6 @@ def local_llm(
     show(f"{path} ({model.size:,} bytes, sha256 {model.sha256[:16]}…): verified")
 
 
-@contextmanager
-def progress_bar(verb: str, unit: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr with the rate in `unit`/s, gone when done; yields advance(done, total)."""
-    with progress_bars((verb, unit)) as [advance]:
-        yield advance
-
-
-@contextmanager
-def progress_bars(*phases: tuple[str, str]) -> Iterator[list[Callable[[int, int], None]]]:
-    """One bar per (verb, unit) phase in one display (rich shows one at a time); yields their advance()s."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[unit]} · {task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # no bar in logs and pipes, where errors must stay one line
-    ) as progress:
-
-        def advancer(verb: str, unit: str) -> Callable[[int, int], None]:
-            task = progress.add_task(verb, total=None, rate="", unit=unit)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, advance=done, total=total)
-                speed = progress.tasks[task].speed
-                progress.update(task, rate=f"{speed:.1f} {unit}/s" if speed else "")
-
-            return advance
-
-        yield [advancer(verb, unit) for verb, unit in phases]
-
-
-def print_stream(events: Iterator[AnswerEvent], quiet: bool = False) -> Answer:
-    """Print an LLM's text as it arrives (dimmed: not yet checked), then the verified answer; return it."""
-    streamed = False
-    for event in events:
-        if event.delta and not quiet:
-            show(event.delta, end="", style="dim")
-            streamed = True
-        if event.answer is not None:
-            if streamed:
-                show("\n")
-            if not quiet:
-                print_answer(event.answer)
-            return event.answer
-    raise QAError("the engine ended without an answer")
-
-
-def print_answer(answer: Answer) -> None:
-    """What the search used, the short answer if any, the answer, notices, then each citation with its quote."""
-    if answer.standalone_question:
-        show(f"(searched for: {answer.standalone_question})", style="dim")
-    if answer.time_window:
-        show(f"({searched_window(answer.time_window)}; --no-time-words searches every date)", style="dim")
-    if answer.short_answer:
-        before, after, bold = short_answer_frame(answer)
-        show(f"{before}{answer.short_answer}{after}\n", style="bold" if bold else None)
-    show(answer.answer)
-    for notice in answer.notices:
-        show(f"Note: {notice}", style="yellow")
-    for citation in answer.citations:
-        where = citation.article.url or citation.article.path or citation.article.id
-        show(f"\n{citation_heading(citation)}", style="bold")
-        show(f"    “{citation.quote}”")
-        if citation.dates:
-            show(f"    {dates_in_quote(citation.dates)}", style="dim")
-        show(f"    {where} (characters {citation.start}–{citation.end})", style="dim")
-
-
 def _query(
     question: str,
     k: int | None,
@@ -702,14 +429,10 @@ def _query(
         since=window[0],
         until=window[1],
         source=source,
-        answerer=_answerer_name(answerer),
+        answerer=answerer_name(answerer),
         time_words=time_words,
         **day,
     )
-
-
-def _answerer_name(choice: AnswererChoice | None) -> AnswererName | None:
-    return None if choice is None else next(name for name in ANSWERERS if name == choice.value)
 
 
 def _date_option(name: str, value: str | None) -> date | None:

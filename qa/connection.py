@@ -1,5 +1,5 @@
-"""The one Chroma client a process keeps per index location, and the file lock and write generation that order
-its use between processes."""
+"""The one Chroma client a process keeps per index location, the file lock and write generation that order its
+use between processes, and the names of an index's collections."""
 
 from __future__ import annotations
 
@@ -185,6 +185,18 @@ def _write_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
     os.replace(partial, path)
+
+
+def collection_names(prefix: str) -> tuple[str, str]:
+    """The chunks and articles collections of an index."""
+    return f"{prefix}-chunks", f"{prefix}-articles"
+
+
+def index_exists(settings: Settings) -> bool:
+    """Whether the settings' index was ever created (opening an ArticleStore creates it)."""
+    with Connection.to(settings).reading() as client:
+        names = {collection.name for collection in client.list_collections()}
+    return all(name in names for name in collection_names(settings.collection))
 
 
 def index_location(settings: Settings) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from qa.dates import article_date
 from qa.models import Chunk
 from qa.query import Filters
-from qa.timewords import article_date
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
 RRF_K = 60
@@ -20,7 +20,7 @@ RRF_K = 60
 #   question or the user set, relevance alone orders its days: there the half-life measured 0.004 higher on 2022,
 #   but it would rank December over March for "in 2021".
 # - In every case an article loses RECENCY_DECAY of its score per year its own date (its URL's, else the given
-#   one: qa.timewords.article_date) lies more than RECENCY_GRACE before the window's end: RealTime QA files 2015
+#   one: qa.dates.article_date) lies more than RECENCY_GRACE before the window's end: RealTime QA files 2015
 #   stories under 2023 weeks, and their URLs date them (recall@1 0.636 -> 0.684 in window mode when it came in;
 #   0.1-0.3 a year all within 0.01).
 RECENCY_HALF_LIFE = timedelta(days=7)

@@ -26,7 +26,8 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.errors import QAError
 from qa.ingest import ingest_articles
 from qa.models import Article, Chunk, IngestReport, ProgressCallback
-from qa.store import SCHEMA_VERSION, STAGING_SUFFIX, ArticleStore
+from qa.reindex import drop_staging, staging_collections, staging_prefix, swap_in
+from qa.store import SCHEMA_VERSION, ArticleStore
 from qa.stories import StoryCount, regroup_stories
 
 EXPORT_FORMAT = "qa-export/1"
@@ -85,7 +86,7 @@ def check_store(store: ArticleStore) -> CheckReport:
         for chunk in store.iter_chunks():
             stored[chunk.article.id][chunk.ordinal] = chunk
             total += 1
-        staging = store.staging_collections()
+        staging = staging_collections(store.connection, store.prefix)
     problems = [
         StoreProblem(
             kind=ProblemKind.ORPHAN_CHUNKS,
@@ -131,7 +132,7 @@ def repair_store(store: ArticleStore, settings: Settings) -> tuple[CheckReport, 
         if rewrite:
             ingest_articles(rewrite, store, settings, rewrite=True)
         if any(p.kind == ProblemKind.INTERRUPTED_REINDEX for p in before.problems):
-            store.drop_staging()
+            drop_staging(store.connection, store.prefix)
         after = check_store(store)
     return before, after
 
@@ -235,11 +236,11 @@ def reindex(
     """
     current = ArticleStore(settings, embeddings, check_identity=False)
     with current.exclusive():
-        current.drop_staging()
+        drop_staging(current.connection, current.prefix)
         articles = list(current.iter_articles())
-        staging = ArticleStore(settings, embeddings, prefix=settings.collection + STAGING_SUFFIX)
+        staging = ArticleStore(settings, embeddings, prefix=staging_prefix(settings.collection))
         report = ingest_articles(articles, staging, settings, on_progress)
-        current.replace_with(staging)
+        swap_in(current.connection, current.prefix)
         adopt_snapshot(staging, current)
     return report
 

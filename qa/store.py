@@ -10,19 +10,24 @@ from typing import Any, Literal
 
 import numpy as np
 
+from qa.chroma_codec import (
+    article_from_chroma,
+    article_metadata,
+    chunk_from_chroma,
+    chunk_metadata,
+    read_shared_metadata,
+)
 from qa.config import Settings
-from qa.connection import Connection, index_location, new_revision
+from qa.connection import Connection, collection_names, index_location, new_revision
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
 from qa.errors import StoreError
 from qa.models import Article, ArticleSummary, Chunk, StoreStats
-from qa.records import article_from_record, article_metadata, chunk_from_record, chunk_metadata, read_shared_metadata
+from qa.reindex import finish_swap, swap_pending
 from qa.stories import BAND_KEYS, band_keys
 
 SCHEMA_VERSION = 1
 # Chroma accepts at most 5,461 records per call.
 WRITE_BATCH = 5000
-# `qa reindex` builds the new index under this suffix of the collection prefix, then swaps it in.
-STAGING_SUFFIX = "--reindex"
 # The chunks collection's record of the embedding backends that wrote into it (comma-separated).
 BACKENDS_KEY = "embedding_backends"
 
@@ -46,7 +51,9 @@ class StoredVersion:
 
 
 class ArticleStore:
-    """Two Chroma collections: `<prefix>-chunks` (embedded chunks) and `<prefix>-articles` (full texts).
+    """The index's articles and their chunks, in two Chroma collections: `<prefix>-chunks` (embedded chunks) and
+    `<prefix>-articles` (full texts). It also offers the write lock and small side collections to the modules that
+    own what is kept there (feeds: qa/feeds.py); reindex staging is qa/reindex.py's.
 
     The articles collection is the record of what is stored: an article's record is written after its chunks,
     so an article without one was never completely written, and the chunks can always be rebuilt from its text.
@@ -63,7 +70,7 @@ class ArticleStore:
         self.settings = settings
         self.embeddings = embeddings
         self.prefix = prefix or settings.collection
-        self._conn = Connection.to(settings)
+        self.connection = Connection.to(settings)  # the location's one client and its locks
         # The model, not the backend: every backend's vectors are held to the reference's (tests/test_embeddings.py),
         # so an index is written and searched by any of them; which ones wrote is recorded (BACKENDS_KEY).
         self._identity = {
@@ -75,15 +82,15 @@ class ArticleStore:
         self._epoch = -1
         self._writing = False
         try:
-            with self._conn.reading() as client:
+            with self.connection.reading() as client:
                 existing = {collection.name: collection for collection in client.list_collections()}
             # Opening writes only to create the collections or to finish a swap: other processes need not reopen.
             must_write = any(name not in existing for name in self._names) or (
-                prefix is None and _staging_complete(existing, settings.collection)
+                prefix is None and swap_pending(existing, settings.collection)
             )
-            with self._conn.writing() if must_write else self._conn.reading():
+            with self.connection.writing() if must_write else self.connection.reading():
                 if must_write and prefix is None:
-                    self._finish_reindex()
+                    finish_swap(self.connection, settings.collection)  # a reindex killed while swapping in
                 self._open_collections()
         except StoreError:
             raise
@@ -114,14 +121,14 @@ class ArticleStore:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Keep other writers out while reading a consistent whole (qa check, export); reentrant."""
-        with self._conn.writing():
+        with self.connection.writing():
             self._open_collections()
             yield
 
     @contextmanager
     def ingesting(self) -> Iterator[None]:
         """One ingest or removal at a time in this process, while questions run alongside; reentrant."""
-        with self._conn.ingest_lock:
+        with self.connection.ingest_lock:
             yield
 
     @contextmanager
@@ -173,12 +180,12 @@ class ArticleStore:
             found = self._articles.get(ids=[article_id], include=["metadatas", "documents"])
         if not found["ids"]:
             return None
-        return article_from_record(article_id, found["documents"][0], found["metadatas"][0])
+        return article_from_chroma(article_id, found["documents"][0], found["metadatas"][0])
 
     def iter_articles(self) -> Iterator[Article]:
         """Every stored article with its text, page by page."""
         for ids, documents, metadatas in self._pages("articles", ["documents", "metadatas"], page=500):
-            yield from map(article_from_record, ids, documents, metadatas)
+            yield from map(article_from_chroma, ids, documents, metadatas)
 
     def article_ids_for_path(self, path: str) -> list[str]:
         """Ids of the articles read from the file at `path` (absolute)."""
@@ -240,7 +247,7 @@ class ArticleStore:
         where = {"$or": [{name: key} for name, key in zip(BAND_KEYS, keys, strict=True)]}
         with self._reading():
             found = self._articles.get(where=where, include=["documents", "metadatas"])
-        return list(map(article_from_record, found["ids"], found["documents"], found["metadatas"]))
+        return list(map(article_from_chroma, found["ids"], found["documents"], found["metadatas"]))
 
     def set_stories(self, stories: dict[str, str]) -> None:
         """Move articles into other stories (qa stories, regrouping an index): their records and their chunks."""
@@ -278,13 +285,13 @@ class ArticleStore:
     def save_side_document(self, name: str, id_: str, document: str) -> None:
         """Save one document of a side collection (hold `writing()` around a read-modify-write)."""
         with self.writing():
-            collection = self._conn.client.get_or_create_collection(self._side_name(name))
+            collection = self.connection.client.get_or_create_collection(self._side_name(name))
             collection.upsert(ids=[id_], documents=[document], embeddings=[[1.0]])
 
     def delete_side_document(self, name: str, id_: str) -> None:
         """Delete one document of a side collection."""
         with self.writing():
-            self._conn.client.get_or_create_collection(self._side_name(name)).delete(ids=[id_])
+            self.connection.client.get_or_create_collection(self._side_name(name)).delete(ids=[id_])
 
     def _side_name(self, name: str) -> str:
         # Made on the first save, so that indexes without one (and qa reindex's staging ones) get no collection.
@@ -293,7 +300,7 @@ class ArticleStore:
     def iter_chunks(self) -> Iterator[Chunk]:
         """Every stored chunk, page by page (for the lexical index and qa check)."""
         for _, documents, metadatas in self._pages("chunks", ["documents", "metadatas"], page=WRITE_BATCH):
-            yield from map(chunk_from_record, documents, metadatas)
+            yield from map(chunk_from_chroma, documents, metadatas)
 
     def chunks_of(self, article_ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks of these articles."""
@@ -301,7 +308,7 @@ class ArticleStore:
             found = self._chunks.get(
                 where={"article_id": {"$in": list(article_ids)}}, include=["documents", "metadatas"]
             )
-        return list(map(chunk_from_record, found["documents"], found["metadatas"]))
+        return list(map(chunk_from_chroma, found["documents"], found["metadatas"]))
 
     def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         """The stored chunks with these ids, in that order (ids not stored are left out)."""
@@ -310,7 +317,7 @@ class ArticleStore:
         with self._reading():
             found = self._chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
         chunks = {
-            id_: chunk_from_record(text, meta)
+            id_: chunk_from_chroma(text, meta)
             for id_, text, meta in zip(found["ids"], found["documents"], found["metadatas"], strict=True)
         }
         return [chunks[id_] for id_ in chunk_ids if id_ in chunks]
@@ -361,47 +368,11 @@ class ArticleStore:
             embedding_backends=backends,
         )
 
-    def staging_collections(self) -> list[str]:
-        """Collections an interrupted `qa reindex` left behind."""
-        with self._reading() as client:
-            existing = {collection.name for collection in client.list_collections()}
-        return [name for name in collection_names(self.settings.collection + STAGING_SUFFIX) if name in existing]
-
-    def drop_staging(self) -> None:
-        """Delete what an interrupted `qa reindex` left behind; the index in use is not touched."""
-        with self._conn.writing() as client:
-            for name in self.staging_collections():
-                client.delete_collection(name)
-
-    def replace_with(self, staging: ArticleStore) -> None:
-        """Make a completely built staging index (qa reindex) this one: mark it complete, then swap it in.
-
-        Killed half-way, the next open finishes the swap (see _finish_reindex), so the articles are never lost.
-        """
-        with self._conn.writing():
-            staging._articles.modify(metadata={**(staging._articles.metadata or {}), "complete": True})
-            self._finish_reindex()
-            self._open_collections()
-
-    def _finish_reindex(self) -> None:
-        """Swap in a staging index marked complete: delete each old collection, rename the new one into place."""
-        client = self._conn.client
-        existing = {collection.name: collection for collection in client.list_collections()}
-        if not _staging_complete(existing, self.settings.collection):
-            return
-        staging = collection_names(self.settings.collection + STAGING_SUFFIX)
-        for staging_name, name in zip(staging, collection_names(self.settings.collection), strict=True):
-            if staging_name in existing:
-                if name in existing:
-                    client.delete_collection(name)
-                client.get_collection(staging_name).modify(name=name)
-        self._conn.epoch += 1  # every store of this process fetches the swapped-in collections again
-
     def _open_collections(self) -> None:
         """(Re)fetch the collections after this process opened or reopened its client."""
-        if self._epoch == self._conn.epoch:
+        if self._epoch == self.connection.epoch:
             return
-        client = self._conn.client
+        client = self.connection.client
         layout = {"chunk_words": self.settings.chunk_words, "chunk_overlap_words": self.settings.chunk_overlap_words}
         self._chunks = client.get_or_create_collection(
             self._names[0],
@@ -411,11 +382,11 @@ class ArticleStore:
         self._articles = client.get_or_create_collection(
             self._names[1], metadata=self._identity, configuration={"hnsw": {"space": "cosine"}}
         )
-        self._epoch = self._conn.epoch
+        self._epoch = self.connection.epoch
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:
-        with self._conn.reading() as client:
+        with self.connection.reading() as client:
             self._open_collections()
             yield client
 
@@ -465,28 +436,10 @@ def backends_of(metadata: dict[str, Any]) -> list[str]:
     return [str(name).partition("@")[2] or ReferenceMiniLM.backend] if name else []
 
 
-def _staging_complete(existing: dict[str, Any], prefix: str) -> bool:
-    """Whether `qa reindex` finished building a staging index for `prefix` that is not swapped in yet."""
-    articles = collection_names(prefix + STAGING_SUFFIX)[1]
-    return articles in existing and bool((existing[articles].metadata or {}).get("complete"))
-
-
-def index_exists(settings: Settings) -> bool:
-    """Whether the settings' index was ever created (opening an ArticleStore creates it)."""
-    with Connection.to(settings).reading() as client:
-        names = {collection.name for collection in client.list_collections()}
-    return all(name in names for name in collection_names(settings.collection))
-
-
 def _summary(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
     return ArticleSummary(
         id=article_id, chunks=int(meta["chunks"]), content_hash=str(meta["content_hash"]), **read_shared_metadata(meta)
     )
-
-
-def collection_names(prefix: str) -> tuple[str, str]:
-    """The chunks and articles collections of an index."""
-    return f"{prefix}-chunks", f"{prefix}-articles"
 
 
 def _mean_vector(vectors: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from qa.answer.phrases import STORY_UPDATED, STORY_VERSIONS_DIFFER
+from qa.dates import day_text
 from qa.models import Article, Chunk, Citation, StoryMember
-from qa.timewords import day_text
 
 # Word 5-grams: long enough that two articles on one event share few by chance, short enough that a light edit
 # (a new lead, a dateline, a line of credit) leaves most of them.

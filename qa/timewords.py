@@ -1,6 +1,6 @@
 """Time words resolved against a reference date: the window of dates a question's words ask for ("last week", "in
 March 2024", "since Monday") and the absolute dates of an article's relative ones ("on Tuesday", "earlier this
-month", "September 19").
+month", "September 19"; qa/dates.py writes them out for a quote).
 
 Our own small grammar, not dateparser's `search_dates` (installed, measured on questions): it returns one day per
 expression, not a window ("last week" → the 24th, "March 2024" → the 1st), reads "10 days" of "over the past 10
@@ -32,10 +32,9 @@ import difflib
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Literal
 
-from qa.models import QuoteDate, TimeWindow
+from qa.models import TimeWindow
 
 # Which year a date written without one is in: a question's is in the past; an article's may be ahead (AHEAD).
 Prefer = Literal["past", "nearest"]
@@ -434,70 +433,3 @@ def _add_months(first: date, months: int) -> date:
 
 def _month_end(first: date) -> date:
     return first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
-def article_date(url: str | None, published: date | None) -> date | None:
-    """An article's own date: the one in its URL when it has one (publishers write the day they published there,
-    where a feed or a search may give the day it found the article), else the date it was given. The recency of a
-    ranking and the dates in its quotes use it; date filters use the date given, as the reader sees it."""
-    return date_in_url(url) or published
-
-
-@lru_cache(maxsize=65536)
-def date_in_url(url: str | None) -> date | None:
-    """The publication date written in a URL (".../2023/01/04/..."), if any."""
-    if not url:
-        return None
-    import htmldate  # deferred: the HTTP client imports this module and never needs it
-
-    found = htmldate.find_date("<html></html>", url=url, extensive_search=False)
-    return date.fromisoformat(found) if found else None
-
-
-def quote_dates(quote: str, offset: int, own_date: date | None) -> list[QuoteDate]:
-    """The quote's dates written relative to its article's day ("on Tuesday", "last year", "September 19"),
-    resolved against it and written out; none without the article's date (never guessed), none for a date written
-    in full. `offset` is the quote's in its article."""
-    if own_date is None:
-        return []
-    return [
-        QuoteDate(
-            text=span.text,
-            start=offset + span.start,
-            end=offset + span.end,
-            day=_written_out(span),
-            since=span.since,
-            until=span.until,
-        )
-        for span in find_times(quote, own_date, prefer="nearest")
-        if not span.latest and not span.in_full and span.since and span.until
-    ]
-
-
-def _written_out(span: TimeSpan) -> str:
-    """ "Tuesday 19 Oct 2021", "19 Sep 2021", "October 2021", "2020", "13 Oct to 20 Oct 2021"."""
-    since, until = span.since, span.until
-    assert since and until
-    if span.unit == "day" or since == until:
-        return f"{since:%A} {day_text(since)}" if span.kind == "weekday" else day_text(since)
-    if span.unit == "month":
-        return f"{since:%B %Y}"
-    if span.unit == "year":
-        return str(since.year)
-    return window_text(since, until)
-
-
-def day_text(day: date, with_year: bool = True) -> str:
-    """ "1 Dec 2026", or "1 Dec" without the year."""
-    return f"{day.day} {day:%b} {day.year}" if with_year else f"{day.day} {day:%b}"
-
-
-def window_text(since: date | None, until: date | None) -> str:
-    """ "24 Nov to 1 Dec 2026", "3 Mar 2024" for one day, "up to 1 Dec 2026", "1 Nov 2026 on"."""
-    if since and until:
-        if since == until:
-            return day_text(since)
-        return f"{day_text(since, with_year=since.year != until.year)} to {day_text(until)}"
-    if until:
-        return f"up to {day_text(until)}"
-    return f"{day_text(since)} on" if since else "any date"

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from qa.catalog import Catalog
+from qa.chroma_codec import day_number
+from qa.dates import date_in_url
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
 from qa.fusion import RECENCY_DECAY, diversify, fuse_rankings, prefer_recent
 from qa.models import ArticleRef, Chunk
 from qa.query import NO_FILTERS, Filters
-from qa.records import day_number
 from qa.retrieval import chunk_from_document
 from qa.store import ArticleStore
-from qa.timewords import date_in_url
 
 from .conftest import DATA
 

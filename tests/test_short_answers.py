@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from qa.answer import ExtractiveAnswerer, ShortAnswer
-from qa.answer.question import Kind, wh_kind
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.evaluation import metrics
@@ -27,20 +26,6 @@ def short_answer(question: str, texts: list[str], embeddings: MiniLMEmbeddings) 
         for i, text in enumerate(texts)
     ]
     return ExtractiveAnswerer(embeddings, refusal_threshold=0.0).select(question, chunks).short_answer
-
-
-@pytest.mark.parametrize(
-    ("question", "kind"),
-    [
-        ("In which month will the emergency end?", Kind.MONTH),
-        ("What year did the ship sink?", Kind.YEAR),
-        ("What was the magnitude of the quake?", Kind.NUMBER),
-        ("Eli Lilly will cap insulin costs at which amount?", Kind.NUMBER),
-        ("When did NATO end combat operations?", Kind.DATE),
-    ],
-)
-def test_question_types_for_short_answers(question: str, kind: Kind):
-    assert wh_kind(question) == kind
 
 
 @pytest.mark.parametrize(

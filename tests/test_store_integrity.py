@@ -18,7 +18,8 @@ from qa.ingest import ingest_articles
 from qa.maintenance import ProblemKind, check_store, export_store, import_store, reindex, repair_store
 from qa.models import Article
 from qa.query import Query
-from qa.store import STAGING_SUFFIX, ArticleStore
+from qa.reindex import staging_prefix
+from qa.store import ArticleStore
 
 from .conftest import DATA, SEEDS
 
@@ -71,7 +72,7 @@ def test_check_finds_each_kind_of_damage_and_repair_makes_every_article_whole(
     # 3. A chunk lost from a complete article.
     seeded.store._chunks.delete(ids=[f"{other.id}:1"])
     # 4. A reindex that never finished.
-    ArticleStore(seeded.settings, seeded.embeddings, prefix=seeded.settings.collection + STAGING_SUFFIX)
+    ArticleStore(seeded.settings, seeded.embeddings, prefix=staging_prefix(seeded.settings.collection))
 
     found = check_store(seeded.store)
     kinds = {(problem.kind, problem.article_id) for problem in found.problems}
@@ -106,7 +107,7 @@ def test_check_command_lists_problems_and_exits_1_until_repaired(
     engine.ingest([SEEDS])
     target = engine.articles()[0]
     engine.store._chunks.delete(ids=[f"{target.id}:0"])
-    monkeypatch.setattr("qa.cli.load_embeddings", lambda: embeddings)
+    monkeypatch.setattr("qa.shell.load_embeddings", lambda: embeddings)
     runner = CliRunner()
 
     checked = runner.invoke(app, ["check"])
@@ -125,7 +126,7 @@ def test_check_command_lists_problems_and_exits_1_until_repaired(
 def test_the_maintenance_commands_export_import_regroup_and_reindex(
     tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("qa.cli.load_embeddings", lambda: embeddings)
+    monkeypatch.setattr("qa.shell.load_embeddings", lambda: embeddings)
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "first"))
     Engine(Settings(), embeddings).ingest([SEEDS])
     runner = CliRunner()
@@ -248,7 +249,7 @@ def test_a_reindex_killed_before_the_swap_leaves_the_old_index_and_one_killed_du
     assert repair_store(reopened.store, reopened.settings)[1].ok
 
     # Killed after the staging index was marked complete and the old chunks deleted: the next open swaps it in.
-    staging = ArticleStore(seeded.settings, embeddings, prefix=seeded.settings.collection + STAGING_SUFFIX)
+    staging = ArticleStore(seeded.settings, embeddings, prefix=staging_prefix(seeded.settings.collection))
     ingest_articles(list(seeded.store.iter_articles()), staging, seeded.settings)
     staging._articles.modify(metadata={**(staging._articles.metadata or {}), "complete": True})
     seeded.store._conn.client.delete_collection(f"{seeded.settings.collection}-chunks")
@@ -269,7 +270,7 @@ def test_an_update_that_drops_a_field_keeps_nothing_of_the_old_value(engine: Eng
 def test_export_import_and_reindex_commands(
     tmp_path: Path, embeddings: MiniLMEmbeddings, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("qa.cli.load_embeddings", lambda: embeddings)
+    monkeypatch.setattr("qa.shell.load_embeddings", lambda: embeddings)
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "first"))
     runner = CliRunner()
     assert runner.invoke(app, ["ingest", str(SEEDS)]).exit_code == 0

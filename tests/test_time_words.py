@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.timewords import article_date, question_window, quote_dates, search_window
+from qa.dates import article_date, quote_dates
+from qa.timewords import question_window, search_window
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "time_words.jsonl").open()]
 

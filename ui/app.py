@@ -1,4 +1,6 @@
-"""The chat: a thin Streamlit shell over qa.engine.Engine, or over the HTTP API when QA_API_URL is set.
+"""The chat: a thin Streamlit shell over qa.engine.Engine, or over the HTTP API when QA_API_URL is set. One file
+over 450 lines because Streamlit runs it as a script from its own folder, where the package's other modules are not
+importable as `ui.*`; its parts are the page's panels, in the order the page draws them.
 
 Everything an article or an upload supplies (text, quotes, titles, sources, file names) is untrusted: it reaches
 the page only through qa.markdown.escape or widgets that show plain text, never as HTML.

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from pydantic import BaseModel, Field
 
 from qa.answer.phrases import ALSO_IN, EXTRACTIVE_ALSO_CITED, EXTRACTIVE_ELSEWHERE, UNDATED
+from qa.dates import article_date, quote_dates
 from qa.models import Article, Chunk, Citation
-from qa.timewords import article_date, quote_dates
 
 
 class Evidence(BaseModel):

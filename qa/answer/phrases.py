@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from qa.dates import window_text
 from qa.models import Answer, QuoteDate, TimeWindow
-from qa.timewords import window_text
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.

@@ -16,6 +16,7 @@ from qa.answer import verify_citations
 from qa.answer.citations import MARKER
 from qa.answerers import AnswererName
 from qa.config import Settings
+from qa.connection import index_exists
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.errors import QAError
@@ -23,7 +24,7 @@ from qa.evaluation import metrics
 from qa.evaluation.datasets import DatasetError, EvalDataset, EvalQuestion, TimeMode, slug
 from qa.ingest import ingest_paths
 from qa.models import Citation, ProgressCallback
-from qa.store import SCHEMA_VERSION, ArticleStore, index_exists
+from qa.store import SCHEMA_VERSION, ArticleStore
 
 RIGHT_F1 = 0.5
 """A short answer is right when its token F1 against the gold answer reaches this."""

@@ -1,4 +1,5 @@
-"""How articles and chunks are written as Chroma records (document and metadata) and read back."""
+"""How articles and chunks are written into Chroma (a document and its metadata) and read back. Named apart from
+the JSON records that ingest reads (qa/articles.py): those are input, these are what the index holds."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from qa.models import Article, ArticleRef, Chunk
 from qa.stories import BAND_KEYS, band_keys
 
 
-def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
-    """Rebuild a Chunk from its Chroma document and metadata."""
+def chunk_from_chroma(text: str, meta: dict[str, Any]) -> Chunk:
+    """A Chunk from its Chroma document and metadata."""
     shared = read_shared_metadata(meta)
     story = shared.pop("story")
     return Chunk(
@@ -23,8 +24,8 @@ def chunk_from_record(text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
-def article_from_record(article_id: str, text: str, meta: dict[str, Any]) -> Article:
-    """Rebuild an Article from its Chroma record."""
+def article_from_chroma(article_id: str, text: str, meta: dict[str, Any]) -> Article:
+    """An Article from its Chroma id, document and metadata."""
     fetched, ingested = meta.get("fetched"), meta.get("ingested")
     return Article(
         id=article_id,

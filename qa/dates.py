@@ -1,0 +1,77 @@
+"""An article's own date (its URL's, else the one it was given), the dates its quotes write resolved against it,
+and days and windows as a reader is shown them."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+
+from qa.models import QuoteDate
+from qa.timewords import TimeSpan, find_times
+
+
+def article_date(url: str | None, published: date | None) -> date | None:
+    """An article's own date: the one in its URL when it has one (publishers write the day they published there,
+    where a feed or a search may give the day it found the article), else the date it was given. The recency of a
+    ranking and the dates in its quotes use it; date filters use the date given, as the reader sees it."""
+    return date_in_url(url) or published
+
+
+@lru_cache(maxsize=65536)
+def date_in_url(url: str | None) -> date | None:
+    """The publication date written in a URL (".../2023/01/04/..."), if any."""
+    if not url:
+        return None
+    import htmldate  # deferred: the chat over the HTTP API imports this module and never reads a URL's date
+
+    found = htmldate.find_date("<html></html>", url=url, extensive_search=False)
+    return date.fromisoformat(found) if found else None
+
+
+def quote_dates(quote: str, offset: int, own_date: date | None) -> list[QuoteDate]:
+    """The quote's dates written relative to its article's day ("on Tuesday", "last year", "September 19"),
+    resolved against it and written out; none without the article's date (never guessed), none for a date written
+    in full. `offset` is the quote's in its article."""
+    if own_date is None:
+        return []
+    return [
+        QuoteDate(
+            text=span.text,
+            start=offset + span.start,
+            end=offset + span.end,
+            day=_written_out(span),
+            since=span.since,
+            until=span.until,
+        )
+        for span in find_times(quote, own_date, prefer="nearest")
+        if not span.latest and not span.in_full and span.since and span.until
+    ]
+
+
+def _written_out(span: TimeSpan) -> str:
+    """ "Tuesday 19 Oct 2021", "19 Sep 2021", "October 2021", "2020", "13 Oct to 20 Oct 2021"."""
+    since, until = span.since, span.until
+    assert since and until
+    if span.unit == "day" or since == until:
+        return f"{since:%A} {day_text(since)}" if span.kind == "weekday" else day_text(since)
+    if span.unit == "month":
+        return f"{since:%B %Y}"
+    if span.unit == "year":
+        return str(since.year)
+    return window_text(since, until)
+
+
+def day_text(day: date, with_year: bool = True) -> str:
+    """ "1 Dec 2026", or "1 Dec" without the year."""
+    return f"{day.day} {day:%b} {day.year}" if with_year else f"{day.day} {day:%b}"
+
+
+def window_text(since: date | None, until: date | None) -> str:
+    """ "24 Nov to 1 Dec 2026", "3 Mar 2024" for one day, "up to 1 Dec 2026", "1 Nov 2026 on"."""
+    if since and until:
+        if since == until:
+            return day_text(since)
+        return f"{day_text(since, with_year=since.year != until.year)} to {day_text(until)}"
+    if until:
+        return f"up to {day_text(until)}"
+    return f"{day_text(since)} on" if since else "any date"

@@ -1,0 +1,123 @@
+"""Benchmark questions read as the answer scorer learns from them: each question's passages as a user's question
+gets them, the features of their candidates and sentences, and which are right; cached by the reading code's hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.answer.entities import load_recognizer
+from qa.answer.reading import CANDIDATE_FEATURES, SENTENCE_FEATURES, read
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings
+from qa.evaluation import metrics
+from qa.evaluation.datasets import EvalDataset, EvalQuestion, TimeMode
+from qa.evaluation.runner import open_engine
+from qa.models import Chunk
+
+# Passages read as a user's question gets them: as of its quiz day, the recency ranking deciding (#20). Fit on
+# window-mode reading, answers as of the day ran 1-2 points under the window's on 2022 and 2023q1.
+TIME_MODE: TimeMode = "as-of"
+# Code whose change changes the features: the cache of readings is keyed by it.
+_READING_SOURCES = (
+    "answer/reading.py",
+    "answer/candidates.py",
+    "answer/entities.py",
+    "answer/patterns.py",
+    "answer/question.py",
+    "embeddings.py",
+    "text.py",
+)
+
+
+@dataclass
+class Example:
+    """One question as read for training: its features, and which candidates and sentences are right."""
+
+    dataset: str
+    question_id: str
+    answerable: bool
+    candidate_texts: list[str]
+    candidate_features: np.ndarray
+    candidate_f1: np.ndarray
+    sentence_features: np.ndarray
+    sentence_right: np.ndarray
+
+
+def read_dataset(
+    dataset: EvalDataset,
+    settings: Settings,
+    embeddings: MiniLMEmbeddings,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Example]:
+    """Every question with a gold answer, read from its passages as of its quiz day; cached in data_dir/train/."""
+    engine, _ = open_engine(dataset, settings, embeddings)
+    code = hashlib.sha256(b"".join((Path(__file__).parents[1] / s).read_bytes() for s in _READING_SOURCES))
+    code.update(TIME_MODE.encode())
+    cache = engine.settings.data_dir / "train" / f"{engine.settings.collection}-{code.hexdigest()[:10]}.json"
+    if cache.is_file():
+        return [_example(record) for record in json.loads(cache.read_text())]
+    recognizer = load_recognizer()
+    questions = [q for q in dataset.questions if q.answer]
+    examples = []
+    for question in questions:
+        examples.append(_read(dataset.name, question, _passages(engine, question), embeddings, recognizer))
+        if on_progress:
+            on_progress(1, len(questions))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps([_record(example) for example in examples]))
+    return examples
+
+
+def _passages(engine: Any, question: EvalQuestion) -> list[Chunk]:
+    query = question.query(time=TIME_MODE)
+    return engine.retriever.retrieve(query.question, query.k, query.search()[0])
+
+
+def _read(name: str, question: EvalQuestion, passages: list[Chunk], embeddings: Any, recognizer: Any) -> Example:
+    reading = read(question.question, passages, embeddings, recognizer)
+    texts = [group.text for group in reading.groups]
+    return Example(
+        dataset=name,
+        question_id=question.id,
+        answerable=question.answerable,
+        candidate_texts=texts,
+        candidate_features=reading.candidate_features,
+        candidate_f1=np.array([metrics.token_f1(text, question.answer) for text in texts]),
+        sentence_features=reading.sentence_features,
+        sentence_right=np.array([metrics.contains(s.text, question.answer) for s in reading.sentences]),
+    )
+
+
+def _record(example: Example) -> dict[str, Any]:
+    return {
+        "dataset": example.dataset,
+        "question_id": example.question_id,
+        "answerable": example.answerable,
+        "candidate_texts": example.candidate_texts,
+        "candidate_features": example.candidate_features.tolist(),
+        "candidate_f1": example.candidate_f1.tolist(),
+        "sentence_features": example.sentence_features.tolist(),
+        "sentence_right": example.sentence_right.tolist(),
+    }
+
+
+def _example(record: dict[str, Any]) -> Example:
+    return Example(
+        dataset=record["dataset"],
+        question_id=record["question_id"],
+        answerable=record["answerable"],
+        candidate_texts=record["candidate_texts"],
+        candidate_features=np.array(record["candidate_features"], dtype=np.float32).reshape(
+            -1, len(CANDIDATE_FEATURES)
+        ),
+        candidate_f1=np.array(record["candidate_f1"]),
+        sentence_features=np.array(record["sentence_features"], dtype=np.float32).reshape(-1, len(SENTENCE_FEATURES)),
+        sentence_right=np.array(record["sentence_right"]),
+    )
