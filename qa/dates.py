@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
-from qa.models import QuoteDate
+from qa.models import Period, QuoteDate
 from qa.timewords import TimeSpan, find_times
 
 
@@ -61,6 +61,21 @@ def _written_out(span: TimeSpan) -> str:
     return window_text(since, until)
 
 
+def period_text(period: Period) -> str:
+    """A period as its words name it: "3 Mar 2025", "March 2024", "Q3 2026", "2024", else its first and last day
+    ("23 Nov to 29 Nov 2026", "the days up to 31 Dec 2019", "the days from 1 Jan 2020 on")."""
+    since, until = period.since, period.until
+    if since and until and (period.unit == "day" or since == until):
+        return day_text(since)
+    if since and period.unit == "month":
+        return f"{since:%B %Y}"
+    if since and period.unit == "quarter":
+        return f"Q{(since.month - 1) // 3 + 1} {since.year}"
+    if since and period.unit == "year":
+        return str(since.year)
+    return window_text(since, until) if since and until else f"the days {window_text(since, until)}"
+
+
 def day_text(day: date, with_year: bool = True) -> str:
     """ "1 Dec 2026", or "1 Dec" without the year."""
     return f"{day.day} {day:%b} {day.year}" if with_year else f"{day.day} {day:%b}"
@@ -74,4 +89,4 @@ def window_text(since: date | None, until: date | None) -> str:
         return f"{day_text(since, with_year=since.year != until.year)} to {day_text(until)}"
     if until:
         return f"up to {day_text(until)}"
-    return f"{day_text(since)} on" if since else "any date"
+    return f"from {day_text(since)} on" if since else "any date"

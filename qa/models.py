@@ -108,17 +108,35 @@ class Chunk(BaseModel):
         return f"{self.article.id}:{self.ordinal}"
 
 
+PeriodUnit = Literal["day", "week", "month", "quarter", "year", "range"]
+
+
+class Period(BaseModel):
+    """A stretch of days that words name ("in March 2024": 1 to 31 Mar 2024), resolved against a day."""
+
+    model_config = ConfigDict(frozen=True)
+
+    since: date | None = Field(description="Its first day; None when the words leave it open ('before 2020').")
+    until: date | None = Field(description="Its last day; None when the words leave it open ('after 2019').")
+    unit: PeriodUnit = Field(description="How the words name it: a day, week, month, quarter, year, or a range.")
+    text: str = Field(description="The words, e.g. 'in March 2024'.")
+
+
 class TimeWindow(BaseModel):
-    """The publication dates a question's own words asked for ("this week", "in March 2024"), resolved against the
-    date it was asked as of."""
+    """What a question's own words ask about ("this week", "in March 2024"), resolved against the date it was
+    asked as of: the period the words name and, apart from it, the publication dates searched for it."""
 
     model_config = ConfigDict(frozen=True)
 
     since: date | None = Field(default=None, description="First day searched; None for no lower bound.")
-    until: date = Field(description="Last day searched: the words' last day, never after the as-of date.")
+    until: date = Field(description="Last day searched, never after the as-of date.")
     from_text: str = Field(description="The question's words that set the window, e.g. 'this week'.")
     latest: bool = Field(
         default=False, description="The words asked for the newest news ('the latest', 'currently'): no lower bound."
+    )
+    period: Period = Field(
+        description="The period the words name, as they name it (1 to 31 Mar 2024 for 'in March 2024'), which the "
+        "dates searched may run past: news of a time keeps coming after it."
     )
 
 

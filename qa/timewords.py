@@ -1,4 +1,4 @@
-"""Time words resolved against a reference date: the window of dates a question's words ask for ("last week", "in
+"""Time words resolved against a reference date: the period a question's words name ("last week", "in
 March 2024", "since Monday") and the absolute dates of an article's relative ones ("on Tuesday", "earlier this
 month", "September 19"; qa/dates.py writes them out for a quote).
 
@@ -10,8 +10,10 @@ days" as a date, takes "May" for a date wherever it stands, and cost 1-7 ms a qu
 The rules, against the reference date R (a question's as-of date, an article's own date):
 - today, tonight → R; yesterday → R − 1 day; N days ago → that day; weeks, months and years ago likewise.
 - this week / the past week → the 7 days before R and R; last week → the calendar week (Monday-Sunday) before R's.
-- this month, this year → from its first day to R; last month, last year → the calendar month or year before;
-  next week, month, year → the calendar one after ("next Tuesday": the first after R).
+- this month, quarter, year → from its first day to R; last month, quarter, year → the calendar one before ("last
+  quarter" in December: July to September); next week, month, quarter, year → the calendar one after ("next
+  Tuesday": the first after R); N quarters ago → that calendar quarter.
+- a quarter ("Q1 2024", "the third quarter of 2023"; without a year, the latest begun by R) → its three months.
 - the past/last N days, weeks, months, years ("a few" is 3, "a couple of" 2) → from R minus that much to R.
 - a date ("3 March", "March 3rd, 2024", "2024-03-03", "3/15/2024" US, "15/3/2024" or "15.3.2024" day first; an
   order that both readings allow is read month first), a month ("in January", "March 2024"), a year ("in 2021"),
@@ -34,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
-from qa.models import TimeWindow
+from qa.models import Period, PeriodUnit, TimeWindow
 
 # Which year a date written without one is in: a question's is in the past; an article's may be ahead (AHEAD).
 Prefer = Literal["past", "nearest"]
@@ -72,7 +74,8 @@ _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 # Longest first, so that "a few" is not read as "a".
 _NUMBER_WORDS = sorted((word.replace(" ", r"\s+") for word in NUMBER_WORDS), key=len, reverse=True)
 _NUMBER = "(?:" + "|".join([r"\d{1,3}", *_NUMBER_WORDS]) + ")"
-_UNIT = r"(?:day|week|month|year)s?"
+_UNIT = r"(?:day|week|month|quarter|year)s?"
+_QUARTER_WORDS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": 4}
 _TO = r"\s*(?:-|–|to|and|through)\s*"
 
 # A point in time: one alternative per way of writing it, each with its own groups.
@@ -84,6 +87,8 @@ _POINT = re.compile(
   | (?P<mdd>\b(?P<mdd_m>{_MONTH})\s+(?P<mdd_a>{_DAY}){_TO}(?P<mdd_b>{_DAY})(?!\d|:)(?:,?\s+(?P<mdd_y>{_YEAR}))?\b)
   | (?P<dmy>\b(?P<dmy_d>{_DAY})(?:\s+of)?\s+(?P<dmy_m>{_MONTH})(?:,?\s+(?P<dmy_y>{_YEAR}))?\b)
   | (?P<mdy>\b(?P<mdy_m>{_MONTH})\s+(?P<mdy_d>{_DAY})(?!\d|:)(?:,?\s+(?P<mdy_y>{_YEAR}))?\b)
+  | (?P<q>\b(?:q(?P<q_n>[1-4])|(?P<q_w>first|1st|second|2nd|third|3rd|fourth|4th)\s+quarter)
+        (?:,?\s+(?:of\s+)?(?P<q_y>{_YEAR}))?\b)
   | (?P<my>\b(?P<my_m>{_MONTH}),?\s+(?P<my_y>{_YEAR})\b)
   | (?P<m>\b(?P<m_m>{_MONTH})(?=\W|$))
   | (?P<y>\b(?P<y_y>{_YEAR})\b)
@@ -104,15 +109,14 @@ _RELATIVE = re.compile(
   | (?P<ago>\b(?P<ago_n>{_NUMBER})\s+(?P<ago_u>{_UNIT})\s+ago\b)
   | (?P<past>\b(?:(?:in|over|during|within|for)\s+)?the\s+(?:past|last|previous)\s+(?:(?P<past_n>{_NUMBER})\s+)?
         (?P<past_u>{_UNIT})\b)
-  | (?P<this>\b(?:earlier\s+|so\s+far\s+)?this\s+(?P<this_u>week|month|year)\b)
-  | (?P<last>\b(?:last|previous)\s+(?P<last_u>week|month|year)\b)
-  | (?P<next>\bnext\s+(?P<next_u>week|month|year)\b)
+  | (?P<this>\b(?:earlier\s+|so\s+far\s+)?this\s+(?P<this_u>week|month|quarter|year)\b)
+  | (?P<last>\b(?:last|previous)\s+(?P<last_u>week|month|quarter|year)\b)
+  | (?P<next>\bnext\s+(?P<next_u>week|month|quarter|year)\b)
   | (?P<recent>\b(?:latest|current|currently|now|recent|recently|newest|most\s+recent|these\s+days|nowadays)\b)
     """
 )
 
 
-Unit = Literal["day", "week", "month", "year", "range"]
 _PRIORITY = {"relative": 0, "weekday": 1, "date": 2}
 
 
@@ -126,7 +130,7 @@ class TimeSpan:
     text: str
     since: date | None
     until: date | None
-    unit: Unit
+    unit: PeriodUnit
     kind: Literal["relative", "weekday", "date"] = "date"  # "this week", "on Tuesday", "in March 2024"
     in_full: bool = False  # a date written with its year: nothing to resolve
     latest: bool = False  # asks for the newest ("the latest", "currently"): no bound but the reference date
@@ -140,7 +144,7 @@ class _Point:
     end: int
     first: date
     last: date
-    unit: Literal["day", "month", "year", "range"]
+    unit: Literal["day", "month", "quarter", "year", "range"]
     year_written: bool
     needs_lead: bool  # a lone month or year: a date only after a word that makes it one
     weekday: bool = False
@@ -171,7 +175,8 @@ def question_window(question: str, as_of: date) -> TimeWindow | None:
         return None
     span = min(spans, key=lambda span: (span.latest, _PRIORITY[span.kind], span.start))
     until = min(span.until, as_of) if span.until else as_of
-    return TimeWindow(since=span.since, until=until, from_text=span.text, latest=span.latest)
+    period = Period(since=span.since, until=span.until, unit=span.unit, text=span.text)
+    return TimeWindow(since=span.since, until=until, from_text=span.text, latest=span.latest, period=period)
 
 
 def search_window(question: str, as_of: date) -> TimeWindow | None:
@@ -242,6 +247,9 @@ def _relative(match: re.Match[str], reference: date) -> TimeSpan | None:
         if unit == "month":
             first = _add_months(reference.replace(day=1), -count)
             return TimeSpan(start, end, text, first, _month_end(first), "month")
+        if unit == "quarter":
+            first = _add_months(_quarter_start(reference), -3 * count)
+            return TimeSpan(start, end, text, first, _quarter_end(first), "quarter")
         year = reference.year - count
         return TimeSpan(start, end, text, date(year, 1, 1), date(year, 12, 31), "year") if year >= 1 else None
     if kind == "past":
@@ -251,6 +259,8 @@ def _relative(match: re.Match[str], reference: date) -> TimeSpan | None:
         unit = match.group("this_u").lower()
         if unit == "week":
             return TimeSpan(start, end, text, reference - timedelta(days=7), reference, "week")
+        if unit == "quarter":
+            return TimeSpan(start, end, text, _quarter_start(reference), reference, "quarter")
         first = reference.replace(day=1) if unit == "month" else date(reference.year, 1, 1)
         return TimeSpan(start, end, text, first, reference, "month" if unit == "month" else "year")
     if kind == "next":
@@ -261,6 +271,9 @@ def _relative(match: re.Match[str], reference: date) -> TimeSpan | None:
         if unit == "month":
             first = _add_months(reference.replace(day=1), 1)
             return TimeSpan(start, end, text, first, _month_end(first), "month")
+        if unit == "quarter":
+            first = _add_months(_quarter_start(reference), 3)
+            return TimeSpan(start, end, text, first, _quarter_end(first), "quarter")
         return TimeSpan(start, end, text, date(reference.year + 1, 1, 1), date(reference.year + 1, 12, 31), "year")
     unit = match.group("last_u").lower()
     if unit == "week":
@@ -269,6 +282,9 @@ def _relative(match: re.Match[str], reference: date) -> TimeSpan | None:
     if unit == "month":
         first = _add_months(reference.replace(day=1), -1)
         return TimeSpan(start, end, text, first, _month_end(first), "month")
+    if unit == "quarter":  # the calendar quarter before the reference's
+        first = _add_months(_quarter_start(reference), -3)
+        return TimeSpan(start, end, text, first, _quarter_end(first), "quarter")
     return TimeSpan(start, end, text, date(reference.year - 1, 1, 1), date(reference.year - 1, 12, 31), "year")
 
 
@@ -298,6 +314,13 @@ def _points(text: str, reference: date, prefer: Prefer) -> list[_Point]:
                 written = group(f"{kind}_y")
                 day = date(int(written), month, day_of) if written else _day_in(month, day_of, reference, prefer)
                 point = _Point(match.start(), match.end(), day, day, "day", bool(written), False)
+            elif kind == "q":
+                number = int(group("q_n")) if group("q_n") else _QUARTER_WORDS[group("q_w").lower()]
+                written = group("q_y")
+                first = date(int(written) if written else reference.year, 3 * number - 2, 1)
+                if not written and first > reference and prefer == "past":  # "the first quarter": the latest one
+                    first = first.replace(year=first.year - 1)
+                point = _Point(match.start(), match.end(), first, _quarter_end(first), "quarter", bool(written), False)
             elif kind == "my":
                 first = date(int(group("my_y")), _month(group("my_m")), 1)
                 point = _Point(match.start(), match.end(), first, _month_end(first), "month", True, False)
@@ -421,9 +444,17 @@ def _back(reference: date, count: int, unit: str) -> date:
     """The reference date less count days, weeks, months or years (a month back from 31 March is 28 or 29 Feb)."""
     if unit in ("day", "week"):
         return reference - timedelta(days=count * (7 if unit == "week" else 1))
-    months = count * (12 if unit == "year" else 1)
+    months = count * {"year": 12, "quarter": 3}.get(unit, 1)
     first = _add_months(reference.replace(day=1), -months)
     return first.replace(day=min(reference.day, _month_end(first).day))
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _quarter_end(first: date) -> date:
+    return _month_end(_add_months(first, 2))
 
 
 def _add_months(first: date, months: int) -> date:

@@ -131,6 +131,7 @@ def test_chat_completions_take_as_of_and_time_words_and_say_the_window(client: T
         "until": "2026-11-30",
         "from_text": "last week",
         "latest": False,
+        "period": {"since": "2026-11-23", "until": "2026-11-29", "unit": "week", "text": "last week"},
     }
     assert "eight" in reply["choices"][0]["message"]["content"]  # the seeds are undated: in every window
     dropped = client.post("/v1/chat/completions", json={**body, "time_words": False}, headers=AUTH).json()

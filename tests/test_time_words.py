@@ -17,21 +17,31 @@ CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "time_wo
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['as_of']} {c['question']}" for c in CASES])
-def test_time_words_resolve_to_the_expected_window(case: dict):
-    window = question_window(case["question"], date.fromisoformat(case["as_of"]))
-    expected = case["window"]
-    if expected is None:
-        assert window is None
+def test_time_words_name_the_expected_period_and_search_the_expected_dates(case: dict):
+    as_of = date.fromisoformat(case["as_of"])
+    window = question_window(case["question"], as_of)
+    if case["period"] is None:
+        assert window is None and search_window(case["question"], as_of) is None
         return
     assert window is not None
-    found = {"since": window.since and window.since.isoformat(), "until": window.until.isoformat(),
-             "from_text": window.from_text}  # fmt: skip
-    assert found == expected
+    period = window.period
+    found = {"since": period.since and period.since.isoformat(), "until": period.until and period.until.isoformat(),
+             "unit": period.unit, "text": period.text}  # fmt: skip
+    searched = search_window(case["question"], as_of)
+    assert searched is not None
+    assert (found, {"since": searched.since and searched.since.isoformat(), "until": searched.until.isoformat()}) == (
+        case["period"],
+        case["searched"],
+    )
 
 
 def test_the_set_covers_what_the_issue_asks_for():
     assert len(CASES) >= 80
-    assert sum(c["window"] is None for c in CASES) >= 8  # questions that must get no window
+    assert sum(c["period"] is None for c in CASES) >= 8  # questions that must get no window
+    units = {c["period"]["unit"] for c in CASES if c["period"]}
+    assert units == {"day", "week", "month", "quarter", "year", "range"}
+    # The period as the words name it, apart from the dates searched: they differ where news of it came later.
+    assert sum(bool(c["period"]) and c["period"]["until"] != c["searched"]["until"] for c in CASES) >= 20
 
 
 RELATIVE_WORDS = [

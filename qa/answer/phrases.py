@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.dates import window_text
+from qa.dates import period_text, window_text
 from qa.models import Answer, QuoteDate, TimeWindow
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
@@ -45,8 +45,14 @@ UNDATED = "undated"
 
 
 def searched_window(window: TimeWindow) -> str:
-    """What the shells show above an answer whose question's words set its dates."""
-    return f"Searched articles from {window_text(window.since, window.until)} — “{window.from_text}”"
+    """What the shells show above an answer whose question's words set its dates: the period they name, then the
+    publication dates searched for it ("About March 2024 (“in March 2024”) — searched articles from 1 Mar 2024 to
+    4 Dec 2026")."""
+    about = "the latest news" if window.latest else period_text(window.period)
+    since, until = window.since, window.until
+    searched = window_text(since, until)
+    searched = f"of {searched}" if since == until else f"from {searched}" if since and until else searched
+    return f"About {about} (“{window.from_text}”) — searched articles {searched}"
 
 
 def dates_in_quote(dates: list[QuoteDate]) -> str:
