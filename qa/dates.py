@@ -1,9 +1,11 @@
-"""An article's own date (its URL's, else the one it was given), the dates its quotes write resolved against it,
-and days and windows as a reader is shown them."""
+"""An article's own date (its URL's, else the one it was given), the dates its quotes write and the periods its
+sentences speak of, resolved against it, and days, windows and periods as a reader is shown them."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
 from functools import lru_cache
 
 from qa.models import Period, QuoteDate
@@ -46,6 +48,59 @@ def quote_dates(quote: str, offset: int, own_date: date | None) -> list[QuoteDat
         for span in find_times(quote, own_date, prefer="nearest")
         if not span.latest and not span.in_full and span.since and span.until
     ]
+
+
+def sentence_periods(sentence: str, own_date: date | None) -> list[Period]:
+    """The periods a sentence speaks of: its dates, months, years, ranges ("from 2004 to 2005", "2004–05", "the
+    1990s"), open ends ("until 2010", "since 2015") and lone years ("the 2019 season"), relative ones ("on
+    Tuesday", "last year") resolved against its article's own date. In an undated text (a profile, an encyclopedia
+    page) only what is written in full counts, and "since 2015" stays open."""
+    reference = own_date or _NO_DAY
+    periods = []
+    for span in find_times(sentence, reference, prefer="nearest", lone_years=True):
+        if span.latest:  # "currently", "now": the article's own day
+            if own_date:
+                periods.append(Period(since=own_date, until=own_date, unit="day", text=span.text))
+            continue
+        if own_date is None and not span.in_full:
+            continue
+        until = None if span.until == reference and own_date is None else span.until
+        periods.append(Period(since=span.since, until=until, unit=span.unit, text=span.text))
+    return periods
+
+
+def run_periods(sentences: Sequence[str], own_date: date | None) -> list[list[Period]]:
+    """The periods of each sentence of a run (a passage, a page), where a sentence that says something began at a
+    point ("joined A in 2001", "became mayor in 1998") speaks of the span up to the next point the run names after
+    it ("… moved to B in 2004": A from 2001 to 2004)."""
+    found = [sentence_periods(sentence, own_date) for sentence in sentences]
+    points = [
+        (index, period)
+        for index, periods in enumerate(found)
+        for period in periods
+        if period.unit in ("day", "month", "year") and period.since
+    ]
+    for position, (index, period) in enumerate(points):
+        if not _BEGINS.search(sentences[index]) or len(found[index]) != 1:
+            continue
+        assert period.since
+        later = next((p for i, p in points[position + 1 :] if i > index and p.since and p.since > period.since), None)
+        if later is None:
+            continue
+        assert later.since
+        until = later.until if later.unit == "year" else later.since - timedelta(days=1)
+        found[index] = [period.model_copy(update={"until": until, "unit": "range"})]
+    return found
+
+
+# The reference of an undated text: far from any date written in it, so nothing relative to it is kept (none is
+# written in full) and an open end ("since 2015") is told by ending on it.
+_NO_DAY = date(9000, 1, 1)
+# A sentence that says something began: its state lasts until the next change a run of sentences names.
+_BEGINS = re.compile(
+    r"(?i)\b(?:joined|joins|became|becomes|moved|moves|was\s+(?:appointed|elected|named|hired|signed|transferred)|"
+    r"signed|took\s+over|succeeded|started|began|returned|transferred|settled|married|founded)\b"
+)
 
 
 def _written_out(span: TimeSpan) -> str:

@@ -87,6 +87,8 @@ _POINT = re.compile(
   | (?P<mdd>\b(?P<mdd_m>{_MONTH})\s+(?P<mdd_a>{_DAY}){_TO}(?P<mdd_b>{_DAY})(?!\d|:)(?:,?\s+(?P<mdd_y>{_YEAR}))?\b)
   | (?P<dmy>\b(?P<dmy_d>{_DAY})(?:\s+of)?\s+(?P<dmy_m>{_MONTH})(?:,?\s+(?P<dmy_y>{_YEAR}))?\b)
   | (?P<mdy>\b(?P<mdy_m>{_MONTH})\s+(?P<mdy_d>{_DAY})(?!\d|:)(?:,?\s+(?P<mdy_y>{_YEAR}))?\b)
+  | (?P<yy>\b(?P<yy_a>{_YEAR})\s*[-–/]\s*(?P<yy_b>{_YEAR}|\d\d)\b(?![-–/.]\d))
+  | (?P<dec>(?:\b(?P<dec_part>early|mid|late)[\s-]+)?(?:\b(?P<dec_y>1[5-9]\d0|20\d0)|['’](?P<dec_s>\d0))s\b)
   | (?P<q>\b(?:q(?P<q_n>[1-4])|(?P<q_w>first|1st|second|2nd|third|3rd|fourth|4th)\s+quarter)
         (?:,?\s+(?:of\s+)?(?P<q_y>{_YEAR}))?\b)
   | (?P<my>\b(?P<my_m>{_MONTH}),?\s+(?P<my_y>{_YEAR})\b)
@@ -97,10 +99,12 @@ _POINT = re.compile(
 )
 # Words before a point that say how it bounds the window, and whether a lone month or year is a date at all.
 _LEAD = re.compile(
-    r"(?i)\b(?P<lead>since|after|before|until|till|up to|by|from|between|in|on|during|of|throughout|early|late|"
+    r"(?i)\b(?P<lead>since|after|before|until|till|up to|by|as of|from|between|in|on|during|of|throughout|early|late|"
     r"mid|last|next|this|the end of|the start of)\s+(?:the\s+)?(?:month\s+of\s+|year\s+)?$"
 )
 _SINCE = re.compile(r"(?i)\bsince\s+$")
+# What makes a lone number of four digits a count rather than a year: a unit or a plural after it ("2010 units").
+_A_COUNT = re.compile(r"(?i)\s*(?:%|percent\b|[,.]\d|[a-z]+s\b)")
 _RANGE_JOIN = re.compile(r"(?i)\s*(?:and|to|until|till|through|thru|-|–)\s*")
 _RELATIVE = re.compile(
     rf"""(?ix)
@@ -190,10 +194,12 @@ def search_window(question: str, as_of: date) -> TimeWindow | None:
     return words.model_copy(update={"until": until})
 
 
-def find_times(text: str, reference: date, prefer: Prefer = "past") -> list[TimeSpan]:
+def find_times(text: str, reference: date, prefer: Prefer = "past", lone_years: bool = False) -> list[TimeSpan]:
     """Every time expression of the text resolved against the reference date, in reading order, none
     overlapping. `prefer` says which year a date written without one is in: the latest on or before the
-    reference ("past": a question), or that unless the next is within AHEAD ("nearest": an article's date)."""
+    reference ("past": a question), or that unless the next is within AHEAD ("nearest": an article's date).
+    `lone_years`: a year with no word before it that makes it a date counts too ("the 2019 season": a
+    sentence's), unless a count follows it ("2010 units")."""
     found = [span for match in _RELATIVE.finditer(text) if (span := _relative(match, reference))]
     found = [replace(_since(text, span, reference), kind="relative") for span in found]
     taken = [(span.start, span.end) for span in found]
@@ -216,7 +222,8 @@ def find_times(text: str, reference: date, prefer: Prefer = "past") -> list[Time
             continue
         index += 1
         if point.needs_lead and lead is None:
-            continue
+            if not (lone_years and point.unit == "year" and not _A_COUNT.match(text, point.end)):
+                continue
         found.append(_bounded(text, start, point, lead, reference))
     return sorted(found, key=lambda span: span.start)
 
@@ -314,6 +321,19 @@ def _points(text: str, reference: date, prefer: Prefer) -> list[_Point]:
                 written = group(f"{kind}_y")
                 day = date(int(written), month, day_of) if written else _day_in(month, day_of, reference, prefer)
                 point = _Point(match.start(), match.end(), day, day, "day", bool(written), False)
+            elif kind == "yy":  # a season or a span of years: "2004–05", "1998-2001"
+                first_year, written_end = int(group("yy_a")), group("yy_b")
+                last_year = int(written_end) if len(written_end) == 4 else first_year // 100 * 100 + int(written_end)
+                if not 0 < last_year - first_year <= 10:
+                    continue
+                first, last = date(first_year, 1, 1), date(last_year, 12, 31)
+                point = _Point(match.start(), match.end(), first, last, "range", True, False)
+            elif kind == "dec":  # "the 1990s", "the late 1990s", "the '80s"
+                decade = int(group("dec_y")) if group("dec_y") else 1900 + int(group("dec_s"))
+                part = (group("dec_part") or "").lower()
+                years = {"early": (0, 3), "mid": (3, 6), "late": (7, 9)}.get(part, (0, 9))
+                first, last = date(decade + years[0], 1, 1), date(decade + years[1], 12, 31)
+                point = _Point(match.start(), match.end(), first, last, "range", True, False)
             elif kind == "q":
                 number = int(group("q_n")) if group("q_n") else _QUARTER_WORDS[group("q_w").lower()]
                 written = group("q_y")
@@ -380,7 +400,7 @@ def _range(text: str, start: int, first: _Point, second: _Point) -> TimeSpan:
     closing = second.last
     while not second.year_written and closing < opening:
         closing = _next(second, closing)
-    in_full = first.year_written and second.year_written
+    in_full = second.year_written and not first.weekday  # the first takes the second's year
     return TimeSpan(start, second.end, text[start : second.end], opening, closing, "range", in_full=in_full)
 
 

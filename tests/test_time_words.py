@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.dates import article_date, quote_dates
+from qa.dates import article_date, quote_dates, run_periods, sentence_periods
+from qa.models import Period
 from qa.timewords import question_window, search_window
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "time_words.jsonl").open()]
@@ -98,3 +99,30 @@ def test_an_articles_own_date_is_its_urls_else_the_one_it_was_given():
     assert article_date("https://www.cnn.com/2015/06/02/us/story/index.html", date(2023, 1, 6)) == date(2015, 6, 2)
     assert article_date("https://example.com/news/story", date(2023, 1, 6)) == date(2023, 1, 6)
     assert article_date(None, None) is None
+
+
+SENTENCES = [json.loads(line) for line in (Path(__file__).parent / "data" / "sentence_periods.jsonl").open()]
+
+
+def _days(periods: list[Period]) -> list[list[str | None]]:
+    return [[p.since and p.since.isoformat(), p.until and p.until.isoformat()] for p in periods]
+
+
+@pytest.mark.parametrize("case", SENTENCES, ids=[c.get("sentence") or " / ".join(c["run"]) for c in SENTENCES])
+def test_sentences_speak_of_the_expected_periods(case: dict) -> None:
+    own_date = date.fromisoformat(case["own_date"]) if case["own_date"] else None
+    if "sentence" in case:
+        assert _days(sentence_periods(case["sentence"], own_date)) == case["periods"]
+    else:
+        assert [_days(periods) for periods in run_periods(case["run"], own_date)] == case["periods"]
+
+
+def test_the_sentence_set_covers_every_form() -> None:
+    sentences = [c["sentence"] for c in SENTENCES if "sentence" in c] + [s for c in SENTENCES for s in c.get("run", [])]
+    assert len(sentences) >= 80
+    text = " ".join(sentences)
+    for form in ("from 2001 to 2004", "between 1998 and 2001", "2004–05", "until 2010", "since 2015", "1990s",
+                 "2019 season", "As of 2020", "last year", "on Tuesday", "Q1 2024", "2010 units"):  # fmt: skip
+        assert form in text, form
+    assert sum(c["own_date"] is not None for c in SENTENCES) >= 15  # relative dates in dated articles
+    assert sum("run" in c for c in SENTENCES) >= 5  # spans implied by a run of sentences
