@@ -69,7 +69,7 @@ _MONTH = (
     r"(?:jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)(?:\.|(?![a-z])))"
 )
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_YEAR = r"(?:1[89]\d\d|2\d\d\d)"
+_YEAR = r"(?:1\d\d\d|2\d\d\d)"
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 # Longest first, so that "a few" is not read as "a".
 _NUMBER_WORDS = sorted((word.replace(" ", r"\s+") for word in NUMBER_WORDS), key=len, reverse=True)
@@ -104,7 +104,7 @@ _LEAD = re.compile(
 )
 _SINCE = re.compile(r"(?i)\bsince\s+$")
 # What makes a lone number of four digits a count rather than a year: a unit or a plural after it ("2010 units").
-_A_COUNT = re.compile(r"(?i)\s*(?:%|percent\b|[,.]\d|[a-z]+s\b)")
+_A_COUNT = re.compile(r"(?i)\s*(?:%|percent\b|[,.]\d|(?!(?:this|was|is|has|his|its|as|thus|whereas)\b)[a-z]+s\b)")
 _RANGE_JOIN = re.compile(r"(?i)\s*(?:and|to|until|till|through|thru|-|–)\s*")
 _RELATIVE = re.compile(
     rf"""(?ix)
@@ -198,8 +198,8 @@ def find_times(text: str, reference: date, prefer: Prefer = "past", lone_years: 
     """Every time expression of the text resolved against the reference date, in reading order, none
     overlapping. `prefer` says which year a date written without one is in: the latest on or before the
     reference ("past": a question), or that unless the next is within AHEAD ("nearest": an article's date).
-    `lone_years`: a year with no word before it that makes it a date counts too ("the 2019 season": a
-    sentence's), unless a count follows it ("2010 units")."""
+    `lone_years`: a year or decade with no word before it that makes it a date counts too ("the 2019 season",
+    "the '90s were": a sentence's), unless a count follows it ("2010 units")."""
     found = [span for match in _RELATIVE.finditer(text) if (span := _relative(match, reference))]
     found = [replace(_since(text, span, reference), kind="relative") for span in found]
     taken = [(span.start, span.end) for span in found]
@@ -222,7 +222,7 @@ def find_times(text: str, reference: date, prefer: Prefer = "past", lone_years: 
             continue
         index += 1
         if point.needs_lead and lead is None:
-            if not (lone_years and point.unit == "year" and not _A_COUNT.match(text, point.end)):
+            if not (lone_years and point.year_written and not _A_COUNT.match(text, point.end)):
                 continue
         found.append(_bounded(text, start, point, lead, reference))
     return sorted(found, key=lambda span: span.start)
@@ -324,7 +324,7 @@ def _points(text: str, reference: date, prefer: Prefer) -> list[_Point]:
             elif kind == "yy":  # a season or a span of years: "2004–05", "1998-2001"
                 first_year, written_end = int(group("yy_a")), group("yy_b")
                 last_year = int(written_end) if len(written_end) == 4 else first_year // 100 * 100 + int(written_end)
-                if not 0 < last_year - first_year <= 10:
+                if not 0 < last_year - first_year <= (100 if len(written_end) == 4 else 9):
                     continue
                 first, last = date(first_year, 1, 1), date(last_year, 12, 31)
                 point = _Point(match.start(), match.end(), first, last, "range", True, False)
@@ -333,7 +333,8 @@ def _points(text: str, reference: date, prefer: Prefer) -> list[_Point]:
                 part = (group("dec_part") or "").lower()
                 years = {"early": (0, 3), "mid": (3, 6), "late": (7, 9)}.get(part, (0, 9))
                 first, last = date(decade + years[0], 1, 1), date(decade + years[1], 12, 31)
-                point = _Point(match.start(), match.end(), first, last, "range", True, False)
+                # Without "in", "during" … a decade describes ("a classic 1980s film"): a question's then asks of now.
+                point = _Point(match.start(), match.end(), first, last, "range", True, True)
             elif kind == "q":
                 number = int(group("q_n")) if group("q_n") else _QUARTER_WORDS[group("q_w").lower()]
                 written = group("q_y")
