@@ -36,7 +36,7 @@ KEYS = {
 def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embeddings: MiniLMEmbeddings):
     monkeypatch.setenv("QA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("QA_CHROMA_URL", raising=False)
-    monkeypatch.setattr(cli, "load_embeddings", lambda: embeddings)
+    monkeypatch.setattr("qa.evaluation.commands.load_embeddings", lambda: embeddings)
 
     def invoke(*args: str):
         return CliRunner().invoke(cli.app, list(args))
