@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 from qa import cli, ingest
 from qa.embeddings import MiniLMEmbeddings
 from qa.evaluation import metrics
+from qa.evaluation.datasets import EvalQuestion
 from qa.evaluation.report import load_run
+from qa.evaluation.runner import evaluate_one
 
 from .conftest import DATA
 
@@ -24,7 +26,7 @@ KEYS = {
     "retrieval": {"recall@1", "recall@5", "recall@10", "mrr"},
     "answer": {"em", "f1", "contains", "mc_accuracy"},
     "citations": {"verbatim", "precision", "with_citation"},
-    "refusal": {"rate", "rate_answerable", "rate_unanswerable"},
+    "refusal": {"rate", "rate_answerable", "rate_unanswerable", "rate_no_answer"},
     "latency_ms": {"p50", "p95"},
     "confidence": {"ece", "risk_coverage"},
     "ingest": {"chunks", "chunks_per_s"},
@@ -200,3 +202,18 @@ def test_both_time_modes_run_on_one_index_and_report_side_by_side(run, tmp_path:
     table = run("eval", dataset, "--limit", "6", "--time", "window", "--time", "as-of")
     assert table.exit_code == 0, table.output
     assert table.stdout.splitlines()[1].split() == ["time", "window", "as-of"]  # a column per mode, as asked
+
+
+def test_a_question_with_several_accepted_answers_is_scored_by_the_one_it_matches(seeded) -> None:
+    question = EvalQuestion(
+        id="several",
+        question="How many Russians did NATO expel?",
+        answer="8 diplomats",
+        answers=["8 diplomats", "eight"],
+        gold_article_ids=["004_ea751519490200ce"],
+    )
+    result = evaluate_one(seeded, question)
+    assert result.short_answer == "eight" and result.gold_answers == ["8 diplomats", "eight"]
+    assert (result.em, result.f1, result.right) == (1.0, 1.0, 1.0)
+    alone = evaluate_one(seeded, question.model_copy(update={"answers": []}))
+    assert (alone.em, alone.right) == (0.0, 0.0)  # scored against "8 diplomats" only

@@ -44,10 +44,18 @@ class EvalQuestion(BaseModel):
     choices: list[str] = Field(default_factory=list, description="Multiple-choice options, if any.")
     answer_index: int | None = Field(default=None, description="Index of the gold choice.")
     answer: str = Field(default="", description="Gold answer text; empty when the articles hold no answer.")
+    answers: list[str] = Field(
+        default_factory=list, description="Every accepted answer, when the benchmark lists several (answer first)."
+    )
     evidence: str = Field(default="", description="The sentence the question was written from, if known.")
     gold_article_ids: list[str] = Field(
         default_factory=list, description="Articles whose text holds the answer; empty when none is known."
     )
+
+    @property
+    def golds(self) -> list[str]:
+        """Every accepted answer: an answer is scored against the one it matches best."""
+        return list(dict.fromkeys([self.answer, *self.answers] if self.answer else self.answers))
 
     @property
     def answerable(self) -> bool:
