@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from qa.answer.reading import CANDIDATE_FEATURES, SENTENCE_FEATURES
 from qa.answer.scorer import SHIPPED, AnswerScorer, Calibration, ScorerModelError, read_manifest
 from qa.cli import app
-from qa.evaluation import examples, metrics, training
+from qa.evaluation import metrics, training
+from qa.evaluation.examples import Example
 
 # What the shipped scorer is fit on: the three benchmark years (`make train-scorer`).
 TRAINED_ON = ["realtimeqa-2022", "realtimeqa-2023", "realtimeqa-2024"]
@@ -85,7 +86,7 @@ def test_risk_coverage_and_calibration_error_on_hand_made_cases():
     assert metrics.expected_calibration_error([0.25, 0.25, 0.75, 0.75], [0, 1, 1, 1]) == pytest.approx(0.25)
 
 
-def _year(name: str, seed: int) -> list[examples.Example]:
+def _year(name: str, seed: int) -> list[Example]:
     """Questions of five candidates each where the one of the asked-for kind is right, when there is one."""
     rng = np.random.default_rng(seed)
     examples = []
@@ -99,7 +100,7 @@ def _year(name: str, seed: int) -> list[examples.Example]:
             f1[right] = 1.0
         sentences = rng.random((4, len(SENTENCE_FEATURES))).astype(np.float32)
         examples.append(
-            examples.Example(name, f"{name}-{i}", bool(i % 3), [f"c{j}" for j in range(5)], x, f1, sentences, f1[:4])
+            Example(name, f"{name}-{i}", bool(i % 3), [f"c{j}" for j in range(5)], x, f1, sentences, f1[:4])
         )
     return examples
 

@@ -18,7 +18,7 @@ from qa.ingest import ingest_articles
 from qa.maintenance import ProblemKind, check_store, export_store, import_store, reindex, repair_store
 from qa.models import Article
 from qa.query import Query
-from qa.reindex import staging_prefix
+from qa.reindex import staging_collections, staging_prefix
 from qa.store import ArticleStore
 
 from .conftest import DATA, SEEDS
@@ -240,7 +240,7 @@ def test_a_reindex_killed_before_the_swap_leaves_the_old_index_and_one_killed_du
         raise RuntimeError("killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(ArticleStore, "replace_with", killed)
+        patch.setattr("qa.maintenance.swap_in", killed)
         with pytest.raises(RuntimeError):
             reindex(seeded.settings, embeddings)
     reopened = Engine(seeded.settings, embeddings)
@@ -252,9 +252,9 @@ def test_a_reindex_killed_before_the_swap_leaves_the_old_index_and_one_killed_du
     staging = ArticleStore(seeded.settings, embeddings, prefix=staging_prefix(seeded.settings.collection))
     ingest_articles(list(seeded.store.iter_articles()), staging, seeded.settings)
     staging._articles.modify(metadata={**(staging._articles.metadata or {}), "complete": True})
-    seeded.store._conn.client.delete_collection(f"{seeded.settings.collection}-chunks")
+    seeded.store.connection.client.delete_collection(f"{seeded.settings.collection}-chunks")
     finished = Engine(seeded.settings, embeddings)
-    assert finished.store.staging_collections() == []
+    assert staging_collections(finished.store.connection, finished.settings.collection) == []
     assert finished.stats().chunks == chunks and check_store(finished.store).ok
 
 
