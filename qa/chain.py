@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
@@ -32,15 +32,17 @@ from qa.answer.phrases import (
     NEWEST_IS_OLD,
     OLD_AFTER_DAYS,
     REWRITE_FAILED,
+    other_periods,
 )
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.dates import day_text, window_text
 from qa.errors import one_line
-from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, StoryMember, TimeWindow
+from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, Period, StoryMember, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 from qa.stories import with_stories
+from qa.timewords import REPORTING_DAYS
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,11 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
 
 def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[str] | None = None) -> Draft:
     """The best sentences of the passages, the short answer among them, and the confidence (the learned reader)."""
-    selection = parts.extractive.select(retrieved.standalone, retrieved.passages)
+    window = retrieved.window
+    asked = window.period if window and _past(window.period, retrieved.as_of) else None
+    selection = parts.extractive.select(retrieved.standalone, retrieved.passages, asked)
+    if asked and selection.elsewhere:
+        notices = [*(retrieved.notices if notices is None else notices), other_periods(selection.elsewhere, asked)]
     cited_text, cited = cite(selection.evidence)
     text, citations = keep_cited_sentences(cited_text, verify_citations(cited, parts.get_article))
     short = selection.short_answer
@@ -170,6 +176,12 @@ def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[st
         confident=selection.confident,
         notices=list(retrieved.notices) if notices is None else notices,
     )
+
+
+def _past(period: Period, as_of: date) -> bool:
+    """Whether a period ended long enough before the as-of day that its news is in: a question about it is about
+    then ("from 2004 to 2005", "last year" in March), not about the news of now."""
+    return period.until is not None and period.until < as_of - timedelta(days=REPORTING_DAYS)
 
 
 def extractive_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:

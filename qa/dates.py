@@ -72,7 +72,8 @@ def sentence_periods(sentence: str, own_date: date | None) -> list[Period]:
 def run_periods(sentences: Sequence[str], own_date: date | None) -> list[list[Period]]:
     """The periods of each sentence of a run (a passage, a page), where a sentence that says something began at a
     point ("joined A in 2001", "became mayor in 1998") speaks of the span up to the next point the run names after
-    it ("… moved to B in 2004": A from 2001 to 2004)."""
+    it ("… moved to B in 2004": A from 2001 to 2004), or up to the last one it names itself ("joined Everton in
+    2008, where she ended her career in 2012")."""
     found = [sentence_periods(sentence, own_date) for sentence in sentences]
     points = [
         (index, period)
@@ -81,7 +82,12 @@ def run_periods(sentences: Sequence[str], own_date: date | None) -> list[list[Pe
         if period.unit in ("day", "month", "year") and period.since
     ]
     for position, (index, period) in enumerate(points):
-        if not _BEGINS.search(sentences[index]) or len(found[index]) != 1:
+        if not _BEGINS.search(sentences[index]) or found[index][0] is not period:  # its first point only
+            continue
+        if len(found[index]) > 1:  # "joined Everton in 2008, where she ended her career in 2012": one span
+            ends = [p.until for p in found[index][1:] if p.until and period.since and p.until > period.since]
+            if ends:
+                found[index] = [period.model_copy(update={"until": max(ends), "unit": "range"})]
             continue
         assert period.since
         later = next((p for i, p in points[position + 1 :] if i > index and p.since and p.since > period.since), None)
@@ -128,6 +134,8 @@ def period_text(period: Period) -> str:
         return f"Q{(since.month - 1) // 3 + 1} {since.year}"
     if since and period.unit == "year":
         return str(since.year)
+    if since and until and (since.month, since.day, until.month, until.day) == (1, 1, 12, 31):
+        return str(since.year) if since.year == until.year else f"{since.year} to {until.year}"
     return window_text(since, until) if since and until else f"the days {window_text(since, until)}"
 
 

@@ -18,10 +18,11 @@ from pydantic import BaseModel, Field
 
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer, load_recognizer
-from qa.answer.reading import read
+from qa.answer.periods import nearest, periods_of, speaks_of
+from qa.answer.reading import Reading, read
 from qa.answer.scorer import AnswerScorer, load_scorer
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import Chunk
+from qa.models import Chunk, Period
 
 # A further sentence joins the answer only if the sentence model scores it this close to the best one.
 FOLLOW_UP_RATIO = 0.9
@@ -44,6 +45,11 @@ class Selection(BaseModel):
     short_answer: ShortAnswer | None = Field(description="A few words of evidence[0] that answer, if any.")
     confidence: float = Field(description="Probability that the answer is right (its short answer, if it has one).")
     confident: bool = Field(default=False, description="Whether the confidence reaches the scorer's shown threshold.")
+    elsewhere: list[tuple[str, Period]] = Field(
+        default_factory=list,
+        description="When it refuses because the passages speak of other periods than the one asked: what they give "
+        "for the nearest before and after it.",
+    )
 
 
 class ExtractiveAnswerer:
@@ -72,13 +78,15 @@ class ExtractiveAnswerer:
         """Confidence below which the answer is a refusal: the setting, else the scorer's own."""
         return self.scorer.manifest.refusal_threshold if self._refusal_threshold is None else self._refusal_threshold
 
-    def select(self, question: str, passages: Sequence[Chunk]) -> Selection:
+    def select(self, question: str, passages: Sequence[Chunk], period: Period | None = None) -> Selection:
         """The one to three best sentences, the phrase that answers in a few words, and the confidence.
 
-        The short answer's sentence comes first, so citation [1] always holds it.
+        The short answer's sentence comes first, so citation [1] always holds it. With the `period` a question
+        asks about, an answer from a sentence that speaks of another period gives way to the best one from a
+        sentence of that period; with none there, it is a refusal that says what the other periods give.
         """
         manifest = self.scorer.manifest  # loaded before anything else: a broken scorer is an error, never skipped
-        reading = read(question, passages, self.embeddings, self.recognizer)
+        reading = read(question, passages, self.embeddings, self.recognizer, period)
         if not reading.sentences:
             return Selection(evidence=[], short_answer=None, confidence=0.0)
         sentence_scores = self.scorer.sentence_scores(reading.sentence_features)
@@ -94,6 +102,25 @@ class ExtractiveAnswerer:
             score = float(self.scorer.answer_scores(features[best : best + 1])[0])
             mention = max(reading.groups[best].mentions, key=lambda m: sentences[m.sentence].score)
             short = ShortAnswer(text=mention.text, evidence=sentences[mention.sentence], score=round(score, 4))
+        if period is not None and short is not None:
+            spoken = periods_of(sentences)
+            if speaks_of(spoken[sentences.index(short.evidence)], period) is False:
+                # Of the article the answer came from: another page may speak of the period about someone else.
+                article = short.evidence.chunk.article.id
+                in_period = {
+                    i
+                    for i, periods in enumerate(spoken)
+                    if speaks_of(periods, period) and sentences[i].chunk.article.id == article
+                }
+                if not in_period and not short.evidence.chunk.article.published:
+                    # A page whose dates are in its text says nothing for the period. (News keeps its answer: a
+                    # story of the period may name no date in the sentences read.)
+                    elsewhere = self._elsewhere(reading, spoken, period)
+                    confidence = round(manifest.confidence(float(short.score)), 4)  # of the answer refused
+                    return Selection(evidence=[], short_answer=None, confidence=confidence, elsewhere=elsewhere)
+                if in_period:
+                    short = self._short_answer_in(reading, sentences, in_period)
+                    ranked = sorted((sentences[i] for i in in_period), key=lambda s: -s.score)
         support = manifest.sentence_confidence(float(sentence_scores.max()))
         confidence = round(manifest.confidence(float(short.score)) if short else support, 4)
         if support < self.refusal_threshold:  # no sentence is likely to hold the answer: the articles don't say
@@ -106,6 +133,32 @@ class ExtractiveAnswerer:
                 chosen.append(candidate)
         confident = confidence >= manifest.shown_threshold
         return Selection(evidence=chosen, short_answer=short, confidence=confidence, confident=confident)
+
+    def _short_answer_in(self, reading: Reading, sentences: list[Evidence], allowed: set[int]) -> ShortAnswer | None:
+        """The best candidate with a mention in one of the `allowed` sentences, taken from the best of them."""
+        if not reading.groups:
+            return None
+        features = reading.candidate_features
+        scores = self.scorer.candidate_scores(features)
+        for best in np.argsort(-scores):
+            mentions = [m for m in reading.groups[best].mentions if m.sentence in allowed]
+            if mentions:
+                mention = max(mentions, key=lambda m: sentences[m.sentence].score)
+                score = float(self.scorer.answer_scores(features[best : best + 1])[0])
+                return ShortAnswer(text=mention.text, evidence=sentences[mention.sentence], score=round(score, 4))
+        return None
+
+    def _elsewhere(self, reading: Reading, spoken: list[list[Period]], asked: Period) -> list[tuple[str, Period]]:
+        """What the sentences nearest before and after the asked period give: their best candidate and period."""
+        flat = [(index, period) for index, periods in enumerate(spoken) for period in periods]
+        given = []
+        for found in nearest([period for _, period in flat], asked):
+            if found is None:
+                continue
+            index, period = flat[found]
+            answer = self._short_answer_in(reading, reading.sentences, {index})
+            given.append((answer.text if answer else reading.sentences[index].text, period))
+        return given
 
 
 def _overlaps(a: Evidence, b: Evidence) -> bool:

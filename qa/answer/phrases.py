@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qa.dates import period_text, window_text
-from qa.models import Answer, QuoteDate, TimeWindow
+from qa.models import Answer, Period, QuoteDate, TimeWindow
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.
@@ -38,6 +38,8 @@ STORY_UPDATED = "[{n}] is an updated version of a story {source} first ran on {f
 ALSO_IN = "also in: {outlets}"
 # A story whose versions from other outlets do not carry the quoted passage: no outlet speaks for another.
 STORY_VERSIONS_DIFFER = "Versions of the story [{n}] quotes differ: {outlets} did not run this passage as quoted."
+# A question about a past period whose passages speak only of others: what they give for the nearest ones.
+OTHER_PERIODS = "The articles give {given}; nothing for {asked}."
 NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days before {as_of}."
 # Days between the as-of date and the newest cited article past which the answer says how old it is.
 OLD_AFTER_DAYS = 30
@@ -53,6 +55,12 @@ def searched_window(window: TimeWindow) -> str:
     searched = window_text(since, until)
     searched = f"of {searched}" if since == until else f"from {searched}" if since and until else searched
     return f"About {about} (“{window.from_text}”) — searched articles {searched}"
+
+
+def other_periods(elsewhere: list[tuple[str, Period]], asked: Period) -> str:
+    """ "The articles give Arsenal for 2001 to 2004 and Chelsea for 2006; nothing for 2005." """
+    given = " and ".join(f"“{answer}” for {period_text(period)}" for answer, period in elsewhere)
+    return OTHER_PERIODS.format(given=given, asked=period_text(asked))
 
 
 def dates_in_quote(dates: list[QuoteDate]) -> str:

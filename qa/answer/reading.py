@@ -23,9 +23,10 @@ from qa.answer.candidates import Candidate, candidates
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer
 from qa.answer.patterns import TYPE_PATTERNS
+from qa.answer.periods import periods_of, speaks_of
 from qa.answer.question import CANDIDATE_KINDS, WH_KINDS, Asked, Kind, asked, said_in
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import Chunk
+from qa.models import Chunk, Period
 from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
 
 # Only the best-ranked passages are read: later ones rarely hold the answer and cost embedding time.
@@ -121,9 +122,14 @@ class Reading:
 
 
 def read(
-    question: str, passages: Sequence[Chunk], embeddings: MiniLMEmbeddings, recognizer: EntityRecognizer
+    question: str,
+    passages: Sequence[Chunk],
+    embeddings: MiniLMEmbeddings,
+    recognizer: EntityRecognizer,
+    period: Period | None = None,
 ) -> Reading:
-    """The sentences and candidates of the top passages with their features."""
+    """The sentences and candidates of the top passages with their features; with the past `period` the question
+    asks about, the sentences that speak of it are read first."""
     wanted = asked(question)
     sentences, ranks = _sentences(passages)
     if not sentences:
@@ -134,8 +140,13 @@ def read(
     question_lower = question.lower()
     lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
     has_type = [_has_new_answer(s.text, wanted.wh_kind, question_lower) for s in sentences]
+    # A question about a past period reads the sentences that speak of it first, by the bonus a sentence with an
+    # answer of the asked type gets (none is fit on them: the scorer reads their features as any sentence's).
+    in_period = [bool(speaks_of(p, period)) for p in periods_of(sentences)] if period else [False] * len(sentences)
     # Stable sort: ties keep passage order.
-    order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * has_type[i]))[:MAX_EMBEDDED]
+    order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * (has_type[i] + in_period[i])))[
+        :MAX_EMBEDDED
+    ]
     chosen = [sentences[i] for i in order]
     texts = [s.text for s in chosen]
     recognized = _RECOGNIZING.submit(recognizer.entities, texts)
