@@ -1,6 +1,6 @@
-"""The catalogue of stored chunks: BM25 postings over their text, each chunk's date and publisher, which the
-dense search filters with too, and each article's story. Kept in step with the store, saved to
-QA_DATA_DIR/lexical/ and reloaded."""
+"""The catalogue: one in-memory table of every stored chunk, what search needs of it without Chroma: its terms (BM25
+postings), its date and publisher (the columns both rankings filter with) and its article's story. Kept in step with
+the store; saved to QA_DATA_DIR/lexical/ and reloaded, so a process starts without re-reading the index."""
 
 from __future__ import annotations
 
