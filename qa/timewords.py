@@ -100,7 +100,8 @@ _POINT = re.compile(
 # Words before a point that say how it bounds the window, and whether a lone month or year is a date at all.
 _LEAD = re.compile(
     r"(?i)\b(?P<lead>since|after|before|until|till|up to|by|as of|from|between|in|on|during|of|throughout|early|late|"
-    r"mid|last|next|this|the end of|the start of)\s+(?:the\s+)?(?:month\s+of\s+|year\s+)?$"
+    r"mid|last|next|this|the end of|the start of|the beginning of|the middle of)(?:\s+|(?<=mid)-)(?:the\s+)?"
+    r"(?:month\s+of\s+|year\s+)?$"
 )
 _SINCE = re.compile(r"(?i)\bsince\s+$")
 # What makes a lone number of four digits a count rather than a year: a unit or a plural after it ("2010 units").
@@ -385,8 +386,23 @@ def _bounded(text: str, start: int, point: _Point, lead: str | None, reference: 
         return TimeSpan(start, point.end, words, None, first - timedelta(days=1), "range", in_full=in_full)
     if lead in ("until", "till", "up to", "by"):
         return TimeSpan(start, point.end, words, None, last, "range", in_full=in_full)
+    if lead in _PART and point.unit in ("month", "year") and not point.weekday:
+        first, last = _part(first, last, point.unit, _PART[lead])
+        return TimeSpan(start, point.end, words, first, last, "range", in_full=in_full)
     kind: Literal["weekday", "date"] = "weekday" if point.weekday else "date"
     return TimeSpan(start, point.end, words, first, last, point.unit, kind, in_full=in_full)
+
+
+# "early 2019", "the end of March": which third of a year or month the words mean.
+_PART = {"early": 0, "the start of": 0, "the beginning of": 0, "mid": 1, "the middle of": 1, "late": 2, "the end of": 2}
+
+
+def _part(first: date, last: date, unit: str, third: int) -> tuple[date, date]:
+    """The first, middle or last third of a year (four months each) or a month (days 1-10, 11-20, 21 on)."""
+    if unit == "year":
+        opening = first.replace(month=4 * third + 1)
+        return opening, _month_end(opening.replace(month=4 * third + 4))
+    return first.replace(day=10 * third + 1), (first.replace(day=10 * third + 10) if third < 2 else last)
 
 
 def _range(text: str, start: int, first: _Point, second: _Point) -> TimeSpan:
