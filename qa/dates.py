@@ -110,16 +110,11 @@ _BEGINS = re.compile(
 
 
 def _written_out(span: TimeSpan) -> str:
-    """ "Tuesday 19 Oct 2021", "19 Sep 2021", "October 2021", "2020", "13 Oct to 20 Oct 2021"."""
-    since, until = span.since, span.until
-    assert since and until
-    if span.unit == "day" or since == until:
-        return f"{since:%A} {day_text(since)}" if span.kind == "weekday" else day_text(since)
-    if span.unit == "month":
-        return f"{since:%B %Y}"
-    if span.unit == "year":
-        return str(since.year)
-    return window_text(since, until)
+    """ "Tuesday 19 Oct 2021" for a weekday, else as a period is written ("19 Sep 2021", "October 2021", "2020",
+    "13 Oct to 20 Oct 2021")."""
+    if span.kind == "weekday" and span.since:
+        return f"{span.since:%A} {day_text(span.since)}"
+    return period_text(Period(since=span.since, until=span.until, unit=span.unit, text=span.text))
 
 
 def period_text(period: Period) -> str:

@@ -95,13 +95,8 @@ class ExtractiveAnswerer:
             for s, score in zip(reading.sentences, sentence_scores, strict=True)
         ]
         ranked = sorted(sentences, key=lambda s: -s.score)
-        short = None
-        if reading.groups:
-            features = reading.candidate_features
-            best = int(np.argmax(self.scorer.candidate_scores(features)))
-            score = float(self.scorer.answer_scores(features[best : best + 1])[0])
-            mention = max(reading.groups[best].mentions, key=lambda m: sentences[m.sentence].score)
-            short = ShortAnswer(text=mention.text, evidence=sentences[mention.sentence], score=round(score, 4))
+        candidate_scores = self.scorer.candidate_scores(reading.candidate_features) if reading.groups else np.zeros(0)
+        short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores)
         if period is not None and short is not None:
             spoken = periods_of(sentences)
             if speaks_of(spoken[sentences.index(short.evidence)], period) is False:
@@ -115,11 +110,11 @@ class ExtractiveAnswerer:
                 if not in_period and not short.evidence.chunk.article.published:
                     # A page whose dates are in its text says nothing for the period. (News keeps its answer: a
                     # story of the period may name no date in the sentences read.)
-                    elsewhere = self._elsewhere(reading, spoken, period)
+                    elsewhere = self._elsewhere(reading, spoken, period, candidate_scores)
                     confidence = round(manifest.confidence(float(short.score)), 4)  # of the answer refused
                     return Selection(evidence=[], short_answer=None, confidence=confidence, elsewhere=elsewhere)
                 if in_period:
-                    short = self._short_answer_in(reading, sentences, in_period)
+                    short = self._short_answer_in(reading, sentences, in_period, candidate_scores)
                     ranked = sorted((sentences[i] for i in in_period), key=lambda s: -s.score)
         support = manifest.sentence_confidence(float(sentence_scores.max()))
         confidence = round(manifest.confidence(float(short.score)) if short else support, 4)
@@ -134,13 +129,13 @@ class ExtractiveAnswerer:
         confident = confidence >= manifest.shown_threshold
         return Selection(evidence=chosen, short_answer=short, confidence=confidence, confident=confident)
 
-    def _short_answer_in(self, reading: Reading, sentences: list[Evidence], allowed: set[int]) -> ShortAnswer | None:
-        """The best candidate with a mention in one of the `allowed` sentences, taken from the best of them."""
-        if not reading.groups:
-            return None
+    def _short_answer_in(
+        self, reading: Reading, sentences: list[Evidence], allowed: set[int], scores: np.ndarray
+    ) -> ShortAnswer | None:
+        """The best candidate (by the candidate model's `scores`) with a mention in one of the `allowed` sentences,
+        taken from the best of them."""
         features = reading.candidate_features
-        scores = self.scorer.candidate_scores(features)
-        for best in np.argsort(-scores):
+        for best in np.argsort(-scores, kind="stable"):
             mentions = [m for m in reading.groups[best].mentions if m.sentence in allowed]
             if mentions:
                 mention = max(mentions, key=lambda m: sentences[m.sentence].score)
@@ -148,7 +143,9 @@ class ExtractiveAnswerer:
                 return ShortAnswer(text=mention.text, evidence=sentences[mention.sentence], score=round(score, 4))
         return None
 
-    def _elsewhere(self, reading: Reading, spoken: list[list[Period]], asked: Period) -> list[tuple[str, Period]]:
+    def _elsewhere(
+        self, reading: Reading, spoken: list[list[Period]], asked: Period, scores: np.ndarray
+    ) -> list[tuple[str, Period]]:
         """What the sentences nearest before and after the asked period give: their best candidate and period."""
         flat = [(index, period) for index, periods in enumerate(spoken) for period in periods]
         given = []
@@ -156,7 +153,7 @@ class ExtractiveAnswerer:
             if found is None:
                 continue
             index, period = flat[found]
-            answer = self._short_answer_in(reading, reading.sentences, {index})
+            answer = self._short_answer_in(reading, reading.sentences, {index}, scores)
             given.append((answer.text if answer else reading.sentences[index].text, period))
         return given
 

@@ -73,10 +73,13 @@ def _without_unused_schemas(build: Callable[[], dict[str, Any]]) -> Callable[[],
     def openapi() -> dict[str, Any]:
         doc = build()
         schemas = doc.get("components", {}).get("schemas", {})
-        while unused := [name for name in schemas if f'"#/components/schemas/{name}"' not in json.dumps(doc)]:
+        while True:
+            text = json.dumps(doc)
+            unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+            if not unused:
+                return doc
             for name in unused:
                 del schemas[name]
-        return doc
 
     return openapi
 
