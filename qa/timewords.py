@@ -104,6 +104,10 @@ _LEAD = re.compile(
     r"(?:month\s+of\s+|year\s+)?$"
 )
 _SINCE = re.compile(r"(?i)\bsince\s+$")
+# "early 2019", "the end of March", "the late 1990s": which third of a year, a month or a decade the words mean; a
+# decade's thirds are its years 0-3, 3-6 and 7-9, as people use them.
+_PART = {"early": 0, "the start of": 0, "the beginning of": 0, "mid": 1, "the middle of": 1, "late": 2, "the end of": 2}
+_DECADE_PARTS = ((0, 3), (3, 6), (7, 9))
 # What makes a lone number of four digits a count rather than a year: a unit or a plural after it ("2010 units").
 _A_COUNT = re.compile(r"(?i)\s*(?:%|percent\b|[,.]\d|(?!(?:this|was|is|has|his|its|as|thus|whereas)\b)[a-z]+s\b)")
 _RANGE_JOIN = re.compile(r"(?i)\s*(?:and|to|until|till|through|thru|-|–)\s*")
@@ -332,7 +336,7 @@ def _points(text: str, reference: date, prefer: Prefer) -> list[_Point]:
             elif kind == "dec":  # "the 1990s", "the late 1990s", "the '80s"
                 decade = int(group("dec_y")) if group("dec_y") else 1900 + int(group("dec_s"))
                 part = (group("dec_part") or "").lower()
-                years = {"early": (0, 3), "mid": (3, 6), "late": (7, 9)}.get(part, (0, 9))
+                years = _DECADE_PARTS[_PART[part]] if part else (0, 9)
                 first, last = date(decade + years[0], 1, 1), date(decade + years[1], 12, 31)
                 # Without "in", "during" … a decade describes ("a classic 1980s film"): a question's then asks of now.
                 point = _Point(match.start(), match.end(), first, last, "range", True, True)
@@ -391,10 +395,6 @@ def _bounded(text: str, start: int, point: _Point, lead: str | None, reference: 
         return TimeSpan(start, point.end, words, first, last, "range", in_full=in_full)
     kind: Literal["weekday", "date"] = "weekday" if point.weekday else "date"
     return TimeSpan(start, point.end, words, first, last, point.unit, kind, in_full=in_full)
-
-
-# "early 2019", "the end of March": which third of a year or month the words mean.
-_PART = {"early": 0, "the start of": 0, "the beginning of": 0, "mid": 1, "the middle of": 1, "late": 2, "the end of": 2}
 
 
 def _part(first: date, last: date, unit: str, third: int) -> tuple[date, date]:
