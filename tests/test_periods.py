@@ -3,16 +3,21 @@ of the asked period, and with none there the answer is a refusal that says what 
 
 from __future__ import annotations
 
+import math
 from datetime import date
+
+import pytest
 
 from qa.answer.entities import load_recognizer
 from qa.answer.extractive import ExtractiveAnswerer
+from qa.answer.periods import PERIOD_FEATURES, relation
 from qa.answer.reading import read
+from qa.dates import sentence_periods
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import ArticleRef, Chunk
 from qa.query import Query
-from qa.timewords import question_window
+from qa.timewords import asked_period, question_window
 
 PAGE = (
     "Jane Doe is an English footballer. Jane Doe played for Arsenal from 2001 to 2004. Jane Doe played for Chelsea "
@@ -26,7 +31,7 @@ def select(embeddings: MiniLMEmbeddings, question: str, with_period: bool = True
     window = question_window(question, ASKED_ON)
     assert window is not None
     answerer = ExtractiveAnswerer(embeddings, refusal_threshold=0.0)
-    return answerer.select(question, [chunk], window.period if with_period else None)
+    return answerer.select(question, [chunk], asked_period(window, ASKED_ON) if with_period else None)
 
 
 def test_the_answer_comes_from_a_sentence_of_the_period_asked(embeddings: MiniLMEmbeddings) -> None:
@@ -66,6 +71,34 @@ def test_a_question_about_a_past_period_reads_the_sentences_of_that_period_first
     window = question_window(question, ASKED_ON)
     assert window is not None
     unaware = read(question, [chunk], embeddings, load_recognizer())
-    aware = read(question, [chunk], embeddings, load_recognizer(), window.period)
+    aware = read(question, [chunk], embeddings, load_recognizer(), asked_period(window, ASKED_ON))
     assert answer not in [s.text for s in unaware.sentences]  # its words fit the question less than the filler's
     assert answer in [s.text for s in aware.sentences]
+
+
+def test_a_question_with_no_time_words_is_about_the_as_of_day_and_a_recent_one_is_not_past() -> None:
+    now = asked_period(None, ASKED_ON)
+    assert (now.period.since, now.period.until, now.named, now.past) == (ASKED_ON, ASKED_ON, False, False)
+    last_week = asked_period(question_window("What happened last week?", ASKED_ON), ASKED_ON)
+    assert last_week.named and not last_week.past  # its news is still coming in
+    long_ago = asked_period(question_window("Who won in 2004?", ASKED_ON), ASKED_ON)
+    assert long_ago.named and long_ago.past and long_ago.period.since == date(2004, 1, 1)
+
+
+def test_a_sentence_period_is_described_against_the_asked_one() -> None:
+    asked = asked_period(question_window("Which team did she play for from 2004 to 2005?", ASKED_ON), ASKED_ON)
+
+    def described(sentence: str) -> dict[str, float]:
+        return dict(zip(PERIOD_FEATURES, relation(sentence_periods(sentence, None), asked), strict=True))
+
+    inside = described("She played for Chelsea in 2005.")
+    assert (inside["has_period"], inside["period_overlaps"], inside["period_inside"]) == (1, 1, 1)
+    around = described("She played for Chelsea from 2003 to 2007.")
+    assert (around["period_overlaps"], around["period_inside"]) == (1, 0)
+    before = described("She played for Arsenal from 1990 to 1995.")
+    assert before["period_overlaps"] == 0 and before["period_after"] == 0
+    assert before["period_before"] == pytest.approx(math.log1p((date(2004, 1, 1) - date(1995, 12, 31)).days))
+    after = described("She joined Everton in 2008.")
+    assert after["period_before"] == 0 and after["period_after"] > before["period_before"] / 2
+    none = described("She is an English footballer.")
+    assert none == {**dict.fromkeys(PERIOD_FEATURES, 0.0), "asked_named": 1.0, "asked_past": 1.0}

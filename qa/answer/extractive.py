@@ -22,7 +22,7 @@ from qa.answer.periods import nearest, periods_of, speaks_of
 from qa.answer.reading import Reading, read
 from qa.answer.scorer import AnswerScorer, load_scorer
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import Chunk, Period
+from qa.models import AskedPeriod, Chunk, Period
 
 # A further sentence joins the answer only if the sentence model scores it this close to the best one.
 FOLLOW_UP_RATIO = 0.9
@@ -78,15 +78,16 @@ class ExtractiveAnswerer:
         """Confidence below which the answer is a refusal: the setting, else the scorer's own."""
         return self.scorer.manifest.refusal_threshold if self._refusal_threshold is None else self._refusal_threshold
 
-    def select(self, question: str, passages: Sequence[Chunk], period: Period | None = None) -> Selection:
+    def select(self, question: str, passages: Sequence[Chunk], asked: AskedPeriod | None = None) -> Selection:
         """The one to three best sentences, the phrase that answers in a few words, and the confidence.
 
-        The short answer's sentence comes first, so citation [1] always holds it. With the `period` a question
-        asks about, an answer from a sentence that speaks of another period gives way to the best one from a
-        sentence of that period; with none there, it is a refusal that says what the other periods give.
+        The short answer's sentence comes first, so citation [1] always holds it. When the period the question is
+        `asked` about is past, an answer from a sentence that speaks of another period gives way to the best one
+        from a sentence of that period; with none there, it is a refusal that says what the other periods give.
         """
         manifest = self.scorer.manifest  # loaded before anything else: a broken scorer is an error, never skipped
-        reading = read(question, passages, self.embeddings, self.recognizer, period)
+        reading = read(question, passages, self.embeddings, self.recognizer, asked)
+        period = asked.period if asked and asked.past else None
         if not reading.sentences:
             return Selection(evidence=[], short_answer=None, confidence=0.0)
         sentence_scores = self.scorer.sentence_scores(reading.sentence_features)

@@ -1,14 +1,28 @@
-"""Which periods the sentences read speak of, and whether they are the period a question asks about: a sentence of
+"""Which periods the sentences read speak of, and how each stands to the period a question is about: a sentence of
 another period does not answer "Who owned the house from 1811 to 1827?", however well its words fit."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 
 from qa.answer.citations import Evidence
-from qa.dates import article_date, run_periods
-from qa.models import Period
+from qa.dates import article_date, overlaps, run_periods
+from qa.models import AskedPeriod, Period
+
+# How a sentence's periods stand to the asked one, in the scorer's features (qa/answer/reading.py): whether it names
+# any, whether one shares a day with it or lies within it, and by how many days (log) the nearest others end before
+# or start after it; then whether the question's words named its period and whether that period is past.
+PERIOD_FEATURES = [
+    "has_period",
+    "period_overlaps",
+    "period_inside",
+    "period_before",
+    "period_after",
+    "asked_named",
+    "asked_past",
+]
 
 
 def periods_of(sentences: Sequence[Evidence]) -> list[list[Period]]:
@@ -34,9 +48,23 @@ def speaks_of(periods: Sequence[Period], asked: Period) -> bool | None:
     return any(overlaps(period, asked) for period in periods)
 
 
-def overlaps(a: Period, b: Period) -> bool:
-    """Whether two periods share a day (an open end reaches as far as it may)."""
-    return (a.since or date.min) <= (b.until or date.max) and (b.since or date.min) <= (a.until or date.max)
+def relation(periods: Sequence[Period], asked: AskedPeriod | None) -> list[float]:
+    """A sentence's periods against the asked one, in PERIOD_FEATURES order."""
+    if asked is None:
+        return [float(bool(periods)), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    wanted = asked.period
+    overlapping = [p for p in periods if overlaps(p, wanted)]
+    inside = any(
+        p.since and p.until and (wanted.since or date.min) <= p.since and p.until <= (wanted.until or date.max)
+        for p in overlapping
+    )
+    before = after = 0.0
+    if periods and not overlapping:
+        ends = [(wanted.since - p.until).days for p in periods if p.until and wanted.since and p.until < wanted.since]
+        starts = [(p.since - wanted.until).days for p in periods if p.since and wanted.until and p.since > wanted.until]
+        before = math.log1p(min(ends)) if ends else 0.0
+        after = math.log1p(min(starts)) if starts else 0.0
+    return [float(bool(periods)), float(bool(overlapping)), float(inside), before, after, asked.named, asked.past]
 
 
 def nearest(periods: Sequence[Period], asked: Period) -> tuple[int | None, int | None]:
