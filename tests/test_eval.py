@@ -145,6 +145,17 @@ def test_eval_is_a_group_whose_commands_take_only_their_own_options(run) -> None
     )
 
 
+def test_train_refuses_an_unknown_feature_group_or_dataset_before_reading_anything(run) -> None:
+    unknown_group = run("eval", "train", "--ablation", "colour", str(DATA / "realtimeqa_eval20"))
+    assert (
+        unknown_group.exit_code == 2
+        and "no group 'colour'" in unknown_group.output
+        and "period" in unknown_group.output
+    )
+    unknown_dataset = run("eval", "train", "--cross-validate", "timeqa-train", str(DATA / "realtimeqa_eval20"))
+    assert unknown_dataset.exit_code == 2 and "'timeqa-train' is no dataset given" in unknown_dataset.output
+
+
 def test_several_datasets_are_one_corpus_that_reuses_their_indexes(run, tmp_path: Path, monkeypatch) -> None:
     """A news stream replayed: two quiz weeks as two datasets, one article found in both weeks."""
     source = DATA / "realtimeqa_eval20"
