@@ -19,7 +19,7 @@ from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import EvalDataset, EvalQuestion, TimeMode
-from qa.evaluation.runner import open_engine
+from qa.evaluation.runner import eval_settings, open_engine
 from qa.timewords import asked_period
 
 # Passages read as a user's question gets them: as of its quiz day, the recency ranking deciding (#20). Fit on
@@ -64,13 +64,15 @@ def read_dataset(
     embeddings: MiniLMEmbeddings,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Example]:
-    """Every question with a gold answer, read from its passages as of its quiz day; cached in data_dir/train/."""
-    engine, _ = open_engine(dataset, settings, embeddings)
+    """Every question with a gold answer, read from its passages as of its quiz day; cached in data_dir/train/ (a
+    cached reading needs no index)."""
     code = hashlib.sha256(b"".join((Path(__file__).parents[1] / s).read_bytes() for s in _READING_SOURCES))
     code.update(TIME_MODE.encode())
-    cache = engine.settings.data_dir / "train" / f"{engine.settings.collection}-{code.hexdigest()[:10]}.json"
+    collection = eval_settings(dataset, settings, embeddings.model_name).collection
+    cache = settings.data_dir / "train" / f"{collection}-{code.hexdigest()[:10]}.json"
     if cache.is_file():
         return [_example(record) for record in json.loads(cache.read_text())]
+    engine, _ = open_engine(dataset, settings, embeddings)
     recognizer = load_recognizer()
     questions = [q for q in dataset.questions if q.answer]
     examples = []
