@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer, load_recognizer
-from qa.answer.periods import nearest, periods_of, speaks_of
+from qa.answer.periods import nearest, speaks_of
 from qa.answer.reading import Reading, read
 from qa.answer.scorer import AnswerScorer, load_scorer
 from qa.embeddings import MiniLMEmbeddings
@@ -99,7 +99,7 @@ class ExtractiveAnswerer:
         candidate_scores = self.scorer.candidate_scores(reading.candidate_features) if reading.groups else np.zeros(0)
         short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores)
         if period is not None and short is not None:
-            spoken = periods_of(sentences)
+            spoken = reading.periods
             if speaks_of(spoken[sentences.index(short.evidence)], period) is False:
                 # Of the article the answer came from: another page may speak of the period about someone else.
                 article = short.evidence.chunk.article.id

@@ -26,7 +26,7 @@ from qa.answer.patterns import TYPE_PATTERNS
 from qa.answer.periods import PERIOD_FEATURES, periods_of, relation
 from qa.answer.question import CANDIDATE_KINDS, WH_KINDS, Asked, Kind, asked, said_in
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import AskedPeriod, Chunk
+from qa.models import AskedPeriod, Chunk, Period
 from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
 
 # Only the best-ranked passages are read: later ones rarely hold the answer and cost embedding time.
@@ -115,6 +115,7 @@ class Reading:
     sentences: list[Evidence]
     sentence_features: np.ndarray
     groups: list[CandidateGroup]
+    periods: list[list[Period]]  # the periods each sentence speaks of
 
     @property
     def candidate_features(self) -> np.ndarray:
@@ -136,17 +137,19 @@ def read(
     wanted = asked(question)
     sentences, ranks = _sentences(passages)
     if not sentences:
-        return Reading(wanted, [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32), [])
+        return Reading(wanted, [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32), [], [])
     terms = content_terms(question)
     sentence_terms = [content_terms(s.text) for s in sentences]
     idf = _idf(terms, sentence_terms)
     question_lower = question.lower()
     lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
     has_type = [_has_new_answer(s.text, wanted.wh_kind, question_lower) for s in sentences]
-    periods = [relation(found, period) for found in periods_of(sentences)]
+    spoken = periods_of(sentences)
+    periods = [relation(found, period) for found in spoken]
     # A question about a past period reads the sentences that speak of it first, by the bonus a sentence with an
     # answer of the asked type gets.
-    in_period = [bool(period and period.past and row[1]) for row in periods]
+    overlapping = PERIOD_FEATURES.index("period_overlaps")
+    in_period = [bool(period and period.past and row[overlapping]) for row in periods]
     # Stable sort: ties keep passage order.
     order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * (has_type[i] + in_period[i])))[
         :MAX_EMBEDDED
@@ -184,7 +187,7 @@ def read(
     chosen = [s.model_copy(update={"score": float(dense[j])}) for j, s in enumerate(chosen)]
     read_passages = list(passages[:MAX_PASSAGES])
     groups = _groups(wanted, chosen, mentions, sentence_features, embeddings, question_vector, read_passages)
-    return Reading(wanted, chosen, sentence_features, groups)
+    return Reading(wanted, chosen, sentence_features, groups, [spoken[i] for i in order])
 
 
 def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:
