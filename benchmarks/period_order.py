@@ -2,9 +2,8 @@
 
 For each answerable question whose time words name a past period ("in 2021", "last year" in March), asked as of
 its day, the retriever's fused pool is ranked by recency alone and then with the passages neither from the period
-nor speaking of it kept at each OFF_PERIOD share of their score; recall@5, recall@1 and the share of questions whose top 5 passages
-hold the gold answer (what the reader can find) of each are printed. Choose
-on one year and read the others.
+nor speaking of it kept at each OFF_PERIOD share of their score; recall@5, recall@1 and the share of questions
+whose top 5 passages hold the gold answer (what the reader can find) of each are printed.
 
     QA_DATA_DIR=... QA_MAX_FILE_MB=200 .venv/bin/python benchmarks/period_order.py ../shared/benchmarks/realtimeqa-2022
 """
@@ -21,7 +20,6 @@ from qa.evaluation.datasets import load_datasets
 from qa.fusion import diversify, fuse_rankings, prefer_period, prefer_recent
 from qa.retrieval import CANDIDATES
 from qa.store import with_scores
-from qa.timewords import asked_period
 
 OFF_PERIOD_SHARES = (1.0, 0.75, 0.5, 0.25, 0.1)
 
@@ -38,7 +36,7 @@ def main() -> None:
     for question in dataset.questions:
         query = question.query(time="as-of")
         filters, window = query.search()
-        period = asked_period(window, query.as_of)
+        period = query.period(window)
         if not (question.answerable and period.past):
             continue
         dense = retriever.dense_ranked(query.question, CANDIDATES, filters)

@@ -42,7 +42,6 @@ from qa.models import Answer, AnswerEvent, Article, AskedPeriod, Chunk, Citation
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 from qa.stories import with_stories
-from qa.timewords import asked_period
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
             notices.append(REWRITE_FAILED.format(label=parts.answerer_label(answerer), reason=_reason(error)))
             standalone = resolve_follow_up(question, query.history)
     filters, window = query.search(standalone)
-    period = asked_period(window, query.as_of)
+    period = query.period(window)
     passages = parts.retriever.retrieve(standalone, query.k, filters, period)
     if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
         notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))

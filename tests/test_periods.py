@@ -85,6 +85,15 @@ def test_a_question_with_no_time_words_is_about_the_as_of_day_and_a_recent_one_i
     assert long_ago.named and long_ago.past and long_ago.period.since == date(2004, 1, 1)
 
 
+def test_a_question_asked_of_a_window_the_user_set_is_about_its_end() -> None:
+    query = Query(question="Who leads the club?", until=date(2023, 1, 10), as_of=ASKED_ON)
+    window = query.search()[1]
+    assert window is None and query.period(window).period.until == date(2023, 1, 10)
+    assert not query.period(window).named and not query.period(window).past
+    worded = Query(question="Who led the club in 2004?", as_of=ASKED_ON)
+    assert worded.period(worded.search()[1]).past
+
+
 def test_a_sentence_period_is_described_against_the_asked_one() -> None:
     asked = asked_period(question_window("Which team did she play for from 2004 to 2005?", ASKED_ON), ASKED_ON)
 

@@ -20,7 +20,6 @@ from qa.embeddings import MiniLMEmbeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import EvalDataset, EvalQuestion, TimeMode
 from qa.evaluation.runner import eval_settings, open_engine
-from qa.timewords import asked_period
 
 # Passages read as a user's question gets them: as of its quiz day, the recency ranking deciding (#20). Fit on
 # window-mode reading, answers as of the day ran 1-2 points under the window's on 2022 and 2023q1.
@@ -89,7 +88,7 @@ def _read(name: str, question: EvalQuestion, engine: Any, embeddings: Any, recog
     """The question's passages as the engine retrieves them, read against the period it is about."""
     query = question.query(time=TIME_MODE)
     filters, window = query.search()
-    period = asked_period(window, query.as_of)
+    period = query.period(window)
     passages = engine.retriever.retrieve(query.question, query.k, filters, period)
     reading = read(question.question, passages, embeddings, recognizer, period)
     texts = [group.text for group in reading.groups]
