@@ -62,6 +62,17 @@ def test_the_answer_says_what_the_other_periods_give(engine: Engine) -> None:
     assert asked.short_answer == "Chelsea" and not asked.refused
 
 
+def test_a_question_about_now_is_answered_from_the_period_still_open(embeddings: MiniLMEmbeddings) -> None:
+    text = "Tom Hart led Riverside FC from 2010 to 2015. Since 2019 Riverside FC has been led by Ann Cole."
+    page = Chunk(article=ArticleRef(id="club", title="Riverside FC"), ordinal=0, start=0, end=len(text), text=text)
+    answerer = ExtractiveAnswerer(embeddings, refusal_threshold=0.0)
+    unaware = answerer.select("Who leads Riverside FC?", [page])
+    assert unaware.short_answer is not None and unaware.short_answer.text == "Tom Hart"  # the scorer's first pick
+    now = answerer.select("Who leads Riverside FC?", [page], asked_period(None, ASKED_ON))
+    assert now.short_answer is not None and now.short_answer.text == "Ann Cole"
+    assert now.evidence[0].text.startswith("Since 2019")
+
+
 def test_a_question_about_a_past_period_reads_the_sentences_of_that_period_first(embeddings: MiniLMEmbeddings) -> None:
     filler = [f"Jane Doe the footballer played team match number {n} for the team." for n in range(14)]
     answer = "In 2005 the club she was at was Chelsea."

@@ -84,10 +84,12 @@ class ExtractiveAnswerer:
         The short answer's sentence comes first, so citation [1] always holds it. When the period the question is
         `asked` about is past, an answer from a sentence that speaks of another period gives way to the best one
         from a sentence of that period; with none there, it is a refusal that says what the other periods give.
+        A question about now does the same on a page whose dates are in its text: "Who leads the club?" is answered
+        from the period still open ("since 2019"), not from one that ended ("from 2010 to 2015"), and never refused
+        for it.
         """
         manifest = self.scorer.manifest  # loaded before anything else: a broken scorer is an error, never skipped
         reading = read(question, passages, self.embeddings, self.recognizer, asked)
-        period = asked.period if asked and asked.past else None
         if not reading.sentences:
             return Selection(evidence=[], short_answer=None, confidence=0.0)
         sentence_scores = self.scorer.sentence_scores(reading.sentence_features)
@@ -98,8 +100,9 @@ class ExtractiveAnswerer:
         ranked = sorted(sentences, key=lambda s: -s.score)
         candidate_scores = self.scorer.candidate_scores(reading.candidate_features) if reading.groups else np.zeros(0)
         short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores)
-        if period is not None and short is not None:
-            spoken = reading.periods
+        undated = short is not None and not short.evidence.chunk.article.published
+        if asked and short and (asked.past or (undated and not asked.named)):
+            period, spoken = asked.period, reading.periods
             if speaks_of(spoken[sentences.index(short.evidence)], period) is False:
                 # Of the article the answer came from: another page may speak of the period about someone else.
                 article = short.evidence.chunk.article.id
@@ -108,7 +111,7 @@ class ExtractiveAnswerer:
                     for i, periods in enumerate(spoken)
                     if speaks_of(periods, period) and sentences[i].chunk.article.id == article
                 }
-                if not in_period and not short.evidence.chunk.article.published:
+                if not in_period and undated and asked.past:
                     # A page whose dates are in its text says nothing for the period. (News keeps its answer: a
                     # story of the period may name no date in the sentences read.)
                     elsewhere = self._elsewhere(reading, spoken, period, candidate_scores)
