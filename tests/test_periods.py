@@ -10,9 +10,9 @@ import pytest
 
 from qa.answer.entities import load_recognizer
 from qa.answer.extractive import ExtractiveAnswerer
-from qa.answer.periods import PERIOD_FEATURES, relation
+from qa.answer.periods import PERIOD_FEATURES, relation, speaks_of
 from qa.answer.reading import read
-from qa.dates import sentence_periods
+from qa.dates import overlaps, sentence_periods
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import ArticleRef, Chunk
@@ -122,3 +122,25 @@ def test_a_sentence_period_is_described_against_the_asked_one() -> None:
     assert after["period_before"] == 0 and after["period_after"] > before["period_before"] / 2
     none = described("She is an English footballer.")
     assert none == {**dict.fromkeys(PERIOD_FEATURES, 0.0), "asked_named": 1.0, "asked_past": 1.0}
+
+
+def test_a_lifetime_holds_the_period_without_speaking_of_it() -> None:
+    asked = asked_period(question_window("Which team did she play for from 1990 to 1995?", ASKED_ON), ASKED_ON).period
+    lifetime = sentence_periods("Jane Doe (12 May 1950 – 3 June 2020) was an English footballer.", None)
+    assert any(overlaps(period, asked) for period in lifetime)  # it holds the period, so only its length tells
+    assert speaks_of(lifetime, asked) is False
+    assert speaks_of(sentence_periods("She played for Arsenal from 1988 to 1996.", None), asked) is True
+    assert speaks_of(sentence_periods("She has played for Arsenal since 1960.", None), asked) is True  # open: current
+    assert speaks_of(sentence_periods("She is an English footballer.", None), asked) is None
+
+
+def test_an_answer_from_a_lifetime_gives_way_to_the_refusal_of_the_period(embeddings: MiniLMEmbeddings) -> None:
+    lifetime = "Jane Doe (12 May 1950 – 3 June 2020) was an English footballer who played for Arsenal."
+    text = f"{lifetime} In 2001 she signed with Chelsea."
+    page = Chunk(article=ArticleRef(id="jane", title="Jane Doe"), ordinal=0, start=0, end=len(text), text=text)
+    question = "Which team did Jane Doe play for from 1990 to 1995?"
+    answerer = ExtractiveAnswerer(embeddings, refusal_threshold=0.0)
+    unaware = answerer.select(question, [page])
+    assert unaware.short_answer is not None and unaware.evidence[0].text == lifetime  # the branch below is reached
+    selection = answerer.select(question, [page], asked_period(question_window(question, ASKED_ON), ASKED_ON))
+    assert selection.evidence == [] and [answer for answer, _ in selection.elsewhere] == ["Chelsea"]
