@@ -68,8 +68,10 @@ def _background(period: Period, asked: Period) -> bool:
 
 
 def relation(periods: Sequence[Period], asked: AskedPeriod | None) -> list[float]:
-    """A sentence's periods against the asked one, in PERIOD_FEATURES order."""
-    if asked is None:
+    """A sentence's periods against the asked one, in PERIOD_FEATURES order. A question that names no period is
+    compared with none: recency is the search's to weigh. (Compared with the as-of day, the scorer learned from the
+    weekly quizzes that a sentence of months before is seldom the answer, and refused old news asked about now.)"""
+    if asked is None or not asked.named:
         return [float(bool(periods)), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     wanted = asked.period
     overlapping = [p for p in periods if overlaps(p, wanted)]
