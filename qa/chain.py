@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
@@ -38,11 +38,10 @@ from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.dates import day_text, window_text
 from qa.errors import one_line
-from qa.models import Answer, AnswerEvent, Article, Chunk, Citation, Period, StoryMember, TimeWindow
+from qa.models import Answer, AnswerEvent, Article, AskedPeriod, Chunk, Citation, StoryMember, TimeWindow
 from qa.query import Query
 from qa.retrieval import HybridRetriever
 from qa.stories import with_stories
-from qa.timewords import REPORTING_DAYS
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,7 @@ class Retrieved(BaseModel):
     passages: list[Chunk] = Field(description="The retrieved passages, best first.")
     as_of: date = Field(description="The day the question is asked as of.")
     window: TimeWindow | None = Field(description="The dates the question's words asked for, if any.")
+    period: AskedPeriod = Field(description="The period the question is about: its words', else the as-of day.")
     about_now: bool = Field(description="Whether it asks about now: no dates given, no time words but 'latest'.")
     answerer: AnswererName = Field(description="Who writes the answer.")
     notices: list[str] = Field(description="What the reader should know so far.")
@@ -134,7 +134,8 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
             notices.append(REWRITE_FAILED.format(label=parts.answerer_label(answerer), reason=_reason(error)))
             standalone = resolve_follow_up(question, query.history)
     filters, window = query.search(standalone)
-    passages = parts.retriever.retrieve(standalone, query.k, filters)
+    period = query.period(window)
+    passages = parts.retriever.retrieve(standalone, query.k, filters, period)
     if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
         notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))
     return Retrieved(
@@ -143,6 +144,7 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
         passages=passages,
         as_of=query.as_of,
         window=window,
+        period=period,
         about_now=not (query.since or query.until) and (window is None or window.latest),
         answerer=answerer,
         notices=notices,
@@ -153,11 +155,12 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
 
 def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[str] | None = None) -> Draft:
     """The best sentences of the passages, the short answer among them, and the confidence (the learned reader)."""
-    window = retrieved.window
-    asked = window.period if window and _past(window.period, retrieved.as_of) else None
-    selection = parts.extractive.select(retrieved.standalone, retrieved.passages, asked)
-    if asked and selection.elsewhere:
-        notices = [*(retrieved.notices if notices is None else notices), other_periods(selection.elsewhere, asked)]
+    selection = parts.extractive.select(retrieved.standalone, retrieved.passages, retrieved.period)
+    if selection.elsewhere:
+        notices = [
+            *(retrieved.notices if notices is None else notices),
+            other_periods(selection.elsewhere, retrieved.period.period),
+        ]
     cited_text, cited = cite(selection.evidence)
     text, citations = keep_cited_sentences(cited_text, verify_citations(cited, parts.get_article))
     short = selection.short_answer
@@ -176,12 +179,6 @@ def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[st
         confident=selection.confident,
         notices=list(retrieved.notices) if notices is None else notices,
     )
-
-
-def _past(period: Period, as_of: date) -> bool:
-    """Whether a period ended long enough before the as-of day that its news is in: a question about it is about
-    then ("from 2004 to 2005", "last year" in March), not about the news of now."""
-    return period.until is not None and period.until < as_of - timedelta(days=REPORTING_DAYS)
 
 
 def extractive_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:

@@ -148,3 +148,8 @@ def window_text(since: date | None, until: date | None) -> str:
     if until:
         return f"up to {day_text(until)}"
     return f"from {day_text(since)} on" if since else "any date"
+
+
+def overlaps(a: Period, b: Period) -> bool:
+    """Whether two periods share a day (an open end reaches as far as it may)."""
+    return (a.since or date.min) <= (b.until or date.max) and (b.since or date.min) <= (a.until or date.max)

@@ -1,13 +1,14 @@
-"""Fusing and re-ranking rankings: reciprocal rank fusion, a preference for recent articles, one chunk per
-story first."""
+"""Fusing and re-ranking rankings: reciprocal rank fusion, a preference for recent articles and for those of the
+period a question is about, one chunk per story first."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from qa.dates import article_date
-from qa.models import Chunk
+from qa.dates import article_date, overlaps, run_periods
+from qa.models import AskedPeriod, Chunk, Period
 from qa.query import Filters
+from qa.text import split_sentences
 
 # The usual RRF constant (Cormack et al., 2009): damps the weight of the very first ranks.
 RRF_K = 60
@@ -23,6 +24,11 @@ RRF_K = 60
 #   one: qa.dates.article_date) lies more than RECENCY_GRACE before the window's end: RealTime QA files 2015
 #   stories under 2023 weeks, and their URLs date them (recall@1 0.636 -> 0.684 in window mode when it came in;
 #   0.1-0.3 a year all within 0.01).
+# A question about a past period ("in 2021", "from 2004 to 2005", "last year" in March) is searched from the
+# period's start to the as-of day (news of a time keeps coming), where relevance alone ranks news of now with news
+# of then: a passage neither from the period nor speaking of it keeps OFF_PERIOD of its score (benchmarks/
+# period_order.py, docs/evaluation.md).
+OFF_PERIOD = 0.5
 RECENCY_HALF_LIFE = timedelta(days=7)
 RECENCY_DECAY = 0.2
 RECENCY_GRACE = timedelta(days=30)
@@ -62,6 +68,25 @@ def prefer_recent(
         if own_date:
             factor *= (1 - RECENCY_DECAY) ** (max(0, (until - own_date - RECENCY_GRACE).days) / 365)
         weighted.append(chunk.model_copy(update={"score": (chunk.score or 0.0) * factor}))
+    return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
+
+
+def prefer_period(ranking: list[Chunk], asked: AskedPeriod, off_period: float = OFF_PERIOD) -> list[Chunk]:
+    """Re-rank the candidates of a question about a past period: a passage whose article is from the period, or
+    one of whose dates (its own written in full, or relative ones against the article's day) falls in it, keeps
+    its score; the others keep `off_period` of it. A question about now or a recent period is returned as it is."""
+    if not asked.past:
+        return ranking
+    weighted = []
+    for chunk in ranking:
+        own_date = article_date(chunk.article.url, chunk.article.published)
+        day = Period(since=own_date, until=own_date, unit="day", text="") if own_date else None
+        of_period = (day is not None and overlaps(day, asked.period)) or any(
+            overlaps(period, asked.period)
+            for periods in run_periods([chunk.text[start:end] for start, end in split_sentences(chunk.text)], own_date)
+            for period in periods
+        )
+        weighted.append(chunk if of_period else chunk.model_copy(update={"score": (chunk.score or 0.0) * off_period}))
     return sorted(weighted, key=lambda chunk: chunk.score or 0.0, reverse=True)
 
 

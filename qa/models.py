@@ -140,6 +140,20 @@ class TimeWindow(BaseModel):
     )
 
 
+class AskedPeriod(BaseModel):
+    """The period a question is about, as retrieval orders the passages and the reading compares each sentence's
+    periods with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    period: Period = Field(description="The period its words name; for a question with none, the as-of day (now).")
+    named: bool = Field(description="Whether its words name the period.")
+    past: bool = Field(
+        description="Whether the period ended long enough before the as-of day that its news is in: a question about "
+        "then ('from 2004 to 2005', 'last year' in March), answered from sentences of then, not from the news of now."
+    )
+
+
 class QuoteDate(BaseModel):
     """A date a quote writes relative to its article's own day ("on Tuesday", "last year"), written out."""
 

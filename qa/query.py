@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qa.answerers import AnswererName
 from qa.controls import strip_controls
 from qa.errors import InvalidQuestionError
-from qa.models import TimeWindow, Turn
-from qa.timewords import search_window
+from qa.models import AskedPeriod, TimeWindow, Turn
+from qa.timewords import asked_period, search_window
 
 MAX_QUESTION_CHARS = 4000
 MAX_HISTORY_TURNS = 100
@@ -113,6 +113,14 @@ class Query(Filters):
         if window is None:
             return Filters(until=self.as_of, source=self.source), None
         return Filters(since=window.since, until=window.until, source=self.source), window
+
+    def period(self, window: TimeWindow | None) -> AskedPeriod:
+        """The period the question is about: the one its time words name (`window`, from search), else the last day
+        searched, the as-of day or an earlier end the user set (a question asked of a window is asked as of its
+        end)."""
+        if window is None and self.until:
+            return asked_period(None, min(self.until, self.as_of))
+        return asked_period(window, self.as_of)
 
     @model_validator(mode="after")
     def _since_by_as_of(self) -> Query:

@@ -8,8 +8,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from qa.catalog import Catalog
-from qa.fusion import diversify, fuse_rankings, prefer_recent
-from qa.models import ArticleRef, Chunk
+from qa.fusion import diversify, fuse_rankings, prefer_period, prefer_recent
+from qa.models import ArticleRef, AskedPeriod, Chunk
 from qa.query import NO_FILTERS, Filters
 from qa.store import ArticleStore, with_scores
 
@@ -32,14 +32,19 @@ class HybridRetriever(BaseRetriever):
     catalog: Catalog
     k: int = 5
 
-    def retrieve(self, question: str, k: int | None = None, filters: Filters = NO_FILTERS) -> list[Chunk]:
-        """The k best passages for the question among those that pass the filters (the configured k if None)."""
+    def retrieve(
+        self, question: str, k: int | None = None, filters: Filters = NO_FILTERS, period: AskedPeriod | None = None
+    ) -> list[Chunk]:
+        """The k best passages for the question among those that pass the filters (the configured k if None), those
+        of the past `period` it is about first."""
         k = k or self.k
         candidates = max(CANDIDATES, k)
         dense = self.dense_ranked(question, candidates, filters)
         lexical = self.catalog.ranked(question, candidates, filters)
         # One read of the stored chunks for both rankings.
         ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), filters)
+        if period:
+            ranking = prefer_period(ranking, period)
         return diversify(ranking)[:k]
 
     def _get_relevant_documents(

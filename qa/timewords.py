@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal
 
-from qa.models import Period, PeriodUnit, TimeWindow
+from qa.models import AskedPeriod, Period, PeriodUnit, TimeWindow
 
 # Which year a date written without one is in: a question's is in the past; an article's may be ahead (AHEAD).
 Prefer = Literal["past", "nearest"]
@@ -197,6 +197,15 @@ def search_window(question: str, as_of: date) -> TimeWindow | None:
         return None
     until = as_of if words.since else min(words.until + timedelta(days=REPORTING_DAYS), as_of)
     return words.model_copy(update={"until": until})
+
+
+def asked_period(window: TimeWindow | None, as_of: date) -> AskedPeriod:
+    """The period of a question whose words searched `window` (None: no time words, a question about now)."""
+    if window is None:
+        return AskedPeriod(period=Period(since=as_of, until=as_of, unit="day", text=""), named=False, past=False)
+    until = window.period.until
+    past = until is not None and until < as_of - timedelta(days=REPORTING_DAYS)
+    return AskedPeriod(period=window.period, named=True, past=past)
 
 
 def find_times(text: str, reference: date, prefer: Prefer = "past", lone_years: bool = False) -> list[TimeSpan]:

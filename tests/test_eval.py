@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,34 @@ def test_eval_is_a_group_whose_commands_take_only_their_own_options(run) -> None
         "--ablation" not in run("eval", "run", "--help").output
         and "--limit" not in run("eval", "train", "--help").output
     )
+
+
+def test_train_refuses_an_unknown_feature_group_or_dataset_before_reading_anything(run) -> None:
+    unknown_group = run("eval", "train", "--ablation", "colour", str(DATA / "realtimeqa_eval20"))
+    assert (
+        unknown_group.exit_code == 2
+        and "no group 'colour'" in unknown_group.output
+        and "period" in unknown_group.output
+    )
+    unknown_dataset = run("eval", "train", "--cross-validate", "timeqa-train", str(DATA / "realtimeqa_eval20"))
+    assert unknown_dataset.exit_code == 2 and "'timeqa-train' is no dataset given" in unknown_dataset.output
+
+
+def test_training_reads_each_question_once_and_retrains_from_the_cache_alone(run, tmp_path: Path) -> None:
+    dataset = DATA / "realtimeqa_eval20"
+    first = run("eval", "train", str(dataset), "--model", str(tmp_path / "scorer"))
+    assert first.exit_code == 0, first.output
+    [cache] = (tmp_path / "data" / "train").iterdir()
+    read = json.loads(cache.read_text())
+    assert len(read) == 20 and {r["group"] for r in read} <= {r["question_id"].split("_")[0] for r in read}
+    assert all(len(r["candidate_f1"]) == len(r["candidate_texts"]) for r in read)
+    assert any(max(r["candidate_f1"], default=0) == 1.0 for r in read)  # some question's gold answer is a candidate
+    shutil.rmtree(tmp_path / "data" / "chroma")  # the index gone: the readings are all training needs
+    again = run("eval", "train", str(dataset), "--model", str(tmp_path / "again"))
+    assert again.exit_code == 0, again.output
+    assert not (tmp_path / "data" / "chroma").exists()
+    manifest = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert manifest["trained_on"] == ["realtimeqa_eval20"]
 
 
 def test_several_datasets_are_one_corpus_that_reuses_their_indexes(run, tmp_path: Path, monkeypatch) -> None:

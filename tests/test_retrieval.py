@@ -15,11 +15,12 @@ from qa.chroma_codec import day_number
 from qa.dates import date_in_url
 from qa.engine import Engine
 from qa.evaluation.datasets import load_dataset
-from qa.fusion import RECENCY_DECAY, diversify, fuse_rankings, prefer_recent
+from qa.fusion import OFF_PERIOD, RECENCY_DECAY, diversify, fuse_rankings, prefer_period, prefer_recent
 from qa.models import ArticleRef, Chunk
 from qa.query import NO_FILTERS, Filters
 from qa.retrieval import chunk_from_document
 from qa.store import ArticleStore
+from qa.timewords import asked_period, question_window
 
 from .conftest import DATA
 
@@ -122,6 +123,35 @@ def test_without_a_lower_bound_a_score_halves_per_week_before_the_newest_candida
         [two_weeks_older, week_older, newest], Filters(since=date(2023, 1, 1), until=date(2023, 1, 31))
     )
     assert [c.article.id for c in windowed] == ["w2", "w1", "new"]
+
+
+def test_a_question_about_a_past_period_ranks_passages_of_it_first():
+    def passage(id_: str, score: float, text: str, **article: Any) -> Chunk:
+        return chunk(id_, score=score, **article).model_copy(update={"text": text, "end": len(text)})
+
+    now_news = passage("now", 0.05, "The club won the cup final on Saturday.", published=date(2026, 5, 4))
+    of_then = passage("then", 0.04, "The club won the cup final.", published=date(2021, 5, 20))
+    speaks_of_then = passage("recalls", 0.03, "The club last won the cup in 2021.", published=date(2026, 5, 4))
+    # A run of sentences implies a span: a page with no date of its own that speaks of 2015 to 2018 here.
+    page = passage("page", 0.02, "She joined the club in 2015. She left for Chelsea in 2018.")
+    undated = passage("other", 0.045, "The club has a famous stadium.")
+    ranking = [now_news, undated, of_then, speaks_of_then, page]
+    asked = asked_period(question_window("Who won the cup in 2021?", date(2026, 12, 1)), date(2026, 12, 1))
+    ordered = prefer_period(ranking, asked)
+    assert [c.article.id for c in ordered] == ["then", "recalls", "now", "other", "page"]
+    assert {c.article.id: c.score for c in ordered} == {
+        "now": pytest.approx(0.05 * OFF_PERIOD),
+        "other": pytest.approx(0.045 * OFF_PERIOD),
+        "then": 0.04,
+        "recalls": 0.03,
+        "page": pytest.approx(0.02 * OFF_PERIOD),
+    }
+    in_2016 = asked_period(question_window("Who was at the club in 2016?", date(2026, 12, 1)), date(2026, 12, 1))
+    assert prefer_period([page], in_2016)[0].score == 0.02  # named by no sentence, held by the span
+    # A question about now, or about a period whose news is still coming in, keeps relevance's order.
+    assert prefer_period(ranking, asked_period(None, date(2026, 12, 1))) == ranking
+    this_week = asked_period(question_window("Who won this week?", date(2026, 5, 6)), date(2026, 5, 6))
+    assert prefer_period(ranking, this_week) == ranking
 
 
 def test_dates_are_read_from_urls_only_where_a_url_holds_one():

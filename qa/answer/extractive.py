@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer, load_recognizer
-from qa.answer.periods import nearest, periods_of, speaks_of
+from qa.answer.periods import nearest, speaks_of
 from qa.answer.reading import Reading, read
 from qa.answer.scorer import AnswerScorer, load_scorer
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import Chunk, Period
+from qa.models import AskedPeriod, Chunk, Period
 
 # A further sentence joins the answer only if the sentence model scores it this close to the best one.
 FOLLOW_UP_RATIO = 0.9
@@ -78,15 +78,18 @@ class ExtractiveAnswerer:
         """Confidence below which the answer is a refusal: the setting, else the scorer's own."""
         return self.scorer.manifest.refusal_threshold if self._refusal_threshold is None else self._refusal_threshold
 
-    def select(self, question: str, passages: Sequence[Chunk], period: Period | None = None) -> Selection:
+    def select(self, question: str, passages: Sequence[Chunk], asked: AskedPeriod | None = None) -> Selection:
         """The one to three best sentences, the phrase that answers in a few words, and the confidence.
 
-        The short answer's sentence comes first, so citation [1] always holds it. With the `period` a question
-        asks about, an answer from a sentence that speaks of another period gives way to the best one from a
-        sentence of that period; with none there, it is a refusal that says what the other periods give.
+        The short answer's sentence comes first, so citation [1] always holds it. When the period the question is
+        `asked` about is past, an answer from a sentence that speaks of another period gives way to the best one
+        from a sentence of that period; with none there, it is a refusal that says what the other periods give.
+        A question about now does the same on a page whose dates are in its text: "Who leads the club?" is answered
+        from the period still open ("since 2019"), not from one that ended ("from 2010 to 2015"), and never refused
+        for it.
         """
         manifest = self.scorer.manifest  # loaded before anything else: a broken scorer is an error, never skipped
-        reading = read(question, passages, self.embeddings, self.recognizer, period)
+        reading = read(question, passages, self.embeddings, self.recognizer, asked)
         if not reading.sentences:
             return Selection(evidence=[], short_answer=None, confidence=0.0)
         sentence_scores = self.scorer.sentence_scores(reading.sentence_features)
@@ -97,8 +100,9 @@ class ExtractiveAnswerer:
         ranked = sorted(sentences, key=lambda s: -s.score)
         candidate_scores = self.scorer.candidate_scores(reading.candidate_features) if reading.groups else np.zeros(0)
         short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores)
-        if period is not None and short is not None:
-            spoken = periods_of(sentences)
+        undated = short is not None and not short.evidence.chunk.article.published
+        if asked and short and (asked.past or (undated and not asked.named)):
+            period, spoken = asked.period, reading.periods
             if speaks_of(spoken[sentences.index(short.evidence)], period) is False:
                 # Of the article the answer came from: another page may speak of the period about someone else.
                 article = short.evidence.chunk.article.id
@@ -107,7 +111,7 @@ class ExtractiveAnswerer:
                     for i, periods in enumerate(spoken)
                     if speaks_of(periods, period) and sentences[i].chunk.article.id == article
                 }
-                if not in_period and not short.evidence.chunk.article.published:
+                if not in_period and undated and asked.past:
                     # A page whose dates are in its text says nothing for the period. (News keeps its answer: a
                     # story of the period may name no date in the sentences read.)
                     elsewhere = self._elsewhere(reading, spoken, period, candidate_scores)

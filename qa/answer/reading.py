@@ -23,10 +23,10 @@ from qa.answer.candidates import Candidate, candidates
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer
 from qa.answer.patterns import TYPE_PATTERNS
-from qa.answer.periods import periods_of, speaks_of
+from qa.answer.periods import PERIOD_FEATURES, periods_of, relation
 from qa.answer.question import CANDIDATE_KINDS, WH_KINDS, Asked, Kind, asked, said_in
 from qa.embeddings import MiniLMEmbeddings
-from qa.models import Chunk, Period
+from qa.models import AskedPeriod, Chunk, Period
 from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
 
 # Only the best-ranked passages are read: later ones rarely hold the answer and cost embedding time.
@@ -55,6 +55,7 @@ SENTENCE_FEATURES = [
     "candidates",  # candidate mentions in it
     "fitting_candidates",  # of the asked-for kind
     "title_case",  # share of its words capitalised: headlines hold many names and few answers
+    *PERIOD_FEATURES,  # its periods against the question's (qa/answer/periods.py)
 ]
 CANDIDATE_FEATURES = [
     "mentions",
@@ -87,6 +88,8 @@ CANDIDATE_FEATURES = [
     "question_fit",  # cosine with the question
     *[f"asks_{kind.value}" for kind in WH_KINDS],
     *[f"is_{kind.value}" for kind in CANDIDATE_KINDS],
+    *PERIOD_FEATURES,  # of its best sentence
+    "period_share",  # share of its sentences that speak of the question's period
 ]
 
 
@@ -112,6 +115,7 @@ class Reading:
     sentences: list[Evidence]
     sentence_features: np.ndarray
     groups: list[CandidateGroup]
+    periods: list[list[Period]]  # the periods each sentence speaks of
 
     @property
     def candidate_features(self) -> np.ndarray:
@@ -126,23 +130,26 @@ def read(
     passages: Sequence[Chunk],
     embeddings: MiniLMEmbeddings,
     recognizer: EntityRecognizer,
-    period: Period | None = None,
+    period: AskedPeriod | None = None,
 ) -> Reading:
-    """The sentences and candidates of the top passages with their features; with the past `period` the question
-    asks about, the sentences that speak of it are read first."""
+    """The sentences and candidates of the top passages with their features, each sentence's periods against the
+    `period` the question is about; when that is past, the sentences that speak of it are read first."""
     wanted = asked(question)
     sentences, ranks = _sentences(passages)
     if not sentences:
-        return Reading(wanted, [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32), [])
+        return Reading(wanted, [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32), [], [])
     terms = content_terms(question)
     sentence_terms = [content_terms(s.text) for s in sentences]
     idf = _idf(terms, sentence_terms)
     question_lower = question.lower()
     lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
     has_type = [_has_new_answer(s.text, wanted.wh_kind, question_lower) for s in sentences]
+    spoken = periods_of(sentences)
+    periods = [relation(found, period) for found in spoken]
     # A question about a past period reads the sentences that speak of it first, by the bonus a sentence with an
-    # answer of the asked type gets (none is fit on them: the scorer reads their features as any sentence's).
-    in_period = [bool(speaks_of(p, period)) for p in periods_of(sentences)] if period else [False] * len(sentences)
+    # answer of the asked type gets.
+    overlapping = PERIOD_FEATURES.index("period_overlaps")
+    in_period = [bool(period and period.past and row[overlapping]) for row in periods]
     # Stable sort: ties keep passage order.
     order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * (has_type[i] + in_period[i])))[
         :MAX_EMBEDDED
@@ -171,6 +178,7 @@ def read(
                 per_sentence[j],
                 fitting[j],
                 _title_case(sentences[i].text),
+                *periods[i],
             ]
             for j, i in enumerate(order)
         ],
@@ -179,7 +187,7 @@ def read(
     chosen = [s.model_copy(update={"score": float(dense[j])}) for j, s in enumerate(chosen)]
     read_passages = list(passages[:MAX_PASSAGES])
     groups = _groups(wanted, chosen, mentions, sentence_features, embeddings, question_vector, read_passages)
-    return Reading(wanted, chosen, sentence_features, groups)
+    return Reading(wanted, chosen, sentence_features, groups, [spoken[i] for i in order])
 
 
 def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:
@@ -275,9 +283,14 @@ def _groups(
             float(vectors[index] @ question_vector),
             *[wanted.wh_kind is k for k in WH_KINDS],
             *[kind is k for k in CANDIDATE_KINDS],
+            *sentence_features[best.sentence, _PERIODS],
+            rows[:, SENTENCE_FEATURES.index("period_overlaps")].mean(),
         ]
         groups.append(CandidateGroup(key=key, mentions=found, features=np.array(row, dtype=np.float32)))
     return groups
+
+
+_PERIODS = slice(SENTENCE_FEATURES.index(PERIOD_FEATURES[0]), len(SENTENCE_FEATURES))
 
 
 def _title_case(sentence: str) -> float:

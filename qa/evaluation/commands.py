@@ -139,7 +139,13 @@ def evaluate_train(
     held_out: Annotated[
         Path | None, typer.Option(help="Also write each leave-one-year-out scorer here (without-<year>).")
     ] = None,
-    ablation: Annotated[bool, typer.Option(help="Also measure each feature group left out.")] = False,
+    ablation: Annotated[
+        list[str] | None, typer.Option(help="Also measure this feature group left out (repeatable; 'all': each).")
+    ] = None,
+    cross_validate: Annotated[
+        list[str] | None,
+        typer.Option(help="Score this dataset (its name) by cross-validation, not left out whole (repeatable)."),
+    ] = None,
 ) -> None:
     """Retrain the answer scorer on benchmark years, each year's figures from a scorer fit on the others."""
     from qa.answer.scorer import SHIPPED as SHIPPED_SCORER
@@ -147,12 +153,19 @@ def evaluate_train(
     from qa.evaluation import datasets, examples, training
 
     with user_errors():
+        groups = list(training.ABLATIONS) if ablation == ["all"] else ablation or []
+        if unknown := [group for group in groups if group not in training.ABLATIONS]:
+            raise typer.BadParameter(
+                f"no group {unknown[0]!r} (groups: {', '.join(training.ABLATIONS)}, all)", None, None, "--ablation"
+            )
+        loaded = [datasets.load_dataset(folder) for folder in folders]
+        if missing := [name for name in cross_validate or [] if name not in {d.name for d in loaded}]:
+            raise typer.BadParameter(f"{missing[0]!r} is no dataset given", None, None, "--cross-validate")
         settings, embeddings = get_settings(), load_embeddings()
         read = {}
-        for folder in folders:
-            dataset = datasets.load_dataset(folder)
+        for dataset in loaded:
             with progress_bar(f"Reading {dataset.name}", "questions") as advance:
                 read[dataset.name] = examples.read_dataset(dataset, settings, embeddings, advance)
-        figures = training.train(read, model or SHIPPED_SCORER, held_out, ablation)
+        figures = training.train(read, model or SHIPPED_SCORER, held_out, groups, cross_validate or [])
         show(training.figures_table(figures))
         show_error(f"scorer: {model or SHIPPED_SCORER}")

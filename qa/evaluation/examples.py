@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,13 @@ from qa.config import Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.evaluation import metrics
 from qa.evaluation.datasets import EvalDataset, EvalQuestion, TimeMode
-from qa.evaluation.runner import open_engine
-from qa.models import Chunk
+from qa.evaluation.runner import eval_settings, open_engine
 
 # Passages read as a user's question gets them: as of its quiz day, the recency ranking deciding (#20). Fit on
 # window-mode reading, answers as of the day ran 1-2 points under the window's on 2022 and 2023q1.
 TIME_MODE: TimeMode = "as-of"
+# A question's number within its quiz or page, at the end of its id ("20230106_0", "timeqa-Newton_D._Baker_House-2").
+QUESTION_NUMBER = re.compile(r"[-_]\d+$")
 # Code whose change changes the features: the cache of readings is keyed by it.
 _READING_SOURCES = (
     "answer/reading.py",
@@ -31,6 +33,10 @@ _READING_SOURCES = (
     "answer/entities.py",
     "answer/patterns.py",
     "answer/question.py",
+    "answer/periods.py",
+    "fusion.py",
+    "dates.py",
+    "timewords.py",
     "embeddings.py",
     "text.py",
 )
@@ -42,6 +48,7 @@ class Example:
 
     dataset: str
     question_id: str
+    group: str  # the questions written together (a quiz's, a page's): cross-validation folds keep them whole
     answerable: bool
     candidate_texts: list[str]
     candidate_features: np.ndarray
@@ -56,18 +63,20 @@ def read_dataset(
     embeddings: MiniLMEmbeddings,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Example]:
-    """Every question with a gold answer, read from its passages as of its quiz day; cached in data_dir/train/."""
-    engine, _ = open_engine(dataset, settings, embeddings)
+    """Every question with a gold answer, read from its passages as of its quiz day; cached in data_dir/train/ (a
+    cached reading needs no index)."""
     code = hashlib.sha256(b"".join((Path(__file__).parents[1] / s).read_bytes() for s in _READING_SOURCES))
     code.update(TIME_MODE.encode())
-    cache = engine.settings.data_dir / "train" / f"{engine.settings.collection}-{code.hexdigest()[:10]}.json"
+    collection = eval_settings(dataset, settings, embeddings.model_name).collection
+    cache = settings.data_dir / "train" / f"{collection}-{code.hexdigest()[:10]}.json"
     if cache.is_file():
         return [_example(record) for record in json.loads(cache.read_text())]
+    engine, _ = open_engine(dataset, settings, embeddings)
     recognizer = load_recognizer()
     questions = [q for q in dataset.questions if q.answer]
     examples = []
     for question in questions:
-        examples.append(_read(dataset.name, question, _passages(engine, question), embeddings, recognizer))
+        examples.append(_read(dataset.name, question, engine, embeddings, recognizer))
         if on_progress:
             on_progress(1, len(questions))
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -75,23 +84,25 @@ def read_dataset(
     return examples
 
 
-def _passages(engine: Any, question: EvalQuestion) -> list[Chunk]:
+def _read(name: str, question: EvalQuestion, engine: Any, embeddings: Any, recognizer: Any) -> Example:
+    """The question's passages as the engine retrieves them, read against the period it is about."""
     query = question.query(time=TIME_MODE)
-    return engine.retriever.retrieve(query.question, query.k, query.search()[0])
-
-
-def _read(name: str, question: EvalQuestion, passages: list[Chunk], embeddings: Any, recognizer: Any) -> Example:
-    reading = read(question.question, passages, embeddings, recognizer)
+    filters, window = query.search()
+    period = query.period(window)
+    passages = engine.retriever.retrieve(query.question, query.k, filters, period)
+    reading = read(question.question, passages, embeddings, recognizer, period)
     texts = [group.text for group in reading.groups]
+    golds = question.golds
     return Example(
         dataset=name,
         question_id=question.id,
+        group=QUESTION_NUMBER.sub("", question.id),
         answerable=question.answerable,
         candidate_texts=texts,
         candidate_features=reading.candidate_features,
-        candidate_f1=np.array([metrics.token_f1(text, question.answer) for text in texts]),
+        candidate_f1=np.array([max(metrics.token_f1(text, gold) for gold in golds) for text in texts]),
         sentence_features=reading.sentence_features,
-        sentence_right=np.array([metrics.contains(s.text, question.answer) for s in reading.sentences]),
+        sentence_right=np.array([max(metrics.contains(s.text, gold) for gold in golds) for s in reading.sentences]),
     )
 
 
@@ -99,6 +110,7 @@ def _record(example: Example) -> dict[str, Any]:
     return {
         "dataset": example.dataset,
         "question_id": example.question_id,
+        "group": example.group,
         "answerable": example.answerable,
         "candidate_texts": example.candidate_texts,
         "candidate_features": example.candidate_features.tolist(),
@@ -112,6 +124,7 @@ def _example(record: dict[str, Any]) -> Example:
     return Example(
         dataset=record["dataset"],
         question_id=record["question_id"],
+        group=record["group"],
         answerable=record["answerable"],
         candidate_texts=record["candidate_texts"],
         candidate_features=np.array(record["candidate_features"], dtype=np.float32).reshape(

@@ -1,7 +1,7 @@
 """Training the answer scorer on benchmark years: each question's passages read once and labelled
 (qa/evaluation/examples.py), the LightGBM models fit, every year scored by models trained on the other years only
-(leave one year out), and the shipped models trained on all of them. `qa eval train DATASET...` runs it and prints
-the held-out figures."""
+(leave one year out; a dataset the choices were tuned on, by cross-validation), and the shipped models trained on
+all of them. `qa eval train DATASET...` runs it and prints the held-out figures."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.answer.periods import PERIOD_FEATURES
 from qa.answer.reading import CANDIDATE_FEATURES, SENTENCE_FEATURES
 from qa.answer.scorer import (
     ANSWER_MODEL,
@@ -50,6 +51,8 @@ ROUNDS = 300
 # probability separates right from wrong answers better (AUC 0.84 and 0.86 against 0.83 and 0.82).
 RANKING = {"objective": "lambdarank", "lambdarank_truncation_level": 5}
 GRADES = 3
+# Folds of a dataset scored by cross-validation, fit with the other datasets on its other folds.
+CROSS_VALIDATION_FOLDS = 5
 # Folds of the training questions whose out-of-fold scores fit the calibration and choose the thresholds.
 CALIBRATION_FOLDS = 3
 # Precision the bold short answer is shown at, and that a refusal must have (the share of refused questions whose
@@ -130,7 +133,9 @@ def outcomes(models: Models, examples: Sequence[Example], exclude: Sequence[str]
             em = float(f1 == 1.0)
         sentence_score, sentence_right = 0.0, 0.0
         if len(e.sentence_right):
-            scores = models.sentences.predict(e.sentence_features)
+            y = e.sentence_features.copy()
+            y[:, [SENTENCE_FEATURES.index(name) for name in exclude if name in SENTENCE_FEATURES]] = 0.0
+            scores = models.sentences.predict(y)
             best = int(np.argmax(scores))
             sentence_score, sentence_right = float(scores[best]), float(e.sentence_right[best])
         found.append(
@@ -202,7 +207,28 @@ def fit_scorer(years: dict[str, list[Example]], names: Sequence[str], exclude: S
 def held_out(years: dict[str, list[Example]], target: str, exclude: Sequence[str] = ()) -> tuple[Scorer, dict]:
     """A scorer fit on every year but `target`, and its figures on `target`."""
     scorer = fit_scorer(years, [name for name in years if name != target], exclude)
-    return scorer, _figures(outcomes(scorer.models, years[target], exclude), scorer)
+    return scorer, _figures([(outcomes(scorer.models, years[target], exclude), scorer)])
+
+
+def cross_validated(datasets: dict[str, list[Example]], target: str, exclude: Sequence[str] = ()) -> dict:
+    """Figures on `target` from CROSS_VALIDATION_FOLDS scorers, each fit on every other dataset and the other folds
+    of it, each scoring its own fold: for a dataset that choices were tuned on (timeqa-train). A fold holds whole
+    groups (a page's questions), so no page is both read and scored."""
+    scored = []
+    for fold in folds(datasets[target]):
+        rest = {name: found for name, found in datasets.items() if name != target}
+        scored_ids = {e.question_id for e in fold}
+        rest[target] = [e for e in datasets[target] if e.question_id not in scored_ids]
+        scorer = fit_scorer(rest, list(rest), exclude)
+        scored.append((outcomes(scorer.models, fold, exclude), scorer))
+    return _figures(scored)
+
+
+def folds(examples: Sequence[Example]) -> list[list[Example]]:
+    """CROSS_VALIDATION_FOLDS folds of the examples, each group (a page's questions) whole in one of them."""
+    groups = sorted({e.group for e in examples})
+    fold_of = {group: index % CROSS_VALIDATION_FOLDS for index, group in enumerate(groups)}
+    return [[e for e in examples if fold_of[e.group] == fold] for fold in range(CROSS_VALIDATION_FOLDS)]
 
 
 def _confidence_steps(found: Sequence[Outcome]) -> dict[str, Calibration]:
@@ -239,20 +265,23 @@ def support_of(found: Sequence[Outcome], steps: dict[str, Calibration]) -> np.nd
     return steps["sentence_confidence"].many([o.sentence_score for o in found])
 
 
-def _figures(found: Sequence[Outcome], scorer: Scorer) -> dict[str, Any]:
-    confidence = confidence_of(found, scorer.steps)
+def _figures(scored: Sequence[tuple[Sequence[Outcome], Scorer]]) -> dict[str, Any]:
+    """EM, F1, calibration and refusals of outcomes, each part judged by the scorer that scored it."""
+    found = [o for part, _ in scored for o in part]
+    confidence = np.concatenate([confidence_of(part, scorer.steps) for part, scorer in scored])
+    answered = np.concatenate([support_of(part, scorer.steps) >= scorer.refusal for part, scorer in scored])
+    shown = np.concatenate([np.full(len(part), scorer.shown) for part, scorer in scored])
     right = _rightness(found)
-    answered = support_of(found, scorer.steps) >= scorer.refusal
     answerable = np.array([o.answerable for o in found], dtype=bool)
-    bold = answered & (confidence >= scorer.shown) & np.array([o.best_text is not None for o in found])
+    bold = answered & (confidence >= shown) & np.array([o.best_text is not None for o in found])
     return {
         "questions": len(found),
         "em": round(float(np.mean([o.em if a else 0.0 for o, a in zip(found, answered, strict=True)])), 4),
         "f1": round(float(np.mean([o.f1 if a else 0.0 for o, a in zip(found, answered, strict=True)])), 4),
         "right": round(float(right.mean()), 4),
         "ece": round(metrics.expected_calibration_error(confidence, right), 4),
-        "refusal_threshold": round(scorer.refusal, 4),
-        "shown_threshold": round(scorer.shown, 4),
+        "refusal_threshold": round(float(np.mean([scorer.refusal for _, scorer in scored])), 4),
+        "shown_threshold": round(float(np.mean([scorer.shown for _, scorer in scored])), 4),
         "refused_answerable": round(float((~answered[answerable]).mean()), 4) if answerable.any() else None,
         "shown": round(float(bold.mean()), 4),
         "shown_right": round(float(right[bold].mean()), 4) if bold.any() else None,
@@ -283,10 +312,10 @@ def save(scorer: Scorer, folder: Path, trained_on: Sequence[str], figures: dict[
     return folder
 
 
-# Features left out together in the ablation: what each kind of evidence buys.
+# Features left out together in the ablation (`qa eval train --ablation NAME`): what each kind of evidence buys.
 ABLATIONS = {
-    "meaning (dense, fits)": ["dense", "max_dense", "sum_dense", "question_fit"],
-    "shared terms": ["max_lexical", "sum_lexical"],
+    "meaning": ["dense", "max_dense", "sum_dense", "question_fit"],
+    "shared-terms": ["max_lexical", "sum_lexical"],
     "redundancy": [
         "mentions",
         "sentences",
@@ -298,35 +327,48 @@ ABLATIONS = {
         "in_passages",
         "in_titles",
     ],
-    "answer kind (NER, head noun)": [
+    "answer-kind": [
         "kind_fit",
         "from_entity",
         *[f for f in CANDIDATE_FEATURES if f.startswith("is_")],
     ],
-    "head-noun fit": ["head_fit", "from_head"],
+    "head-noun": ["head_fit", "from_head"],
     "proximity": ["proximity"],
-    "passage rank": ["best_passage_rank", "best_order"],
+    "passage-rank": ["best_passage_rank", "best_order"],
+    "period": [*PERIOD_FEATURES, "period_share"],
 }
 
 
 def train(
-    datasets: dict[str, list[Example]], folder: Path, held_out_dir: Path | None, ablation: bool
+    datasets: dict[str, list[Example]],
+    folder: Path,
+    held_out_dir: Path | None,
+    ablations: Sequence[str] = (),
+    cross_validate: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Leave-one-year-out figures (and held-out scorers in held_out_dir), the ablation, and the shipped scorer."""
+    """Held-out figures of each dataset (leave one year out; by cross-validation for those named in
+    `cross_validate`), the held-out scorers in held_out_dir, the named ablations, and the shipped scorer."""
     figures: dict[str, Any] = {"held_out": {}, "ablation": {}}
     names = sorted(datasets)
-    if len(names) > 1:
-        for name in names:
-            scorer, found = held_out(datasets, name)
-            figures["held_out"][name] = found
-            if held_out_dir:
-                save(scorer, held_out_dir / f"without-{name}", [n for n in names if n != name], found)
-        if ablation:
-            for label, features in ABLATIONS.items():
-                figures["ablation"][label] = {
-                    name: {key: held_out(datasets, name, features)[1][key] for key in ("em", "f1", "right")}
-                    for name in names
-                }
+
+    def scored(name: str, exclude: Sequence[str] = ()) -> dict[str, Any]:
+        if name in cross_validate:
+            return cross_validated(datasets, name, exclude)
+        scorer, found = held_out(datasets, name, exclude)
+        if held_out_dir and not exclude:
+            save(scorer, held_out_dir / f"without-{name}", [n for n in names if n != name], found)
+        return found
+
+    # A lone dataset has nothing to be left out of, but it may be cross-validated.
+    scored_names = [name for name in names if len(names) > 1 or name in cross_validate]
+    for name in scored_names:
+        figures["held_out"][name] = scored(name)
+    for label in ablations:
+        figures["ablation"][label] = {
+            name: {key: found[key] for key in ("em", "f1", "right")}
+            for name in scored_names
+            for found in [scored(name, ABLATIONS[label])]
+        }
     save(fit_scorer(datasets, names), folder, names, figures)
     return figures
 
