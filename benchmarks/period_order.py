@@ -17,9 +17,8 @@ from qa.backends import load_embeddings
 from qa.config import get_settings
 from qa.evaluation import metrics, runner
 from qa.evaluation.datasets import load_datasets
-from qa.fusion import diversify, fuse_rankings, prefer_period, prefer_recent
+from qa.fusion import diversify, prefer_period, prefer_recent
 from qa.retrieval import CANDIDATES
-from qa.store import with_scores
 
 OFF_PERIOD_SHARES = (1.0, 0.75, 0.5, 0.25, 0.1)
 
@@ -39,9 +38,7 @@ def main() -> None:
         period = query.period(window)
         if not (question.answerable and period.past):
             continue
-        dense = retriever.dense_ranked(query.question, CANDIDATES, filters)
-        lexical = retriever.catalog.ranked(query.question, CANDIDATES, filters)
-        ranked = prefer_recent(with_scores(retriever.store, fuse_rankings([dense, lexical])), filters)
+        ranked = prefer_recent(retriever.pool(query.question, CANDIDATES, filters), filters)
         pools.append((question, ranked, period))
     print(f"{dataset.name}: {len(pools)} answerable questions about a past period")
     for share in OFF_PERIOD_SHARES:

@@ -23,11 +23,10 @@ from qa.backends import load_embeddings
 from qa.config import get_settings
 from qa.evaluation import metrics, runner
 from qa.evaluation.datasets import EvalQuestion, TimeMode, load_datasets
-from qa.fusion import diversify, fuse_rankings, prefer_recent
+from qa.fusion import diversify, prefer_recent
 from qa.models import Chunk, TimeWindow
 from qa.query import Filters
 from qa.retrieval import CANDIDATES, HybridRetriever
-from qa.store import with_scores
 
 Decay = Callable[[list[Chunk], Filters], list[Chunk]]
 WindowRule = Callable[[str, date], TimeWindow | None]
@@ -68,9 +67,7 @@ def pools(
     for question in questions:
         query = question.query(time=time)
         filters, _ = query.search()
-        dense = retriever.dense_ranked(query.question, CANDIDATES, filters)
-        lexical = retriever.catalog.ranked(query.question, CANDIDATES, filters)
-        found.append((question, with_scores(retriever.store, fuse_rankings([dense, lexical])), filters))
+        found.append((question, retriever.pool(query.question, CANDIDATES, filters), filters))
     return found
 
 

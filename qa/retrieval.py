@@ -38,14 +38,17 @@ class HybridRetriever(BaseRetriever):
         """The k best passages for the question among those that pass the filters (the configured k if None), those
         of the past `period` it is about first."""
         k = k or self.k
-        candidates = max(CANDIDATES, k)
-        dense = self.dense_ranked(question, candidates, filters)
-        lexical = self.catalog.ranked(question, candidates, filters)
-        # One read of the stored chunks for both rankings.
-        ranking = prefer_recent(with_scores(self.store, fuse_rankings([dense, lexical])), filters)
+        ranking = prefer_recent(self.pool(question, max(CANDIDATES, k), filters), filters)
         if period:
             ranking = prefer_period(ranking, period)
         return diversify(ranking)[:k]
+
+    def pool(self, question: str, candidates: int, filters: Filters = NO_FILTERS) -> list[Chunk]:
+        """The dense and lexical rankings fused, before any ordering by date: what the benchmarks re-rank."""
+        dense = self.dense_ranked(question, candidates, filters)
+        lexical = self.catalog.ranked(question, candidates, filters)
+        # One read of the stored chunks for both rankings.
+        return with_scores(self.store, fuse_rankings([dense, lexical]))
 
     def _get_relevant_documents(
         self,
