@@ -56,6 +56,7 @@ class Catalog:
     _sources: np.ndarray
     _source_codes: dict[str, int]
     _row_of: dict[str, int] | None  # id -> row, built when first needed after a refresh
+    _leads: np.ndarray | None  # which rows are an article's first chunk, built likewise
     _norms: np.ndarray | None  # each row's BM25 length normalisation, made when first needed after a refresh
     _live: int  # live rows when _norms was made
     _article_info: dict[str, tuple[str, str | None, int]]  # article -> (story, source, day number or 0)
@@ -79,6 +80,7 @@ class Catalog:
         self._sources = np.zeros(0, dtype=np.int32)
         self._source_codes = {}
         self._row_of = None
+        self._leads = None
         self._norms = None
         self._live = 0
         self._article_info, self._members = {}, {}
@@ -166,6 +168,17 @@ class Catalog:
             mask, row_of = self.mask(filters), self._row_of
             return [hit for hit in hits if (row := row_of.get(hit[0])) is not None and mask[row]]
 
+    def leads(self, filters: Filters, limit: int) -> list[str]:
+        """Ids of the first chunks of the articles that pass the filters, newest first, at most `limit`: what a
+        question about a period's news with no topic reads."""
+        with self._lock:
+            self._refresh()
+            if self._leads is None:
+                self._leads = np.fromiter((id_.endswith(":0") for id_ in self._ids), dtype=bool, count=len(self._ids))
+            rows = np.flatnonzero(self.mask(filters) & self._leads)
+            newest = rows[np.argsort(-self._days[rows], kind="stable")][:limit]
+            return [self._ids[row] for row in newest]
+
     def story_members(self, stories: Sequence[str]) -> list[StoryMember]:
         """The stored articles of these stories (qa.stories), oldest first; from memory, as Chroma's `where` on the
         articles took 24 ms p50 and 210 ms p95 a question on 2023q1."""
@@ -215,7 +228,7 @@ class Catalog:
         if (~self._alive).sum() > self._alive.sum():
             self._compact()
         self._revision = revision
-        self._row_of = self._norms = None
+        self._row_of = self._leads = self._norms = None
         if self._snapshot and len(self._ids) - rows_before >= SNAPSHOT_AFTER:
             self._save(self._snapshot)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
@@ -24,22 +24,47 @@ from qa.answer import (
     split_claims,
     verify_citations,
 )
+from qa.answer.citations import quote_citation
 from qa.answer.phrases import (
     EMPTY_WINDOW,
     LLM_FAILED,
     LLM_SENTENCES_DROPPED,
     LLM_UNSUPPORTED,
     NEWEST_IS_OLD,
+    NO_ARTICLES_ON_THIS,
     OLD_AFTER_DAYS,
     REWRITE_FAILED,
     other_periods,
+    timeline_text,
+)
+from qa.answer.timeline import (
+    MAX_LEADS,
+    TIMELINE_PASSAGES,
+    TOPICLESS_DAYS,
+    Entry,
+    articles_per_day,
+    asks_timeline,
+    lines_of,
+    pick_entries,
+    topic_of,
 )
 from qa.answerers import AnswererName
 from qa.conversation import resolve_follow_up, rewrite_with_llm
 from qa.dates import day_text, window_text
 from qa.errors import one_line
-from qa.models import Answer, AnswerEvent, Article, AskedPeriod, Chunk, Citation, StoryMember, TimeWindow
-from qa.query import Query
+from qa.models import (
+    Answer,
+    AnswerEvent,
+    Article,
+    AskedPeriod,
+    Chunk,
+    Citation,
+    StoryMember,
+    Timeline,
+    TimelineEntry,
+    TimeWindow,
+)
+from qa.query import Filters, Query
 from qa.retrieval import HybridRetriever
 from qa.stories import with_stories
 
@@ -68,6 +93,13 @@ class Retrieved(BaseModel):
     period: AskedPeriod = Field(description="The period the question is about: its words', else the as-of day.")
     about_now: bool = Field(description="Whether it asks about now: no dates given, no time words but 'latest'.")
     answerer: AnswererName = Field(description="Who writes the answer.")
+    filters: Filters = Field(description="The filters the passages were searched with: the period's dates.")
+    topic: str | None = Field(
+        default=None,
+        description="For a question answered as a timeline, what its story is about ('' for the period's most "
+        "covered stories); None for any other.",
+    )
+    entries: int = Field(default=8, description="The most entries a timeline lists.")
     notices: list[str] = Field(description="What the reader should know so far.")
     timings: dict[str, float] = Field(description="Seconds per stage so far.")
     started: float = Field(description="perf_counter() when the question's clock started.")
@@ -84,6 +116,8 @@ class Draft(BaseModel):
     confidence: float | None = Field(default=None, description="The extractive answerer's confidence, if it wrote it.")
     confident: bool = Field(default=False, description="Whether that confidence reaches the shown threshold.")
     notices: list[str] = Field(description="What the reader should know, the search's notices included.")
+    timeline: Timeline | None = Field(default=None, description="A timeline answer's entries (outlets not yet all).")
+    refusal: str = Field(default=CANNOT_ANSWER, description="What the answer says when nothing is cited.")
 
 
 # An answer step streams what it writes (AnswerEvent deltas) and ends with its Draft.
@@ -103,7 +137,8 @@ def build_chain(parts: AnswerParts) -> Runnable[Query, AnswerEvent]:
     then finish; each step timed. Streaming it yields AnswerEvents, the finished Answer last."""
 
     def answer(retrieved: Retrieved) -> Iterator[AnswerEvent]:
-        for item in ANSWER_STEPS[retrieved.answerer](parts, retrieved):
+        step = timeline_step if retrieved.topic is not None else ANSWER_STEPS[retrieved.answerer]
+        for item in step(parts, retrieved):
             yield AnswerEvent(answer=finish(parts, item)) if isinstance(item, Draft) else item
 
     def searched(query: Query) -> Retrieved:
@@ -135,9 +170,21 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
             standalone = resolve_follow_up(question, query.history)
     filters, window = query.search(standalone)
     period = query.period(window)
-    passages = parts.retriever.retrieve(standalone, query.k, filters, period)
-    if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
-        notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))
+    topic = None
+    if query.mode == "timeline" or (query.mode == "auto" and asks_timeline(standalone)):
+        topic = topic_of(standalone, query.as_of)
+        if not topic and filters.since is None:  # the period's news: the days up to the last one searched
+            filters = filters.model_copy(
+                update={"since": (filters.until or query.as_of) - timedelta(days=TOPICLESS_DAYS - 1)}
+            )
+        if topic:
+            passages = parts.retriever.retrieve(topic, query.k or TIMELINE_PASSAGES, filters, period)
+        else:
+            passages = parts.retriever.leads(filters, MAX_LEADS)
+    else:
+        passages = parts.retriever.retrieve(standalone, query.k, filters, period)
+        if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
+            notices.append(EMPTY_WINDOW.format(window=window_text(filters.since, filters.until)))
     return Retrieved(
         question=question,
         standalone=standalone,
@@ -147,6 +194,9 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
         period=period,
         about_now=not (query.since or query.until) and (window is None or window.latest),
         answerer=answerer,
+        filters=filters,
+        topic=topic,
+        entries=query.entries,
         notices=notices,
         timings={"retrieve": time.perf_counter() - started},
         started=started,
@@ -220,6 +270,70 @@ def answer_generated(parts: AnswerParts, retrieved: Retrieved) -> Iterator[Answe
     yield Draft(retrieved=retrieved, answerer=retrieved.answerer, text=text, citations=citations, notices=notices)
 
 
+def timeline_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:
+    """A timeline: the dated entries of the story the question asks about (qa/answer/timeline.py), each quote
+    verified; "No articles from … on this" when the period has none."""
+    yield answer_timeline(parts, retrieved)
+
+
+def answer_timeline(parts: AnswerParts, retrieved: Retrieved) -> Draft:
+    """The timeline's entries with their citations numbered in date order (an update's earlier report just before
+    it), each quote verified against its stored article: an entry whose quote is not is left out."""
+    since, until = retrieved.filters.since, retrieved.filters.until or retrieved.as_of
+    topic = retrieved.topic or ""
+    lines = lines_of(retrieved.passages, topic, since, until)
+    picked = pick_entries(lines, retrieved.entries)
+    numbers: dict[tuple[str, int, int], int] = {}
+    citations: list[Citation] = []
+
+    def number(entry: Entry | None, evidence: Evidence) -> int:
+        """The citation number of the quote, numbered on first use; an entry's own quote carries its score."""
+        key = (evidence.chunk.id, evidence.start, evidence.end)
+        if key not in numbers:
+            numbers[key] = len(numbers) + 1
+            score = entry.line.score if entry else 0.0
+            citations.append(quote_citation(numbers[key], evidence.chunk, evidence.start, evidence.end, score))
+        return numbers[key]
+
+    numbered = []
+    for entry in picked:
+        earlier = number(None, entry.other.evidence) if entry.other and entry.kind == "update" else None
+        own = number(entry, entry.line.evidence)
+        other = number(None, entry.other.evidence) if entry.other and entry.kind == "differs" else earlier
+        numbered.append((entry, own, other))
+    verified = {c.n: c for c in verify_citations(citations, parts.get_article)}
+    entries = [
+        TimelineEntry(
+            day=entry.line.day,
+            text=inert_markers(entry.line.evidence.text),
+            citation=own,
+            outlets=entry.outlets,
+            kind=entry.kind if other in verified else "event",
+            earlier=other if other in verified else None,
+            change=entry.change if other in verified else None,
+        )
+        for entry, own, other in numbered
+        if own in verified
+    ]
+    used = {n for entry in entries for n in (entry.citation, entry.earlier) if n}
+    timeline = Timeline(
+        since=since,
+        until=until,
+        topic=topic,
+        entries=entries,
+        articles_per_day=articles_per_day(lines, since, until),
+    )
+    return Draft(
+        retrieved=retrieved,
+        answerer="extractive",
+        text="",  # written at the finish, when the outlets of each story are known
+        citations=[c for n, c in sorted(verified.items()) if n in used],
+        notices=list(retrieved.notices),
+        timeline=timeline,
+        refusal=NO_ARTICLES_ON_THIS.format(window=window_text(since, until)),
+    )
+
+
 # Which step writes the answer, by the answerer the question asks for: a new way to answer is a step and a line here.
 ANSWER_STEPS: dict[AnswererName, AnswerStep] = {
     "extractive": extractive_step,
@@ -252,8 +366,21 @@ def finish(parts: AnswerParts, draft: Draft) -> Answer:
         "confident": draft.confident,
     }
     if not citations:
-        return Answer(answer=CANNOT_ANSWER, refused=True, **common)
+        return Answer(answer=draft.refusal, refused=True, **common)
+    if draft.timeline is not None:
+        timeline = _with_outlets(draft.timeline, citations)
+        return Answer(answer=timeline_text(timeline), refused=False, citations=citations, timeline=timeline, **common)
     return Answer(answer=draft.text, short_answer=draft.short_answer, refused=False, citations=citations, **common)
+
+
+def _with_outlets(timeline: Timeline, citations: list[Citation]) -> Timeline:
+    """Each entry's outlets with those that carried its story (its citation's "also in")."""
+    by_number = {citation.n: citation for citation in citations}
+    entries = [
+        entry.model_copy(update={"outlets": list(dict.fromkeys([*entry.outlets, *by_number[entry.citation].also_in]))})
+        for entry in timeline.entries
+    ]
+    return timeline.model_copy(update={"entries": entries})
 
 
 def _second_opinion(

@@ -53,6 +53,15 @@ AsOfOption = Annotated[
 TimeWordsOption = Annotated[
     bool, typer.Option(help="Let the question's time words ('last week') set the dates searched.")
 ]
+TimelineOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--timeline/--no-timeline",
+        help="Answer as a dated timeline of the story, or never; unset: as the question's words ask ('what "
+        "happened with X since Monday').",
+    ),
+]
+EntriesOption = Annotated[int, typer.Option("--entries", min=1, max=20, help="The most entries a timeline lists.")]
 
 
 # Dates on the command line: year, month, day, as the help says.
@@ -181,11 +190,14 @@ def ask(
     answerer: AnswererOption = None,
     as_of: AsOfOption = None,
     time_words: TimeWordsOption = True,
+    timeline: TimelineOption = None,
+    entries: EntriesOption = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (a stable contract).")] = False,
 ) -> None:
-    """Answer a question from the ingested articles, citing exact quotes."""
+    """Answer a question from the ingested articles, citing exact quotes; a question about how a story developed
+    gets a dated timeline."""
     with user_errors():
-        query = _query(question, k, since, until, source, answerer, as_of, time_words)
+        query = _query(question, k, since, until, source, answerer, as_of, time_words, timeline, entries)
         answer = print_stream(open_engine().stream(query), quiet=as_json)
     if as_json:
         out.print_json(json.dumps(answer.model_dump(mode="json")))
@@ -419,6 +431,8 @@ def _query(
     answerer: AnswererChoice | None,
     as_of: str | None = None,
     time_words: bool = True,
+    timeline: bool | None = None,
+    entries: int = 8,
 ) -> Query:
     """The Query the command's arguments make: its dates parsed, the rest checked by Query itself."""
     window = _date_option("--since", since), _date_option("--until", until)
@@ -431,6 +445,8 @@ def _query(
         source=source,
         answerer=answerer_name(answerer),
         time_words=time_words,
+        mode="auto" if timeline is None else "timeline" if timeline else "factoid",
+        entries=entries,
         **day,
     )
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from qa.answer.citations import inert_markers
-from qa.answer.phrases import ALSO_IN, UNDATED, short_answer_frame
+from qa.answer.phrases import ALSO_IN, UNDATED, short_answer_frame, timeline_text
 from qa.models import Answer, Citation
 
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark; these are the ones that can start
@@ -47,8 +47,9 @@ def source_line(citation: Citation, *, title_chars: int | None = None) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The short answer on its own line, if there is one (bold when confident), then the answer text; all escaped."""
-    text = escape(answer.answer)
+    """The short answer on its own line, if there is one (bold when confident), then the answer text (a timeline's
+    dated list); all escaped."""
+    text = timeline_text(answer.timeline, escape) if answer.timeline and not answer.refused else escape(answer.answer)
     return f"{short_answer_markdown(answer)}\n\n{text}" if answer.short_answer else text
 
 

@@ -234,6 +234,53 @@ def _wire(name: str) -> str:
     return "article_id" if name == "id" else name
 
 
+AnswerMode = Literal["auto", "factoid", "timeline"]
+"""How a question is answered: as its words ask (auto), with the best sentences and a short answer (factoid), or
+as dated entries of how its story developed (timeline)."""
+EntryKind = Literal["event", "update", "differs"]
+
+
+class TimelineEntry(BaseModel):
+    """One dated step of a story: a sentence quoted by citation [n], and what it changes."""
+
+    day: date = Field(
+        description="The day it happened: the sentence's own date when it writes one, else its article's."
+    )
+    text: str = Field(description="The sentence, exactly as citation [citation] quotes it (its '[3]'s written '(3)').")
+    citation: int = Field(ge=1, description="The n of the citation that quotes it.")
+    outlets: list[str] = Field(
+        default_factory=list, description="The outlets that ran it: its own, reprints, same-day reports of it."
+    )
+    kind: EntryKind = Field(
+        default="event",
+        description="event; update (a later value of a fact an earlier report gave: `earlier` quotes it); or "
+        "differs (outlets gave different values the same day: `earlier` quotes the other).",
+    )
+    earlier: int | None = Field(
+        default=None, description="For an update or a difference: the n of the citation quoting the other report."
+    )
+    change: str | None = Field(default=None, description="What changed or differs, e.g. '12 → 15'.")
+
+
+class DayCount(BaseModel):
+    """How many articles of a timeline's story were published on a day."""
+
+    day: date
+    articles: int = Field(ge=0)
+
+
+class Timeline(BaseModel):
+    """A story's development over the period asked: dated entries in date order, and its articles per day."""
+
+    since: date | None = Field(description="First day of the period the entries are from; None for no bound.")
+    until: date = Field(description="Last day of that period.")
+    topic: str = Field(description="What the timeline is about ('' for the period's most covered stories).")
+    entries: list[TimelineEntry] = Field(description="The dated entries, oldest first.")
+    articles_per_day: list[DayCount] = Field(
+        default_factory=list, description="Articles of the story read, per day of publication (for a chart)."
+    )
+
+
 class Answer(BaseModel):
     """The reply to one question: short text whose every sentence cites a quote, or a refusal."""
 
@@ -282,6 +329,11 @@ class Answer(BaseModel):
         default=False,
         description="Whether the short answer is confident enough to state plainly (shown bold): its confidence "
         "reaches the answer scorer's shown threshold, chosen for a stated precision. Shells show it as it says.",
+    )
+    timeline: Timeline | None = Field(
+        default=None,
+        description="For a question about how a story developed: its dated entries (the answer text lists them). "
+        "None for any other answer.",
     )
 
 

@@ -15,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qa.answerers import AnswererName
 from qa.controls import strip_controls
 from qa.errors import InvalidQuestionError
-from qa.models import AskedPeriod, TimeWindow, Turn
+from qa.models import AnswerMode, AskedPeriod, TimeWindow, Turn
 from qa.timewords import asked_period, search_window
 
 MAX_QUESTION_CHARS = 4000
 MAX_HISTORY_TURNS = 100
+MAX_ENTRIES = 20
 EARLIEST_AS_OF = date(1900, 1, 1)
 
 
@@ -93,6 +94,13 @@ class Query(Filters):
         default=True,
         description="Whether the question's time words set the date window; an explicit since or until wins.",
     )
+    mode: AnswerMode = Field(
+        default="auto",
+        description="auto: a question about how a story developed ('what happened with X since Monday', 'the "
+        "latest on X', 'what changed') gets a timeline, any other the best sentences; factoid or timeline: that "
+        "answer whatever the words.",
+    )
+    entries: int = Field(default=8, ge=1, le=MAX_ENTRIES, description="The most entries a timeline lists (1 to 20).")
 
     @field_validator("as_of")
     @classmethod

@@ -50,6 +50,11 @@ class HybridRetriever(BaseRetriever):
         # One read of the stored chunks for both rankings.
         return with_scores(self.store, fuse_rankings([dense, lexical]))
 
+    def leads(self, filters: Filters, limit: int) -> list[Chunk]:
+        """The first passages of the articles that pass the filters, newest first, at most `limit`: a period's news
+        when a question names no topic."""
+        return self.store.get_chunks(self.catalog.leads(filters, limit))
+
     def _get_relevant_documents(
         self,
         query: str,

@@ -14,11 +14,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from qa.answer.citations import citation_heading
-from qa.answer.phrases import dates_in_quote, searched_window, short_answer_frame
+from qa.answer.phrases import (
+    TIMELINE_DIFFERS,
+    TIMELINE_UPDATED,
+    dates_in_quote,
+    searched_window,
+    short_answer_frame,
+)
 from qa.answerers import ANSWERERS, AnswererName
 from qa.controls import strip_controls
+from qa.dates import day_text
 from qa.errors import QAError
-from qa.models import Answer, IngestReport, IngestStatus
+from qa.models import Answer, IngestReport, IngestStatus, Timeline
 
 if TYPE_CHECKING:
     from qa.embeddings import MiniLMEmbeddings
@@ -158,7 +165,10 @@ def print_answer(answer: Answer) -> None:
     if answer.short_answer:
         before, after, bold = short_answer_frame(answer)
         show(f"{before}{answer.short_answer}{after}\n", style="bold" if bold else None)
-    show(answer.answer)
+    if answer.timeline and not answer.refused:
+        print_timeline(answer.timeline)
+    else:
+        show(answer.answer)
     for notice in answer.notices:
         show(f"Note: {notice}", style="yellow")
     for citation in answer.citations:
@@ -168,6 +178,19 @@ def print_answer(answer: Answer) -> None:
         if citation.dates:
             show(f"    {dates_in_quote(citation.dates)}", style="dim")
         show(f"    {where} (characters {citation.start}–{citation.end})", style="dim")
+
+
+def print_timeline(timeline: Timeline) -> None:
+    """A timeline as a dated list: the day, then what changed, the sentence with its [n], and the outlets."""
+    for entry in timeline.entries:
+        show(f"{day_text(entry.day):>11}  ", style="bold", end="")
+        if entry.kind == "update":
+            show(TIMELINE_UPDATED.format(change=entry.change) + " ", style="cyan", end="")
+        elif entry.kind == "differs":
+            show(TIMELINE_DIFFERS.format(change=entry.change) + " ", style="yellow", end="")
+        other = f" ({'earlier' if entry.kind == 'update' else 'versus'}: [{entry.earlier}])" if entry.earlier else ""
+        show(f"{entry.text} [{entry.citation}]{other}", end="")
+        show(f" — {', '.join(entry.outlets)}" if entry.outlets else "", style="dim")
 
 
 def answerer_name(choice: AnswererChoice | None) -> AnswererName | None:

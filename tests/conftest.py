@@ -46,6 +46,7 @@ ANSWER_KEYS = {
     "time_window",
     "confidence",
     "confident",
+    "timeline",
 }
 
 

@@ -30,7 +30,7 @@ from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
 from qa.feedback import Feedback
 from qa.markdown import answer_markdown, conversation_markdown, escape, safe_url, short_answer_markdown, source_line
-from qa.models import Answer, ArticleSummary, Feed, IngestReport, IngestStatus, StoreStats
+from qa.models import Answer, AnswerMode, ArticleSummary, Feed, IngestReport, IngestStatus, StoreStats, Timeline
 from qa.models import Turn as ConversationTurn
 from qa.query import EARLIEST_AS_OF, Filters, parse_query
 
@@ -39,6 +39,8 @@ log = logging.getLogger("qa.ui")
 # Served by the app itself: a Material icon as page icon makes the browser fetch it from fonts.gstatic.com.
 PAGE_ICON = Path(__file__).with_name("icon.png")
 UPLOAD_TYPES = ["txt", "md", "markdown", "html", "htm", "json", "jsonl"]
+# The sidebar's answer forms and the Query mode each asks for.
+ANSWER_FORMS: dict[str, AnswerMode] = {"As asked": "auto", "Timeline": "timeline", "Sentences": "factoid"}
 STATUS_ICONS = {
     IngestStatus.ADDED: ":material/add_circle:",
     IngestStatus.UPDATED: ":material/sync:",
@@ -57,6 +59,7 @@ class Choices:
     k: int
     answerer: AnswererName
     time_words: bool = True
+    mode: AnswerMode = "auto"
 
     def recorded(self) -> dict[str, str | int | None]:
         """As feedback records them."""
@@ -194,6 +197,14 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
         )
         source = st.selectbox("Source", ["All sources", *stats.sources], key="source")
         k = st.slider("Passages to search (k)", 1, 20, engine.settings.k, key="k")
+        form = st.segmented_control(
+            "Answer as",
+            list(ANSWER_FORMS),
+            default="As asked",
+            key="answer_form",
+            help="A timeline lists a story's dated developments; 'As asked' gives one to questions like 'What "
+            "happened with X since Monday?'.",
+        )
         answerers = engine.answerers()
         answerer = st.radio(
             "Answer engine",
@@ -220,7 +231,9 @@ def sidebar(engine: QAService, stats: StoreStats, articles: list[ArticleSummary]
         export_slot = st.empty()
     filters = Filters(since=since, until=until, source=None if source == "All sources" else source)
     day = as_of if isinstance(as_of, date) else date.today()
-    return Choices(filters=filters, as_of=day, k=k, answerer=answerer_name(answerer) or "extractive"), export_slot
+    mode = ANSWER_FORMS.get(str(form), "auto")
+    choices = Choices(filters=filters, as_of=day, k=k, answerer=answerer_name(answerer) or "extractive", mode=mode)
+    return choices, export_slot
 
 
 def export_button(slot: DeltaGenerator, turns: list[Turn]) -> None:
@@ -373,6 +386,7 @@ def ask(engine: QAService, turn: Turn, article_count: int, earlier: list[Convers
                 history=earlier,
                 as_of=choices.as_of,
                 time_words=choices.time_words,
+                mode=choices.mode,
                 **choices.filters.model_dump(),
             )
             for event in engine.stream(query):
@@ -439,7 +453,12 @@ def citation_contexts(engine: QAService, answer: Answer) -> dict[int, QuoteConte
 
 
 def sentences(answer: Answer) -> Iterator[str]:
-    """The answer as escaped Markdown, the short answer then a sentence at a time, for st.write_stream."""
+    """The answer as escaped Markdown, the short answer then a sentence at a time (a timeline an entry at a time),
+    for st.write_stream."""
+    if answer.timeline:
+        for i, entry in enumerate(answer_markdown(answer).split("\n")):
+            yield ("\n" if i else "") + entry
+        return
     if answer.short_answer:
         yield short_answer_markdown(answer) + "\n\n"
     for i, sentence in enumerate(answer_sentences(answer.answer)):
@@ -467,6 +486,8 @@ def show_result(turn: Turn) -> None:
         return
     if answer.refused:
         st.info(escape(answer.answer), icon=":material/help:")
+    if answer.timeline and answer.timeline.articles_per_day and not answer.refused:
+        coverage_chart(answer.timeline)
     for notice in answer.notices:
         st.warning(escape(notice), icon=":material/info:")
     if answer.standalone_question:
@@ -490,6 +511,21 @@ def show_result(turn: Turn) -> None:
             if url := safe_url(citation.article.url):
                 st.link_button("Open the article", url, icon=":material/open_in_new:")
     st.feedback("thumbs", key=f"feedback-{turn.id}", on_change=save_feedback, args=(turn,))
+
+
+def coverage_chart(timeline: Timeline) -> None:
+    """A small bar chart of the story's articles per day over the period (Vega-Lite, drawn in the browser from
+    the page's own data: nothing is fetched from outside the server)."""
+    import altair as alt  # Streamlit's own dependency, loaded when a timeline is shown
+
+    rows = [{"day": count.day.isoformat(), "articles": count.articles} for count in timeline.articles_per_day]
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(x=alt.X("day:T", title=None), y=alt.Y("articles:Q", title="articles", axis=alt.Axis(tickMinStep=1)))
+        .properties(height=140, title="Articles per day")
+    )
+    st.altair_chart(chart, width="stretch")
 
 
 def ask_again(turn: Turn) -> None:

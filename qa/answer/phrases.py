@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from qa.dates import period_text, window_text
-from qa.models import Answer, Period, QuoteDate, TimeWindow
+from collections.abc import Callable
+
+from qa.dates import day_text, period_text, window_text
+from qa.models import Answer, Period, QuoteDate, Timeline, TimeWindow
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.
@@ -40,6 +42,12 @@ ALSO_IN = "also in: {outlets}"
 STORY_VERSIONS_DIFFER = "Versions of the story [{n}] quotes differ: {outlets} did not run this passage as quoted."
 # A question about a past period whose passages speak only of others: what they give for the nearest ones.
 OTHER_PERIODS = "The articles give {given}; nothing for {asked}."
+# A timeline's period with nothing on its story, and the words that mark an entry's change.
+NO_ARTICLES_ON_THIS = "No articles from {window} on this."
+TIMELINE_UPDATED = "Updated: {change}."
+TIMELINE_DIFFERS = "Outlets differ: {change}."
+TIMELINE_EARLIER = "(earlier: [{n}])"
+TIMELINE_VERSUS = "(versus [{n}])"
 NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days before {as_of}."
 # Days between the as-of date and the newest cited article past which the answer says how old it is.
 OLD_AFTER_DAYS = 30
@@ -66,3 +74,19 @@ def other_periods(elsewhere: list[tuple[str, Period]], asked: Period) -> str:
 def dates_in_quote(dates: list[QuoteDate]) -> str:
     """ "“on Tuesday”: Tuesday 24 Nov 2026 · “last year”: 2025", shown beside a quote."""
     return " · ".join(f"“{found.text}”: {found.day}" for found in dates)
+
+
+def timeline_text(timeline: Timeline, escape: Callable[[str], str] = str) -> str:
+    """The entries as a Markdown list, oldest first: "- **3 Mar 2023** · sentence [1] _(CNN, AP)_", an update or a
+    difference led by what changed and followed by the other report's number; article words through `escape`."""
+    lines = []
+    for entry in timeline.entries:
+        lead = after = ""
+        if entry.kind == "update" and entry.earlier:
+            lead, after = TIMELINE_UPDATED.format(change=entry.change), TIMELINE_EARLIER.format(n=entry.earlier)
+        elif entry.kind == "differs" and entry.earlier:
+            lead, after = TIMELINE_DIFFERS.format(change=entry.change), TIMELINE_VERSUS.format(n=entry.earlier)
+        outlets = f" _({escape(', '.join(entry.outlets))})_" if entry.outlets else ""
+        parts = [escape(lead), escape(entry.text), f"[{entry.citation}]", after]
+        lines.append(f"- **{day_text(entry.day)}** · " + " ".join(part for part in parts if part) + outlets)
+    return "\n".join(lines)

@@ -55,6 +55,8 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
         **request.filters.model_dump(),
         "k": request.k,
         "time_words": request.time_words,
+        "mode": request.mode,
+        "entries": request.entries,
         **({"as_of": request.as_of} if request.as_of else {}),
         "question": request.messages[last_user].text(),
         "history": history[-MAX_TURNS:],
@@ -68,6 +70,7 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
         "short_answer": answer.short_answer,
         "confidence": answer.confidence,
         "time_window": jsonable_encoder(answer.time_window),
+        "timeline": jsonable_encoder(answer.timeline),
     }
     if not request.stream:
         message = {"role": "assistant", "content": chat_text(answer)}
@@ -89,7 +92,7 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
     def events() -> Iterator[bytes]:
         yield chunk({"role": "assistant", "content": ""})
         for i, piece in enumerate(answer_pieces(answer)):
-            yield chunk({"content": piece if i == 0 else " " + piece})
+            yield chunk({"content": piece if i == 0 or piece.startswith("\n") else " " + piece})
         if answer.citations:
             yield chunk({"content": _sources_text(answer.citations)})
         yield chunk({}, "stop", **extras)
@@ -100,12 +103,18 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
 
 def chat_text(answer: Answer) -> str:
     """The answer as one chat message: short answer, sentences with [n], then the numbered sources."""
-    text = " ".join(answer_pieces(answer))
+    pieces = list(answer_pieces(answer))
+    text = "".join(pieces) if answer.timeline and not answer.refused else " ".join(pieces)
     return text + _sources_text(answer.citations) if answer.citations else text
 
 
 def answer_pieces(answer: Answer) -> Iterator[str]:
-    """The answer as it is streamed: the short answer with its [1], then each sentence."""
+    """The answer as it is streamed: the short answer with its [1], then each sentence; a timeline an entry at a
+    time (a Markdown list)."""
+    if answer.timeline and not answer.refused:
+        for i, entry in enumerate(answer.answer.split("\n")):
+            yield entry if i == 0 else "\n" + entry
+        return
     if answer.short_answer:
         yield f"{answer.short_answer} [1]."
     yield from answer_sentences(answer.answer)

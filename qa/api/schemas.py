@@ -9,8 +9,8 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from qa.errors import FetchError
 from qa.fetcher import check_url
-from qa.models import ArticleSummary
-from qa.query import Filters
+from qa.models import AnswerMode, ArticleSummary
+from qa.query import MAX_ENTRIES, Filters
 
 # The 200 of a route that streams server-sent events.
 EVENT_STREAM: dict[int | str, dict[str, Any]] = {
@@ -34,7 +34,7 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(Filters):
     """The fields of an OpenAI chat completion request that this service uses; others are accepted and ignored.
 
-    Extensions: k, as_of, time_words and the filters (since, until, source) of every Query."""
+    Extensions: k, as_of, time_words, mode, entries and the filters (since, until, source) of every Query."""
 
     model: str = Field(
         default="qa-extractive", description="qa-extractive, qa-llm or qa-local (see /v1/models); others: QA_ENGINE."
@@ -46,6 +46,10 @@ class ChatCompletionRequest(Filters):
         default=None, description="Extension: the day the question is asked as of (today if unset)."
     )
     time_words: bool = Field(default=True, description="Extension: whether the question's time words set the dates.")
+    mode: AnswerMode = Field(
+        default="auto", description="Extension: auto, factoid or timeline (a story's dated entries; see Query.mode)."
+    )
+    entries: int = Field(default=8, ge=1, le=MAX_ENTRIES, description="Extension: the most entries a timeline lists.")
 
 
 class RecordsRequest(BaseModel):
