@@ -14,7 +14,8 @@
    index brought up to date as an ingest does.
 3. Serving, per index, in a fresh child process: cold start (process start to the first answer), then warm
    latency over the benchmark's questions, retrieve only and retrieve + extractive answer, without and with
-   the question's date window (its own rows: a filter changes the search path), plus the old path (Chroma's
+   the question's date window (its own rows: a filter changes the search path), a timeline of each question's
+   story and of its week's news (qa/answer/timeline.py), plus the old path (Chroma's
    `where`) for reference; then the process's peak RSS. Last, the cold start of a process that finds no saved
    lexical index (an index written by an older version, or its file deleted) and builds it; the saved lexical
    index's size and load time, and `qa check`'s time and memory; the same further articles ingested into an
@@ -368,6 +369,11 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
             n_results=20,
             where=chroma_where(*q.window()),
             include=["distances"],
+        ),
+        # A timeline of the question's story as of its day, and the week's most covered stories (budget 400 ms p95).
+        "timeline": lambda q: engine.ask(Query(question=q.question, as_of=q.asked_on or date.today(), mode="timeline")),
+        "timeline_week": lambda q: engine.ask(
+            Query(question="What happened this week?", as_of=q.asked_on or date.today())
         ),
         # Reading the question's time words alone (the budget is 5 ms at p95).
         "time_words": lambda q: question_window(q.question, q.asked_on or date.today()),

@@ -4,8 +4,9 @@ AnswerEvents."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -178,7 +179,7 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
                 update={"since": (filters.until or query.as_of) - timedelta(days=TOPICLESS_DAYS - 1)}
             )
         if topic:
-            passages = parts.retriever.retrieve(topic, query.k or TIMELINE_PASSAGES, filters, period)
+            passages = parts.retriever.retrieve(topic, max(query.k or 0, TIMELINE_PASSAGES), filters, period)
         else:
             passages = parts.retriever.leads(filters, MAX_LEADS)
     else:
@@ -243,37 +244,70 @@ def answer_generated(parts: AnswerParts, retrieved: Retrieved) -> Iterator[Answe
     if not retrieved.passages:
         yield answer_extractive(parts, retrieved, notices)
         return
+    written = yield from _written_by_llm(parts, retrieved, retrieved.passages, notices)
+    if written is None:
+        yield answer_extractive(parts, retrieved, notices)
+        return
+    text, citations = written
+    yield Draft(retrieved=retrieved, answerer=retrieved.answerer, text=text, citations=citations, notices=notices)
+
+
+def _written_by_llm(
+    parts: AnswerParts, retrieved: Retrieved, passages: Sequence[Chunk], notices: list[str]
+) -> Generator[AnswerEvent, None, tuple[str, list[Citation]] | None]:
+    """The LLM's answer from the passages, streamed, each claim checked: its text and verified citations, or None
+    when it failed or supported no claim (`notices` then say which, and what else the reader should know)."""
     llm, label = parts.llm_answerer(retrieved.answerer), parts.answerer_label(retrieved.answerer)
     generated = ""
     try:
-        for token in llm.stream(retrieved.standalone, retrieved.passages):
+        for token in llm.stream(retrieved.standalone, passages):
             generated += token
             yield AnswerEvent(delta=token)
     except Exception as error:  # down, slow, erroring or refusing the protocol: never a crash
         notices.append(LLM_FAILED.format(label=label, reason=_reason(error)))
-        yield answer_extractive(parts, retrieved, notices)
-        return
+        return None
     generated_at = time.perf_counter()
-    grounded = llm.ground(retrieved.standalone, generated, split_claims(generated), retrieved.passages)
+    grounded = llm.ground(retrieved.standalone, generated, split_claims(generated), passages)
     verified = verify_citations(grounded.citations, parts.get_article)
     text, citations = keep_cited_sentences(grounded.answer, verified)
     retrieved.timings["verify"] = time.perf_counter() - generated_at
     if not citations and not grounded.refused:
         notices.append(LLM_UNSUPPORTED.format(label=label))
-        yield answer_extractive(parts, retrieved, notices)
-        return
-    if citations and (note := _second_opinion(parts, retrieved, label, text, citations)):
+        return None
+    if citations and retrieved.topic is None and (note := _second_opinion(parts, retrieved, label, text, citations)):
         notices.append(note)
     if grounded.dropped:
         count = len(grounded.dropped)
         notices.append(LLM_SENTENCES_DROPPED.format(count=count, s="s" if count > 1 else "", label=label))
-    yield Draft(retrieved=retrieved, answerer=retrieved.answerer, text=text, citations=citations, notices=notices)
+    return text, citations
 
 
 def timeline_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEvent | Draft]:
     """A timeline: the dated entries of the story the question asks about (qa/answer/timeline.py), each quote
-    verified; "No articles from … on this" when the period has none."""
-    yield answer_timeline(parts, retrieved)
+    verified; "No articles from … on this" when the period has none. An LLM answerer writes a short summary of
+    the entries' passages above them, its every claim checked as in any LLM answer; when it fails, the entries
+    stand alone with a notice saying why."""
+    draft = answer_timeline(parts, retrieved)
+    if retrieved.answerer == "extractive" or not draft.citations:
+        yield draft
+        return
+    quoted = [(c.article.id, c.start) for c in draft.citations]
+    passages = [p for p in retrieved.passages if any(a == p.article.id and p.start <= at < p.end for a, at in quoted)]
+    written = yield from _written_by_llm(parts, retrieved, passages, draft.notices)
+    if written is None:
+        yield draft
+        return
+    text, summary = written
+    # The summary's citations follow the entries': its [1] becomes [n + 1] for a timeline of n citations.
+    offset = max(c.n for c in draft.citations)
+    text = _NUMBERED.sub(lambda marker: f"[{int(marker.group(1)) + offset}]", text)
+    summary = [c.model_copy(update={"n": c.n + offset}) for c in summary]
+    yield draft.model_copy(
+        update={"answerer": retrieved.answerer, "text": text, "citations": [*draft.citations, *summary]}
+    )
+
+
+_NUMBERED = re.compile(r"\[(\d+)\]")
 
 
 def answer_timeline(parts: AnswerParts, retrieved: Retrieved) -> Draft:
@@ -369,7 +403,8 @@ def finish(parts: AnswerParts, draft: Draft) -> Answer:
         return Answer(answer=draft.refusal, refused=True, **common)
     if draft.timeline is not None:
         timeline = _with_outlets(draft.timeline, citations)
-        return Answer(answer=timeline_text(timeline), refused=False, citations=citations, timeline=timeline, **common)
+        text = "\n\n".join(part for part in (draft.text, timeline_text(timeline)) if part)  # an LLM's summary first
+        return Answer(answer=text, refused=False, citations=citations, timeline=timeline, **common)
     return Answer(answer=draft.text, short_answer=draft.short_answer, refused=False, citations=citations, **common)
 
 

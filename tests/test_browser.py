@@ -41,7 +41,8 @@ def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.pop("QA_CHROMA_URL", None)
     bin_dir = Path(sys.executable).parent
     hostile = [DATA / "hostile" / name for name in HOSTILE]
-    subprocess.run([bin_dir / "qa", "ingest", SEEDS, *hostile], env=env, check=True, capture_output=True)
+    story = DATA / "story" / "articles.jsonl"  # a strike over five days (tests/test_timeline.py)
+    subprocess.run([bin_dir / "qa", "ingest", SEEDS, *hostile, story], env=env, check=True, capture_output=True)
     port = free_port()
     log_path = data.parent / "streamlit.log"
     server = subprocess.Popen(
@@ -132,6 +133,20 @@ def test_question_answer_citation_and_export(page: Page) -> None:
     exported = Path(download.value.path()).read_text()
     assert "## How many Russians did NATO expel?" in exported
     assert "> Earlier this month, NATO expelled eight Russians" in exported
+
+
+def test_a_story_question_gets_dated_entries_and_a_chart_of_its_days(page: Page) -> None:
+    timeline = ask(page, "What happened with the port strike?")
+    expect(timeline).to_contain_text("3 Mar 2025")
+    expect(timeline).to_contain_text("Updated: 1,200 members → 1,500 members.")
+    expect(timeline).to_contain_text("Outlets differ: Harbor Times: 40 ships · Coastal Wire: 55 ships.")
+    expect(timeline.get_by_test_id("stVegaLiteChart")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "timeline.png", full_page=True)
+    page.get_by_test_id("stSidebar").get_by_text("Sentences", exact=True).click()
+    sentences = ask(page, "What happened with the port strike?")
+    expect(sentences).not_to_contain_text("Updated:")
+    expect(sentences.get_by_test_id("stVegaLiteChart")).to_have_count(0)
 
 
 def test_hostile_article_text_cannot_inject_markup(page: Page) -> None:

@@ -15,12 +15,13 @@ from typer.testing import CliRunner
 from qa import cli
 from qa.answer.timeline import asks_timeline, facts, newsworthy, topic_of
 from qa.api import create_app
-from qa.config import Settings
+from qa.config import LLMSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.models import Answer
 from qa.query import Query
 
+from .chat_server import Reply, ScriptedChatServer, marker
 from .conftest import DATA
 
 STORY = DATA / "story" / "articles.jsonl"
@@ -250,3 +251,46 @@ def test_the_cli_prints_a_dated_list(story: Engine, monkeypatch: pytest.MonkeyPa
     assert json.loads(plain.stdout)["timeline"] is None
     wrong = runner.invoke(cli.app, ["ask", STRIKE, "--entries", "0"])
     assert wrong.exit_code == 2 and "--entries" in wrong.output
+
+
+@pytest.fixture
+def llm_story(story: Engine, chat_server: ScriptedChatServer, embeddings: MiniLMEmbeddings) -> Iterator[Engine]:
+    """The story's index, answered by the scripted OpenAI-protocol server as the `llm` answerer."""
+    llm = LLMSettings(base_url=chat_server.url, model="scripted", timeout=2)
+    yield Engine(story.settings.model_copy(update={"llm": llm}), embeddings)
+    chat_server.script()
+
+
+def test_an_llm_summary_stands_above_the_entries_each_claim_checked(
+    llm_story: Engine, chat_server: ScriptedChatServer
+) -> None:
+    chat_server.script(
+        Reply(
+            lambda request: (
+                f"Dock workers walked off the job on Monday {marker(request, 'walked off the job')}. "
+                "The strike ended with a pay rise of 20 percent [1]."
+            )
+        )
+    )
+    answer = ask(llm_story, STRIKE, answerer="llm")
+    assert answer.answerer == "llm" and answer.timeline is not None
+    summary, listed = answer.answer.split("\n\n", 1)
+    assert summary.startswith("Dock workers walked off the job on Monday. [") and "pay rise" not in answer.answer
+    assert listed == "\n".join(line for line in listed.split("\n") if line.startswith("- **"))
+    numbers = [citation.n for citation in answer.citations]
+    assert numbers == sorted(set(numbers))
+    summary_n = int(summary.rsplit("[", 1)[1].rstrip("]."))
+    assert summary_n > max(entry.citation for entry in answer.timeline.entries)  # numbered after the entries'
+    quoted = {citation.n: citation.quote for citation in answer.citations}
+    assert "walked off the job" in quoted[summary_n]
+    assert "1 sentence" in answer.notices[0]  # the unsupported one, left out
+
+
+def test_an_llm_that_fails_leaves_the_entries_alone_with_a_notice(
+    llm_story: Engine, chat_server: ScriptedChatServer
+) -> None:
+    chat_server.script(Reply(status=500))
+    answer = ask(llm_story, STRIKE, answerer="llm")
+    assert answer.answerer == "extractive" and answer.timeline is not None
+    assert answer.answer.startswith("- **3 Mar 2025**")
+    assert any("failed" in notice for notice in answer.notices)

@@ -25,6 +25,7 @@ from qa.answerers import ANSWERERS, AnswererName
 from qa.backends import load_embeddings
 from qa.client import ApiClient
 from qa.config import Settings, get_settings
+from qa.dates import day_text
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine, QAService
 from qa.errors import NotFoundError, QAError
@@ -518,11 +519,14 @@ def coverage_chart(timeline: Timeline) -> None:
     the page's own data: nothing is fetched from outside the server)."""
     import altair as alt  # Streamlit's own dependency, loaded when a timeline is shown
 
-    rows = [{"day": count.day.isoformat(), "articles": count.articles} for count in timeline.articles_per_day]
+    rows = [{"day": day_text(count.day), "articles": count.articles} for count in timeline.articles_per_day]
     chart = (
         alt.Chart(alt.Data(values=rows))
         .mark_bar()
-        .encode(x=alt.X("day:T", title=None), y=alt.Y("articles:Q", title="articles", axis=alt.Axis(tickMinStep=1)))
+        .encode(
+            x=alt.X("day:O", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("articles:Q", title="articles", axis=alt.Axis(tickMinStep=1)),
+        )
         .properties(height=140, title="Articles per day")
     )
     st.altair_chart(chart, width="stretch")
