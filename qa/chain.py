@@ -316,7 +316,7 @@ def answer_timeline(parts: AnswerParts, retrieved: Retrieved) -> Draft:
     since, until = retrieved.filters.since, retrieved.filters.until or retrieved.as_of
     topic = retrieved.topic or ""
     lines = lines_of(retrieved.passages, topic, since, until)
-    picked = pick_entries(lines, retrieved.entries)
+    picked = pick_entries(lines, retrieved.entries, since, until)
     numbers: dict[tuple[str, int, int], int] = {}
     citations: list[Citation] = []
 
@@ -344,6 +344,7 @@ def answer_timeline(parts: AnswerParts, retrieved: Retrieved) -> Draft:
             outlets=entry.outlets,
             kind=entry.kind if other in verified else "event",
             earlier=other if other in verified else None,
+            earlier_day=entry.other.day if entry.other and other in verified else None,
             change=entry.change if other in verified else None,
         )
         for entry, own, other in numbered

@@ -259,6 +259,10 @@ class TimelineEntry(BaseModel):
     earlier: int | None = Field(
         default=None, description="For an update or a difference: the n of the citation quoting the other report."
     )
+    earlier_day: date | None = Field(
+        default=None,
+        description="The day of the other report (before the entry's for an update, the same for a difference).",
+    )
     change: str | None = Field(default=None, description="What changed or differs, e.g. '12 → 15'.")
 
 

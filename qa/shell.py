@@ -15,9 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from qa.answer.citations import citation_heading
 from qa.answer.phrases import (
-    TIMELINE_DIFFERS,
-    TIMELINE_UPDATED,
     dates_in_quote,
+    entry_change,
     searched_window,
     short_answer_frame,
 )
@@ -183,13 +182,11 @@ def print_answer(answer: Answer) -> None:
 def print_timeline(timeline: Timeline) -> None:
     """A timeline as a dated list: the day, then what changed, the sentence with its [n], and the outlets."""
     for entry in timeline.entries:
+        lead, after = entry_change(entry)
         show(f"{day_text(entry.day):>11}  ", style="bold", end="")
-        if entry.kind == "update":
-            show(TIMELINE_UPDATED.format(change=entry.change) + " ", style="cyan", end="")
-        elif entry.kind == "differs":
-            show(TIMELINE_DIFFERS.format(change=entry.change) + " ", style="yellow", end="")
-        other = f" ({'earlier' if entry.kind == 'update' else 'versus'}: [{entry.earlier}])" if entry.earlier else ""
-        show(f"{entry.text} [{entry.citation}]{other}", end="")
+        if lead:
+            show(lead + " ", style="cyan" if entry.kind == "update" else "yellow", end="")
+        show(f"{entry.text} [{entry.citation}]" + (f" {after}" if after else ""), end="")
         show(f" — {', '.join(entry.outlets)}" if entry.outlets else "", style="dim")
 
 

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from qa import cli
-from qa.answer.timeline import asks_timeline, facts, newsworthy, topic_of
+from qa.answer.timeline import asks_timeline, facts, lines_of, newsworthy, pick_entries, topic_of
 from qa.api import create_app
 from qa.config import LLMSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
-from qa.models import Answer
+from qa.models import Answer, ArticleRef, Chunk
 from qa.query import Query
 
 from .chat_server import Reply, ScriptedChatServer, marker
@@ -93,6 +93,27 @@ def test_page_furniture_is_not_news() -> None:
     assert not newsworthy("Dock Workers Strike At Port Of Halbridge As Talks Fail Again Today.")
     assert not newsworthy("Will the dock workers at the Port of Halbridge ever go back to work at all?")
     assert not newsworthy("Too short to be news.")
+
+
+def passage(article_id: str, published: date, text: str) -> Chunk:
+    ref = ArticleRef(id=article_id, title=article_id, source=f"{article_id} news", published=published)
+    return Chunk(article=ref, ordinal=0, start=0, end=len(text), text=text)
+
+
+def test_an_entry_is_dated_by_the_day_its_sentence_writes_inside_the_period() -> None:
+    friday = date(2025, 3, 7)
+    passages = [
+        passage(
+            "a", friday, "Crane drivers at Halbridge refused to load ships on Tuesday in support of the port strike."
+        ),
+        passage("b", friday, "The port strike began when dockers walked out on Monday over pay and shift rules."),
+        passage("c", friday, "The port strike at Halbridge is costing exporters millions of pounds every day."),
+    ]
+    since = date(2025, 3, 4)  # "since Tuesday": Monday is before the period
+    entries = pick_entries(lines_of(passages, "port strike", since, friday), 5, since, friday)
+    days = {entry.line.evidence.chunk.article.id: entry.line.day for entry in entries}
+    assert days == {"a": date(2025, 3, 4), "b": friday, "c": friday}
+    assert [entry.line.day for entry in entries] == sorted(days.values())
 
 
 @pytest.fixture(scope="module")

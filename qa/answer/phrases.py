@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qa.dates import day_text, period_text, window_text
-from qa.models import Answer, Period, QuoteDate, Timeline, TimeWindow
+from qa.models import Answer, Period, QuoteDate, Timeline, TimelineEntry, TimeWindow
 
 CANNOT_ANSWER = "I couldn't find this in the articles."
 # When an LLM's answer does not name the extractive answer: which of the two the LLM's citations support.
@@ -46,7 +46,7 @@ OTHER_PERIODS = "The articles give {given}; nothing for {asked}."
 NO_ARTICLES_ON_THIS = "No articles from {window} on this."
 TIMELINE_UPDATED = "Updated: {change}."
 TIMELINE_DIFFERS = "Outlets differ: {change}."
-TIMELINE_EARLIER = "(earlier: [{n}])"
+TIMELINE_EARLIER = "(earlier, {day}: [{n}])"
 TIMELINE_VERSUS = "(versus [{n}])"
 NEWEST_IS_OLD = "The newest article on this is from {published}, {days} days before {as_of}."
 # Days between the as-of date and the newest cited article past which the answer says how old it is.
@@ -76,16 +76,23 @@ def dates_in_quote(dates: list[QuoteDate]) -> str:
     return " · ".join(f"“{found.text}”: {found.day}" for found in dates)
 
 
+def entry_change(entry: TimelineEntry) -> tuple[str, str]:
+    """What stands before a timeline entry's sentence and after its [n]: "Updated: 12 → 15." and "(earlier, 3 Mar
+    2025: [1])" for an update, "Outlets differ: …" and "(versus [2])" for a difference, nothing for an event."""
+    if entry.kind == "update" and entry.earlier:
+        earlier = day_text(entry.earlier_day) if entry.earlier_day else "before"
+        return TIMELINE_UPDATED.format(change=entry.change), TIMELINE_EARLIER.format(day=earlier, n=entry.earlier)
+    if entry.kind == "differs" and entry.earlier:
+        return TIMELINE_DIFFERS.format(change=entry.change), TIMELINE_VERSUS.format(n=entry.earlier)
+    return "", ""
+
+
 def timeline_text(timeline: Timeline, escape: Callable[[str], str] = str) -> str:
     """The entries as a Markdown list, oldest first: "- **3 Mar 2023** · sentence [1] _(CNN, AP)_", an update or a
     difference led by what changed and followed by the other report's number; article words through `escape`."""
     lines = []
     for entry in timeline.entries:
-        lead = after = ""
-        if entry.kind == "update" and entry.earlier:
-            lead, after = TIMELINE_UPDATED.format(change=entry.change), TIMELINE_EARLIER.format(n=entry.earlier)
-        elif entry.kind == "differs" and entry.earlier:
-            lead, after = TIMELINE_DIFFERS.format(change=entry.change), TIMELINE_VERSUS.format(n=entry.earlier)
+        lead, after = entry_change(entry)
         outlets = f" _({escape(', '.join(entry.outlets))})_" if entry.outlets else ""
         parts = [escape(lead), escape(entry.text), f"[{entry.citation}]", after]
         lines.append(f"- **{day_text(entry.day)}** · " + " ".join(part for part in parts if part) + outlets)

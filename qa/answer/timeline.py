@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -170,7 +171,7 @@ def lines_of(passages: Sequence[Chunk], topic: str, since: date | None, until: d
             if not newsworthy(sentence):
                 continue
             read += 1
-            day = _day(sentence, own, passage.article.published, since, until)
+            day = next((d for d in (own, passage.article.published) if _inside(d, since, until)), None)
             if day is None:
                 continue
             terms = content_terms(sentence)
@@ -187,9 +188,10 @@ def lines_of(passages: Sequence[Chunk], topic: str, since: date | None, until: d
     return lines
 
 
-def pick_entries(lines: list[Line], entries: int) -> list[Entry]:
-    """Up to `entries` lines, one per story and event, by relevance, centrality and the salience of their day,
-    in date order; each marked as an update or a difference where the lines say so."""
+def pick_entries(lines: list[Line], entries: int, since: date | None, until: date) -> list[Entry]:
+    """Up to `entries` lines, one per story and event, by relevance, centrality and the salience of their
+    article's day, each marked as an update or a difference where the lines say so, then dated by the day it
+    writes (inside the period) where it writes one, in date order."""
     if not lines:
         return []
     likeness = _likeness(lines)
@@ -218,6 +220,9 @@ def pick_entries(lines: list[Line], entries: int) -> list[Entry]:
     chosen = [entry for _, entry in picked]
     for at, entry in picked:
         _mark_change(entry, at, lines, likeness)
+    for entry in chosen:  # only now: reading a sentence's dates costs as much as the rest of its reading
+        for line in (entry.line, entry.other) if entry.other else (entry.line,):
+            line.day = _written_day(line.evidence.text, line.day, since, until)
     return sorted(chosen, key=lambda entry: (entry.line.day, -entry.line.score))
 
 
@@ -241,28 +246,27 @@ def newsworthy(sentence: str) -> bool:
     words = sentence.split()
     if not MIN_WORDS <= len(words) <= MAX_WORDS or sentence.rstrip()[-1:] not in ".!\"”’'":
         return False
-    if _FURNITURE.search(sentence) or sentence.rstrip().endswith("?"):
-        return False
     letters = [word for word in words if word[:1].isalpha()]
-    return bool(letters) and sum(word[0].isupper() for word in letters) / len(letters) < 0.6
+    if not letters or sum(word[0].isupper() for word in letters) / len(letters) >= 0.6:
+        return False
+    return not _FURNITURE.search(sentence)
 
 
-def _day(sentence: str, own: date | None, published: date | None, since: date | None, until: date) -> date | None:
-    """The day a sentence reports: the one day it writes, inside the period, else its article's own date or
-    publication date, whichever is inside; None when none is (an entry is always of the period)."""
+def _written_day(sentence: str, day: date, since: date | None, until: date) -> date:
+    """The one day a sentence writes ("on Tuesday", "March 3") inside the period, resolved against its article's
+    `day`; that day when it writes none, or several."""
+    if not _NAMES_A_DAY.search(sentence):
+        return day
+    days = {
+        p.since
+        for p in sentence_periods(sentence, day)
+        if p.since is not None and p.unit == "day" and p.since == p.until and _inside(p.since, since, until)
+    }
+    return days.pop() if len(days) == 1 else day
 
-    def inside(day: date | None) -> bool:
-        return day is not None and (since is None or since <= day) and day <= until
 
-    if own is not None and _NAMES_A_DAY.search(sentence):
-        days = {
-            p.since
-            for p in sentence_periods(sentence, own)
-            if p.unit == "day" and p.since == p.until and inside(p.since)
-        }
-        if len(days) == 1:
-            return days.pop()
-    return next((day for day in (own, published) if inside(day)), None)
+def _inside(day: date | None, since: date | None, until: date) -> bool:
+    return day is not None and (since is None or since <= day) and day <= until
 
 
 def _idf(terms: set[str], documents: list[set[str]]) -> dict[str, float]:
@@ -318,10 +322,11 @@ class _Fact:
     text: str  # as written, e.g. "$3 billion"
 
 
+@lru_cache(maxsize=4096)
 def facts(sentence: str) -> list[_Fact]:
     """The numbers a sentence gives with what they measure ('15 people', '$3 billion', '12%'); years, dates and
     durations left out."""
-    found = []
+    found: list[_Fact] = []
     for match in _NUMBER.finditer(sentence):
         value = float(match["value"].replace(",", ""))
         money, percent, scale, measure = match["money"], match["percent"], match["scale"], match["measure"]
