@@ -51,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("datasets", type=Path, nargs="+", help="one folder, or several as one corpus (qa eval's)")
     parser.add_argument("--questions", type=int, default=67, help="questions made, spread over the year")
+    parser.add_argument("--show", action="store_true", help="print every update and difference, to judge them")
     args = parser.parse_args()
     settings = get_settings()
     dataset = load_datasets(args.datasets, settings.data_dir / "eval")
@@ -59,6 +60,7 @@ def main() -> None:
     step = max(len(made) // args.questions, 1)
     asked = made[::step][: args.questions]
     counts = {"questions": 0, "read as timelines": 0, "timelines": 0, "no articles": 0, "entries": 0}
+    counts |= {"updates": 0, "differences": 0}
     failures = {"quote verbatim": 0, "entry is its quote": 0, "day in the period": 0, "one entry per story": 0}
     millis = []
     for number, (question, name) in enumerate(asked):
@@ -84,6 +86,11 @@ def main() -> None:
         stories = [quotes[entry.citation][1] for entry in timeline.entries]
         failures["one entry per story"] += len(stories) != len(set(stories))
         for entry in timeline.entries:
+            counts["updates"] += entry.kind == "update"
+            counts["differences"] += entry.kind == "differs"
+            if args.show and entry.earlier:
+                print(f"{entry.kind} {entry.change!r}\n  {entry.day}: {entry.text}\n  {entry.earlier_day}: "
+                      f"{quotes[entry.earlier][0]}")  # fmt: skip
             failures["entry is its quote"] += entry.text != inert_markers(quotes[entry.citation][0])
             inside = (timeline.since is None or timeline.since <= entry.day) and entry.day <= timeline.until
             failures["day in the period"] += not inside or entry.day > question.asked_on

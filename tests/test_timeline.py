@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -114,6 +114,24 @@ def test_an_entry_is_dated_by_the_day_its_sentence_writes_inside_the_period() ->
     days = {entry.line.evidence.chunk.article.id: entry.line.day for entry in entries}
     assert days == {"a": date(2025, 3, 4), "b": friday, "c": friday}
     assert [entry.line.day for entry in entries] == sorted(days.values())
+
+
+@pytest.mark.parametrize(
+    ("days_later", "before", "kind"),
+    [
+        (2, "1,200 members", "update"),
+        (40, "1,200 members", "event"),  # a month and more apart: another story's number, not this one's update
+        (2, "nearly 1,200 members", "event"),  # an estimate against a count: not the same fact told twice
+    ],
+)
+def test_an_update_needs_the_same_fact_within_a_month(days_later: int, before: str, kind: str) -> None:
+    first, later = date(2025, 3, 3), date(2025, 3, 3) + timedelta(days=days_later)
+    passages = [
+        passage("a", first, f"The Halbridge dockworkers union said {before} had joined the port strike over pay."),
+        passage("b", later, "The Halbridge dockworkers union said 1,500 members had joined the port strike by then."),
+    ]
+    entries = pick_entries(lines_of(passages, "port strike", None, later), 5, None, later)
+    assert [entry.kind for entry in entries] == ["event", kind]
 
 
 @pytest.fixture(scope="module")

@@ -75,20 +75,31 @@ TOPICLESS_DAYS = 7
 SENTENCES_PER_PASSAGE = 6
 # A passage counts as the topic's when it holds at least this share of the topic's words (idf-weighted).
 ON_TOPIC = 0.5
-# Two sentences whose term vectors are this alike report one event: one entry, the other's outlet added to it.
+# Two sentences whose term vectors are this alike a day apart at most report one event (one entry, the other's
+# outlet added to it); this alike any days apart, they are one paragraph repeated.
 SAME_EVENT = 0.5
+REPEATED = 0.9
 # How much the day's salience and the sentence's centrality weigh beside its relevance: set a priori, fit on no
 # benchmark year, so the digest figures of docs/timelines.md are held out on all three.
 DAY_WEIGHT = 0.5
 CENTRAL_WEIGHT = 1.0
-# A fact's values compared across reports: the same measure and subject (this many shared terms, by Jaccard).
+# A fact's values compared across reports: the same measure, qualifier ("at least") and subject (the two
+# sentences this alike), an update within UPDATE_DAYS. Without the days and the qualifier, 5 "updates" on 201
+# questions of the shared years were other games, players or sums years apart, or one distance rounded two ways
+# ("less than 100 miles", "just 90 miles").
 SAME_FACT = 0.2
 SAME_FACT_SAME_DAY = 0.35  # stricter for a difference between outlets: a wrong "differs" is worse than none
+UPDATE_DAYS = 31
 
 _NUMBER = re.compile(
     r"(?<![\w.,$])(?P<money>\$|£|€)?(?P<value>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
     r"(?P<percent>\s*(?:%|percent\b|per cent\b))?"
     r"(?:\s+(?P<scale>million|billion|trillion))?(?:\s+(?P<measure>[a-z][a-z-]+))?"
+)
+# Words before a number that make it a bound or an estimate: two reports compare only under the same one.
+_QUALIFIER = re.compile(
+    r"(?i)\b(at least|at most|more than|less than|fewer than|over|under|up to|nearly|almost|about|around|roughly|"
+    r"some|approximately|just|only)\s*$"
 )
 _SCALES = {"million": 1e6, "billion": 1e9, "trillion": 1e12}
 # Words after a number that make it a time or an ordinal, not a measure that a later report updates.
@@ -207,7 +218,7 @@ def pick_entries(lines: list[Line], entries: int, since: date | None, until: dat
         line = lines[index]
         if line.story in taken_stories:
             continue
-        same = next((entry for at, entry in picked if likeness[index, at] >= SAME_EVENT), None)
+        same = next((entry for at, entry in picked if _same_event(line, entry.line, likeness[index, at])), None)
         if same is not None:  # another report of a taken event: its story has had its entry
             taken_stories.add(line.story)
             if line.source and abs((line.day - same.line.day).days) <= 1 and line.source not in same.outlets:
@@ -239,6 +250,12 @@ def articles_per_day(lines: Sequence[Line], since: date | None, until: date) -> 
     for day in days.values():
         counts[day] = counts.get(day, 0) + 1
     return [DayCount(day=day, articles=count) for day, count in sorted(counts.items())]
+
+
+def _same_event(line: Line, taken: Line, likeness: float) -> bool:
+    """Whether a line reports a taken line's event: alike and a day apart at most, or the same words any day (a
+    background paragraph repeated); alike days apart is the story moving on, an entry of its own."""
+    return likeness >= REPEATED or (likeness >= SAME_EVENT and abs((line.day - taken.day).days) <= 1)
 
 
 def newsworthy(sentence: str) -> bool:
@@ -320,6 +337,7 @@ class _Fact:
     measure: str
     value: float
     text: str  # as written, e.g. "$3 billion"
+    qualifier: str  # "at least", "nearly", … or ""
 
 
 @lru_cache(maxsize=4096)
@@ -346,7 +364,12 @@ def facts(sentence: str) -> list[_Fact]:
             written = written[: match.start("measure") - match.start()].rstrip() + " " + match["measure"]
         elif match["measure"]:
             written = written[: match.start("measure") - match.start()].rstrip()
-        found.append(_Fact(measure=measure, value=value, text=written.strip()))
+        qualifier = _QUALIFIER.search(sentence[: match.start()])
+        found.append(
+            _Fact(
+                measure=measure, value=value, text=written.strip(), qualifier=qualifier[1].lower() if qualifier else ""
+            )
+        )
     return found
 
 
@@ -367,7 +390,11 @@ def _mark_change(entry: Entry, at: int, lines: list[Line], likeness: np.ndarray)
             entry.change = f"{line.source}: {mine.text} · {other.source}: {theirs.text}"
             return
     earlier = sorted(
-        (i for i, other in enumerate(lines) if other.day < line.day and other.story != line.story),
+        (
+            i
+            for i, other in enumerate(lines)
+            if other.day < line.day and (line.day - other.day).days <= UPDATE_DAYS and other.story != line.story
+        ),
         key=lambda i: (lines[i].day, likeness[at, i]),
         reverse=True,
     )
@@ -389,10 +416,12 @@ def _mark_change(entry: Entry, at: int, lines: list[Line], likeness: np.ndarray)
 
 
 def _differing(own: list[_Fact], others: list[_Fact]) -> list[tuple[_Fact, _Fact]]:
-    """Pairs of facts of one measure with different values, where each sentence gives that measure once."""
+    """Pairs of facts of one measure and qualifier with different values, where each sentence gives that measure
+    once."""
     pairs = []
     for mine in own:
         theirs = [fact for fact in others if fact.measure == mine.measure]
-        if len(theirs) == 1 and sum(f.measure == mine.measure for f in own) == 1 and theirs[0].value != mine.value:
+        alone = len(theirs) == 1 and sum(f.measure == mine.measure for f in own) == 1
+        if alone and theirs[0].value != mine.value and theirs[0].qualifier == mine.qualifier:
             pairs.append((mine, theirs[0]))
     return pairs
