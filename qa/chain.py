@@ -100,7 +100,7 @@ class Retrieved(BaseModel):
         description="For a question answered as a timeline, what its story is about ('' for the period's most "
         "covered stories); None for any other.",
     )
-    entries: int = Field(default=8, description="The most entries a timeline lists.")
+    entries: int = Field(description="The most entries a timeline lists.")
     notices: list[str] = Field(description="What the reader should know so far.")
     timings: dict[str, float] = Field(description="Seconds per stage so far.")
     started: float = Field(description="perf_counter() when the question's clock started.")
@@ -174,14 +174,7 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
     topic = None
     if query.mode == "timeline" or (query.mode == "auto" and asks_timeline(standalone)):
         topic = topic_of(standalone, query.as_of)
-        if not topic and filters.since is None:  # the period's news: the days up to the last one searched
-            filters = filters.model_copy(
-                update={"since": (filters.until or query.as_of) - timedelta(days=TOPICLESS_DAYS - 1)}
-            )
-        if topic:
-            passages = parts.retriever.retrieve(topic, max(query.k or 0, TIMELINE_PASSAGES), filters, period)
-        else:
-            passages = parts.retriever.leads(filters, MAX_LEADS)
+        filters, passages = _story_passages(parts, query, topic, filters, period)
     else:
         passages = parts.retriever.retrieve(standalone, query.k, filters, period)
         if not passages and (filters.since or (filters.until and filters.until < query.as_of)):
@@ -202,6 +195,21 @@ def search(parts: AnswerParts, query: Query) -> Retrieved:
         timings={"retrieve": time.perf_counter() - started},
         started=started,
     )
+
+
+def _story_passages(
+    parts: AnswerParts, query: Query, topic: str, filters: Filters, period: AskedPeriod
+) -> tuple[Filters, list[Chunk]]:
+    """What a timeline reads, and the filters that found it: at least TIMELINE_PASSAGES passages on the topic, or
+    for no topic the first passages of the period's articles (the week up to the last day searched, for a
+    question that names no period)."""
+    if topic:
+        return filters, parts.retriever.retrieve(topic, max(query.k or 0, TIMELINE_PASSAGES), filters, period)
+    if filters.since is None:
+        filters = filters.model_copy(
+            update={"since": (filters.until or query.as_of) - timedelta(days=TOPICLESS_DAYS - 1)}
+        )
+    return filters, parts.retriever.leads(filters, MAX_LEADS)
 
 
 def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[str] | None = None) -> Draft:

@@ -74,6 +74,7 @@ def test_questions_for_one_fact_keep_the_factoid_answer(question: str) -> None:
         ("How has the port dispute developed this week?", "the port dispute"),
         ("What happened this week?", ""),
         ("What's the latest news?", ""),
+        ("What's new with the New York subway strike?", "the New York subway strike"),
     ],
 )
 def test_the_topic_is_the_question_without_its_asking_and_time_words(question: str, topic: str) -> None:

@@ -47,12 +47,11 @@ TIMELINE_QUESTION = re.compile(
 )
 # Words of such a question that name no topic: what is left is what the story is about.
 _FRAME = re.compile(
-    r"(?i)\b(?:what(?:'s|’s)?|is|are|was|were|has|have|had|been|did|do|does|happen(?:ed|ing)?|latest|newest|new|news|"
+    r"(?i)\b(?:what(?:'s|’s)?|is|are|was|were|has|have|had|been|did|do|does|happen(?:ed|ing)?|latest|newest|(?-i:new|news)|"
     r"changed?|how|develop(?:ed|ing|ment|ments)?|evolv(?:ed|ing)|unfold(?:ed|ing)?|progress(?:ed)?|updates?|"
     r"timeline|give|me|any|key|main|story|stories|so far|lately|recently|regarding)\b"
 )
-# Words without which a sentence names no day of its own (a weekday, a month, yesterday): only such a sentence is
-# read for its dates, a sixth of the cost of reading every one.
+# Words without which a sentence names no day of its own (a weekday, a month, yesterday): its dates go unread.
 _NAMES_A_DAY = re.compile(
     r"(?i)\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\byesterday\b|\btoday\b|\btonight\b|"
     r"\b(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d|\bmay\s+\d"
@@ -165,12 +164,12 @@ def lines_of(passages: Sequence[Chunk], topic: str, since: date | None, until: d
     """The dated, newsworthy sentences of the passages on the topic (all of them for no topic), each with its
     relevance: the topic's share of the sentence and of its passage."""
     topic_terms = content_terms(topic)
-    texts = [passage.text for passage in passages]
-    idf = _idf(topic_terms, [content_terms(text) for text in texts]) if topic_terms else {}
+    passage_terms = [content_terms(passage.text) for passage in passages] if topic_terms else []
+    idf = _idf(topic_terms, passage_terms) if topic_terms else {}
     total = sum(idf.values())
     lines = []
     for rank, passage in enumerate(passages):
-        passage_share = sum(w for t, w in idf.items() if t in content_terms(passage.text)) / total if total else 1.0
+        passage_share = sum(w for t, w in idf.items() if t in passage_terms[rank]) / total if total else 1.0
         if topic_terms and passage_share < ON_TOPIC:
             continue
         own = article_date(passage.article.url, passage.article.published)
@@ -231,9 +230,11 @@ def pick_entries(lines: list[Line], entries: int, since: date | None, until: dat
     chosen = [entry for _, entry in picked]
     for at, entry in picked:
         _mark_change(entry, at, lines, likeness)
-    for entry in chosen:  # only now: reading a sentence's dates costs as much as the rest of its reading
-        for line in (entry.line, entry.other) if entry.other else (entry.line,):
-            line.day = _written_day(line.evidence.text, line.day, since, until)
+    # Only now: reading a sentence's dates costs as much as the rest of its reading. Each line once ("yesterday"
+    # read again against the day it gave would move it back a day more).
+    dated = {id(line): line for entry in chosen for line in (entry.line, entry.other) if line is not None}
+    for line in dated.values():
+        line.day = _written_day(line.evidence.text, line.day, since, until)
     return sorted(chosen, key=lambda entry: (entry.line.day, -entry.line.score))
 
 
