@@ -310,8 +310,9 @@ def timeline_step(parts: AnswerParts, retrieved: Retrieved) -> Iterator[AnswerEv
     offset = max(c.n for c in draft.citations)
     text = _NUMBERED.sub(lambda marker: f"[{int(marker.group(1)) + offset}]", text)
     summary = [c.model_copy(update={"n": c.n + offset}) for c in summary]
+    timeline = draft.timeline.model_copy(update={"summary": text}) if draft.timeline else None
     yield draft.model_copy(
-        update={"answerer": retrieved.answerer, "text": text, "citations": [*draft.citations, *summary]}
+        update={"answerer": retrieved.answerer, "timeline": timeline, "citations": [*draft.citations, *summary]}
     )
 
 
@@ -369,7 +370,7 @@ def answer_timeline(parts: AnswerParts, retrieved: Retrieved) -> Draft:
     return Draft(
         retrieved=retrieved,
         answerer="extractive",
-        text="",  # written at the finish, when the outlets of each story are known
+        text="",  # the timeline is written at the finish, when the outlets of each story are known
         citations=[c for n, c in sorted(verified.items()) if n in used],
         notices=list(retrieved.notices),
         timeline=timeline,
@@ -412,8 +413,7 @@ def finish(parts: AnswerParts, draft: Draft) -> Answer:
         return Answer(answer=draft.refusal, refused=True, **common)
     if draft.timeline is not None:
         timeline = _with_outlets(draft.timeline, citations)
-        text = "\n\n".join(part for part in (draft.text, timeline_text(timeline)) if part)  # an LLM's summary first
-        return Answer(answer=text, refused=False, citations=citations, timeline=timeline, **common)
+        return Answer(answer=timeline_text(timeline), refused=False, citations=citations, timeline=timeline, **common)
     return Answer(answer=draft.text, short_answer=draft.short_answer, refused=False, citations=citations, **common)
 
 

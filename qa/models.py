@@ -279,6 +279,11 @@ class Timeline(BaseModel):
     since: date | None = Field(description="First day of the period the entries are from; None for no bound.")
     until: date = Field(description="Last day of that period.")
     topic: str = Field(description="What the timeline is about ('' for the period's most covered stories).")
+    summary: str | None = Field(
+        default=None,
+        description="With an LLM answerer, its short answer from the entries' passages, with [n] markers, each claim "
+        "checked; None otherwise.",
+    )
     entries: list[TimelineEntry] = Field(description="The dated entries, oldest first.")
     articles_per_day: list[DayCount] = Field(
         default_factory=list, description="Articles of the story read, per day of publication (for a chart)."

@@ -18,6 +18,7 @@ from qa.api import create_app
 from qa.config import LLMSettings, Settings
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
+from qa.markdown import answer_markdown
 from qa.models import Answer, ArticleRef, Chunk
 from qa.query import Query
 
@@ -315,6 +316,8 @@ def test_an_llm_summary_stands_above_the_entries_each_claim_checked(
     answer = ask(llm_story, STRIKE, answerer="llm")
     assert answer.answerer == "llm" and answer.timeline is not None
     summary, listed = answer.answer.split("\n\n", 1)
+    assert answer.timeline.summary == summary
+    assert answer_markdown(answer).startswith("Dock workers walked off the job on Monday\\. \\[")  # for the chat
     assert summary.startswith("Dock workers walked off the job on Monday. [") and "pay rise" not in answer.answer
     assert listed == "\n".join(line for line in listed.split("\n") if line.startswith("- **"))
     numbers = [citation.n for citation in answer.citations]

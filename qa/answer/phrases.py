@@ -89,8 +89,9 @@ def entry_change(entry: TimelineEntry) -> tuple[str, str]:
 
 def timeline_text(timeline: Timeline, escape: Callable[[str], str] = str) -> str:
     """The entries as a Markdown list, oldest first: "- **3 Mar 2023** · sentence [1] _(CNN, AP)_", an update or a
-    difference led by what changed and followed by the other report's number; article words through `escape`."""
-    lines = []
+    difference led by what changed and followed by the other report's number; an LLM's summary above it; article
+    and LLM words through `escape`."""
+    lines = [escape(timeline.summary), ""] if timeline.summary else []
     for entry in timeline.entries:
         lead, after = entry_change(entry)
         outlets = f" _({escape(', '.join(entry.outlets))})_" if entry.outlets else ""
