@@ -263,7 +263,9 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
             published = article.published + WEEKS_APART * copy if article.published else None
             # Each copy is other news: its own story, not a reprint of the original.
             moved = article.model_copy(update={"id": f"{article.id}~{copy}", "published": published, "story": None})
-            update = {"article_id": moved.id, "published": published, "story": None}
+            # A chunk names its article by its ArticleRef: a copy's chunks carry the copy's (id, date), or their ids
+            # are the original's and the copies overwrite it (the large index stayed 20,013 chunks).
+            update = {"article": moved.ref, "story": None}
             versions.append(
                 ArticleVersion(
                     moved,
@@ -278,6 +280,9 @@ def grow(args: argparse.Namespace) -> dict[str, Any]:
             store.write_articles(versions, set())
     written = time.perf_counter()
     engine.retriever.catalog.refresh()
+    expected = len(vectors) * args.scale
+    if store.stats().chunks != expected:
+        raise RuntimeError(f"the large index holds {store.stats().chunks:,} chunks, not {expected:,}")
     return {
         "chunks": store.stats().chunks,
         "write_s": round(written - started, 1),
