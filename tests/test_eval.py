@@ -30,6 +30,7 @@ KEYS = {
     "refusal": {"rate", "rate_answerable", "rate_unanswerable", "rate_no_answer"},
     "latency_ms": {"p50", "p95"},
     "confidence": {"ece", "risk_coverage"},
+    "funnel": {"top10", "top5", "read", "answer", "exact"},
     "ingest": {"chunks", "chunks_per_s"},
     "answered_by": {"extractive"},
 }
@@ -78,7 +79,14 @@ def test_benchmark_subset_json_contract_report_and_reuse(run, tmp_path: Path) ->
     assert summary["ingest"]["chunks"] > 0 and summary["ingest"]["chunks_per_s"] > 0
     assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p95"]
 
+    # Where answers are lost: each stage keeps a part of the one before; "contains" and EM are its last two.
+    funnel = summary["funnel"]
+    assert funnel["top10"] >= funnel["top5"] >= funnel["read"] >= funnel["answer"] >= funnel["exact"] > 0
+    assert (funnel["answer"], funnel["exact"]) == (summary["answer"]["contains"], summary["answer"]["em"])
+    assert funnel["read"] > funnel["answer"]  # the reader reads more than it answers with
+
     report = (tmp_path / "a" / "report.md").read_text()
+    assert "## Where answers are lost" in report and "| in the sentences read closely |" in report
     assert "| gpt3_gcs | 0.328 | 0.409 | 0.590 |" in report  # published baselines side by side
     assert "## By question source" in report and "| CNN | 10 |" in report
     assert "## The 10 worst misses" in report

@@ -135,25 +135,10 @@ def read(
     """The sentences and candidates of the top passages with their features, each sentence's periods against the
     `period` the question is about; when that is past, the sentences that speak of it are read first."""
     wanted = asked(question)
-    sentences, ranks = _sentences(passages)
+    skim = _skim(question, wanted, passages, period)
+    sentences, order = skim.sentences, skim.order
     if not sentences:
         return Reading(wanted, [], np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32), [], [])
-    terms = content_terms(question)
-    sentence_terms = [content_terms(s.text) for s in sentences]
-    idf = _idf(terms, sentence_terms)
-    question_lower = question.lower()
-    lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
-    has_type = [_has_new_answer(s.text, wanted.wh_kind, question_lower) for s in sentences]
-    spoken = periods_of(sentences)
-    periods = [relation(found, period) for found in spoken]
-    # A question about a past period reads the sentences that speak of it first, by the bonus a sentence with an
-    # answer of the asked type gets.
-    overlapping = PERIOD_FEATURES.index("period_overlaps")
-    in_period = [bool(period and period.past and row[overlapping]) for row in periods]
-    # Stable sort: ties keep passage order.
-    order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * (has_type[i] + in_period[i])))[
-        :MAX_EMBEDDED
-    ]
     chosen = [sentences[i] for i in order]
     texts = [s.text for s in chosen]
     recognized = _RECOGNIZING.submit(recognizer.entities, texts)
@@ -170,15 +155,15 @@ def read(
         [
             [
                 dense[j],
-                lexical[i],
-                has_type[i],
-                ranks[i],
+                skim.lexical[i],
+                skim.has_type[i],
+                skim.ranks[i],
                 j,
                 len(sentences[i].text.split()),
                 per_sentence[j],
                 fitting[j],
                 _title_case(sentences[i].text),
-                *periods[i],
+                *skim.periods[i],
             ]
             for j, i in enumerate(order)
         ],
@@ -187,7 +172,51 @@ def read(
     chosen = [s.model_copy(update={"score": float(dense[j])}) for j, s in enumerate(chosen)]
     read_passages = list(passages[:MAX_PASSAGES])
     groups = _groups(wanted, chosen, mentions, sentence_features, embeddings, question_vector, read_passages)
-    return Reading(wanted, chosen, sentence_features, groups, [spoken[i] for i in order])
+    return Reading(wanted, chosen, sentence_features, groups, [skim.spoken[i] for i in order])
+
+
+def closely_read(question: str, passages: Sequence[Chunk], period: AskedPeriod | None = None) -> list[Evidence]:
+    """The sentences of the top passages that `read` reads closely (embeds, runs the NER model on, takes candidates
+    from), chosen by the cheap features alone: where the evaluation's funnel looks for the gold answer after the
+    passages and before the answer's own sentences."""
+    skim = _skim(question, asked(question), passages, period)
+    return [skim.sentences[i] for i in skim.order]
+
+
+@dataclass
+class _Skim:
+    """Every sentence of the top passages with its cheap features, and the MAX_EMBEDDED best by them (`order`)."""
+
+    sentences: list[Evidence]
+    ranks: list[int]
+    lexical: list[float]
+    has_type: list[bool]
+    spoken: list[list[Period]]
+    periods: list[list[float]]
+    order: list[int]
+
+
+def _skim(question: str, wanted: Asked, passages: Sequence[Chunk], period: AskedPeriod | None) -> _Skim:
+    sentences, ranks = _sentences(passages)
+    if not sentences:
+        return _Skim([], [], [], [], [], [], [])
+    terms = content_terms(question)
+    sentence_terms = [content_terms(s.text) for s in sentences]
+    idf = _idf(terms, sentence_terms)
+    question_lower = question.lower()
+    lexical = [sum(idf[t] for t in terms & found) / (sum(idf.values()) or 1.0) for found in sentence_terms]
+    has_type = [_has_new_answer(s.text, wanted.wh_kind, question_lower) for s in sentences]
+    spoken = periods_of(sentences)
+    periods = [relation(found, period) for found in spoken]
+    # A question about a past period reads the sentences that speak of it first, by the bonus a sentence with an
+    # answer of the asked type gets.
+    overlapping = PERIOD_FEATURES.index("period_overlaps")
+    in_period = [bool(period and period.past and row[overlapping]) for row in periods]
+    # Stable sort: ties keep passage order.
+    order = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + TYPE_BONUS * (has_type[i] + in_period[i])))[
+        :MAX_EMBEDDED
+    ]
+    return _Skim(sentences, ranks, lexical, has_type, spoken, periods, order)
 
 
 def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from qa.evaluation import metrics
 from qa.evaluation.datasets import Baseline, DatasetError
-from qa.evaluation.runner import QuestionResult
+from qa.evaluation.runner import FUNNEL, QuestionResult
 
 WORST = 10
 METRIC_ROWS = [
@@ -174,6 +174,24 @@ def _markdown(
         "| --- | --- |",
         *[f"| {group} {name} | {_cell(summary[group][name])} |" for group, name in METRIC_ROWS],
     ]
+    funnel = summary.get("funnel") or {}
+    if any(value is not None for value in funnel.values()):
+        lines += [
+            "",
+            "## Where answers are lost",
+            "",
+            "Of the questions with a gold answer, the share whose gold answer string is still there at each stage, "
+            "and the share of the stage before that it keeps.",
+            "",
+            "| stage | share | of the stage before |",
+            "| --- | --- | --- |",
+        ]
+        before = None
+        for stage, label in FUNNEL.items():
+            share = funnel.get(stage)
+            kept = share / before if share is not None and before else None
+            lines.append(f"| {label} | {_cell(share)} | {_cell(kept)} |")
+            before = share
     if baselines:
         systems = sorted({b.system for b in baselines})
         table = {(b.system, b.metric): b.value for b in baselines}

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from qa.answer import verify_citations
 from qa.answer.citations import MARKER
+from qa.answer.reading import closely_read
 from qa.answerers import AnswererName
 from qa.config import Settings
 from qa.connection import index_exists
@@ -26,6 +27,16 @@ from qa.ingest import ingest_paths
 from qa.models import Citation, ProgressCallback
 from qa.store import SCHEMA_VERSION, ArticleStore
 
+FUNNEL = {
+    "top10": "in a top-10 passage",
+    "top5": "in a top-5 passage",
+    "read": "in the sentences read closely",
+    "answer": "in the answer's sentences",
+    "exact": "short answer exact",
+}
+"""The stages where an answer is lost, in order: the gold answer's string in the retrieved passages, in the sentences
+the reader reads closely (qa.answer.reading.closely_read, of the answer's own passages), in the answer, and the
+short answer exactly it (EM)."""
 RIGHT_F1 = 0.5
 """A short answer is right when its token F1 against the gold answer reaches this."""
 RETRIEVAL_DEPTH = 10
@@ -73,6 +84,10 @@ class QuestionResult(BaseModel):
     verbatim: list[bool] = Field(description="Per citation: is the quote exactly the article text at its offsets.")
     timings_ms: dict[str, float]
     confidence: float | None = Field(default=None, description="The answer's confidence (None for an LLM's).")
+    funnel: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Where the gold answer still is, stage by stage (FUNNEL); empty without a gold answer.",
+    )
 
     @property
     def right(self) -> float | None:
@@ -154,9 +169,27 @@ def evaluate_one(
     retrieved = [passage.article.id for passage in passages[:RETRIEVAL_DEPTH]]
     answer = engine.ask(query)
     gold, golds = question.answer, question.golds
+    funnel: dict[str, bool] = {}
+    if gold:
+        search, window = query.search()
+        period = query.period(window)
+        read = closely_read(query.question, engine.retriever.retrieve(query.question, query.k, search, period), period)
+
+        def holds(texts: Iterable[str]) -> bool:
+            return any(metrics.contains(text, g) for text in texts for g in golds)
+
+        funnel = {
+            "top10": holds(p.text for p in passages[:RETRIEVAL_DEPTH]),
+            "top5": holds(p.text for p in passages[:5]),
+            "read": holds(s.text for s in read),
+        }
     # EM and F1 score the answer in a few words when the engine gives one (as the benchmark's baselines do),
     # "contains" the whole answer.
     brief = answer.short_answer or MARKER.sub("", answer.answer)
+    em = max(metrics.exact_match(brief, g) for g in golds) if gold else None
+    contains = max(metrics.contains(answer.answer, g) for g in golds) if gold else None
+    if gold:
+        funnel |= {"answer": bool(contains), "exact": bool(em)}
     mc_choice = None
     if question.choices:
         cited = [p.text for p in passages if any(_covers(p, c) for c in answer.citations)]
@@ -184,14 +217,15 @@ def evaluate_one(
         citations=answer.citations,
         retrieved=retrieved,
         rank=metrics.gold_rank(retrieved, question.gold_article_ids),
-        em=max(metrics.exact_match(brief, g) for g in golds) if gold else None,
+        em=em,
         f1=max(metrics.token_f1(brief, g) for g in golds) if gold else None,
-        contains=max(metrics.contains(answer.answer, g) for g in golds) if gold else None,
+        contains=contains,
         mc_choice=mc_choice,
         mc_correct=None if mc_choice is None else float(mc_choice == question.answer_index),
         verbatim=_verbatim(engine, answer.citations),
         timings_ms=answer.timings_ms,
         confidence=answer.confidence,
+        funnel=funnel,
     )
 
 
@@ -280,6 +314,11 @@ def summarize(
             "p95": _round(metrics.percentile(totals, 95), 1),
         },
         "confidence": _confidence_summary(with_gold),
+        # Share of the questions with a gold answer where it still is at each stage (FUNNEL).
+        "funnel": {
+            stage: _round(metrics.mean([float(r.funnel[stage]) for r in with_gold if stage in r.funnel]))
+            for stage in FUNNEL
+        },
         "ingest": {"chunks": ingest.chunks, "chunks_per_s": ingest.chunks_per_s},
         # How many answers each answerer wrote: an LLM run falls back to extractive answers when the LLM fails.
         "answered_by": dict(Counter(r.answered_by for r in results)),
