@@ -25,7 +25,7 @@ from scipy import sparse
 
 from qa.answer.citations import Evidence
 from qa.dates import article_date, sentence_periods
-from qa.models import Chunk, DayCount, EntryKind
+from qa.models import ArticleRef, Chunk, DayCount, EntryKind
 from qa.text import STOPWORDS, content_terms, split_sentences
 from qa.timewords import find_times, respelled
 
@@ -172,7 +172,9 @@ def lines_of(passages: Sequence[Chunk], topic: str, since: date | None, until: d
         passage_share = sum(w for t, w in idf.items() if t in passage_terms[rank]) / total if total else 1.0
         if topic_terms and passage_share < ON_TOPIC:
             continue
-        own = article_date(passage.article.url, passage.article.published)
+        day = _article_day(passage.article, since, until)
+        if day is None:  # an entry is always of the period
+            continue
         read = 0
         for start, end in split_sentences(passage.text):
             if read == SENTENCES_PER_PASSAGE:
@@ -181,9 +183,6 @@ def lines_of(passages: Sequence[Chunk], topic: str, since: date | None, until: d
             if not newsworthy(sentence):
                 continue
             read += 1
-            day = next((d for d in (own, passage.article.published) if _inside(d, since, until)), None)
-            if day is None:
-                continue
             terms = content_terms(sentence)
             share = sum(w for t, w in idf.items() if t in terms) / total if total else 1.0
             evidence = Evidence(
@@ -205,8 +204,8 @@ def pick_entries(lines: list[Line], entries: int, since: date | None, until: dat
     if not lines:
         return []
     likeness = _likeness(lines)
-    stories = sorted({line.story for line in lines})
-    central = _centrality(likeness, [stories.index(line.story) for line in lines], len(stories))
+    stories = {story: number for number, story in enumerate(sorted({line.story for line in lines}))}
+    central = _centrality(likeness, [stories[line.story] for line in lines], len(stories))
     salience = _day_salience(lines)
     for index, line in enumerate(lines):
         line.score = line.relevance * (1 + CENTRAL_WEIGHT * central[index]) * (1 + DAY_WEIGHT * salience[line.day])
@@ -243,9 +242,7 @@ def articles_per_day(lines: Sequence[Line], since: date | None, until: date) -> 
     days: dict[str, date] = {}
     for line in lines:
         article = line.evidence.chunk.article
-        own = article_date(article.url, article.published)
-        day = next((d for d in (own, article.published) if d and (since is None or since <= d) and d <= until), None)
-        if day is not None:
+        if (day := _article_day(article, since, until)) is not None:
             days[article.id] = day
     counts: dict[date, int] = {}
     for day in days.values():
@@ -281,6 +278,12 @@ def _written_day(sentence: str, day: date, since: date | None, until: date) -> d
         if p.since is not None and p.unit == "day" and p.since == p.until and _inside(p.since, since, until)
     }
     return days.pop() if len(days) == 1 else day
+
+
+def _article_day(article: ArticleRef, since: date | None, until: date) -> date | None:
+    """An article's day in the period: its own date (its URL's), else its publication date, whichever is inside."""
+    own = article_date(article.url, article.published)
+    return next((day for day in (own, article.published) if _inside(day, since, until)), None)
 
 
 def _inside(day: date | None, since: date | None, until: date) -> bool:

@@ -91,8 +91,9 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
 
     def events() -> Iterator[bytes]:
         yield chunk({"role": "assistant", "content": ""})
+        separator = pieces_separator(answer)
         for i, piece in enumerate(answer_pieces(answer)):
-            yield chunk({"content": piece if i == 0 or piece.startswith("\n") else " " + piece})
+            yield chunk({"content": piece if i == 0 else separator + piece})
         if answer.citations:
             yield chunk({"content": _sources_text(answer.citations)})
         yield chunk({}, "stop", **extras)
@@ -103,21 +104,24 @@ def chat_completions(request: ChatCompletionRequest, engine: EngineDep) -> dict[
 
 def chat_text(answer: Answer) -> str:
     """The answer as one chat message: short answer, sentences with [n], then the numbered sources."""
-    pieces = list(answer_pieces(answer))
-    text = "".join(pieces) if answer.timeline and not answer.refused else " ".join(pieces)
+    text = pieces_separator(answer).join(answer_pieces(answer))
     return text + _sources_text(answer.citations) if answer.citations else text
 
 
 def answer_pieces(answer: Answer) -> Iterator[str]:
     """The answer as it is streamed: the short answer with its [1], then each sentence; a timeline an entry at a
-    time (a Markdown list)."""
+    time (a Markdown list). Joined by pieces_separator."""
     if answer.timeline and not answer.refused:
-        for i, entry in enumerate(answer.answer.split("\n")):
-            yield entry if i == 0 else "\n" + entry
+        yield from answer.answer.split("\n")
         return
     if answer.short_answer:
         yield f"{answer.short_answer} [1]."
     yield from answer_sentences(answer.answer)
+
+
+def pieces_separator(answer: Answer) -> str:
+    """What stands between two of the answer's pieces: a line break between a timeline's entries, else a space."""
+    return "\n" if answer.timeline and not answer.refused else " "
 
 
 def _sources_text(citations: list[Citation]) -> str:

@@ -164,16 +164,15 @@ def evaluate_one(
 ) -> QuestionResult:
     """One question: retrieval at depth 10 for the retrieval metrics, then the engine's answer, then scores."""
     query = question.query(k, answerer, time)
-    filters, _ = query.search()
+    filters, window = query.search()
     passages = engine.retriever.retrieve(query.question, max(RETRIEVAL_DEPTH, k or 0), filters)
     retrieved = [passage.article.id for passage in passages[:RETRIEVAL_DEPTH]]
     answer = engine.ask(query)
     gold, golds = question.answer, question.golds
     funnel: dict[str, bool] = {}
     if gold:
-        search, window = query.search()
         period = query.period(window)
-        read = closely_read(query.question, engine.retriever.retrieve(query.question, query.k, search, period), period)
+        read = closely_read(query.question, engine.retriever.retrieve(query.question, query.k, filters, period), period)
 
         def holds(texts: Iterable[str]) -> bool:
             return any(metrics.contains(text, g) for text in texts for g in golds)
