@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from qa.answer.citations import Evidence
+from qa.answer.statements import is_statement
 from qa.dates import article_date, sentence_periods
 from qa.models import ArticleRef, Chunk, DayCount, EntryKind
 from qa.text import STOPWORDS, content_terms, split_sentences
@@ -58,12 +59,6 @@ _NAMES_A_DAY = re.compile(
 )
 _LEADING = frozenset("with on about in regarding of for to over since so and".split())
 
-# Sentences that are a page's furniture, not news: credits, sign-ups, bylines, navigation.
-_FURNITURE = re.compile(
-    r"(?i)(?:image credit|photo(?:graph)?(?: by|:)|getty images|\bap photo\b|©|copyright|all rights reserved|"
-    r"sign up|subscribe|newsletter|click here|read more|follow us|advertisement|\bcaption\b|"
-    r"this story (?:has been|was) updated|^by [A-Z]|^updated\b|^published\b|^editor'?s note|^watch:|^listen:)"
-)
 MIN_WORDS, MAX_WORDS = 8, 70
 # Passages read for a timeline on a topic (more if the question's k asks for more); first passages of the period's
 # articles read for one with none, newest first; and the period of a question with no topic and no time words.
@@ -257,14 +252,8 @@ def _same_event(line: Line, taken: Line, likeness: float) -> bool:
 
 
 def newsworthy(sentence: str) -> bool:
-    """A sentence of news: long enough, ends as a sentence does, not a headline, a credit or a sign-up line."""
-    words = sentence.split()
-    if not MIN_WORDS <= len(words) <= MAX_WORDS or sentence.rstrip()[-1:] not in ".!\"”’'":
-        return False
-    letters = [word for word in words if word[:1].isalpha()]
-    if not letters or sum(word[0].isupper() for word in letters) / len(letters) >= 0.6:
-        return False
-    return not _FURNITURE.search(sentence)
+    """A sentence of news: of a length an entry can quote, and a statement (qa/answer/statements.py)."""
+    return MIN_WORDS <= len(sentence.split()) <= MAX_WORDS and is_statement(sentence)
 
 
 def _written_day(sentence: str, day: date, since: date | None, until: date) -> date:

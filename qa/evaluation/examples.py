@@ -34,6 +34,7 @@ _READING_SOURCES = (
     "answer/patterns.py",
     "answer/question.py",
     "answer/periods.py",
+    "answer/statements.py",
     "fusion.py",
     "dates.py",
     "timewords.py",
