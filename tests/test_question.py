@@ -39,7 +39,7 @@ def test_the_wh_phrase_names_a_kind(question: str, kind: Kind):
             Kind.NUMBER,
             {Kind.NUMBER, Kind.MONEY, Kind.PERCENT, Kind.QUANTITY, Kind.ORDINAL},
         ),
-        ("Which seed joined the list of allergens?", Kind.OTHER, set()),  # a noun not listed: any kind
+        ("Which seed joined the list of allergens?", Kind.OTHER, {Kind.THING}),  # a common thing
     ],
 )
 def test_what_a_question_asks_for(question: str, wh: Kind, kinds: set[Kind]):
@@ -51,7 +51,7 @@ def test_head_nouns_are_matched_in_the_plural_and_by_their_last_listed_word():
     assert head_kind("pharmacy chains") is Kind.ORGANISATION
     assert head_kind("countries") is Kind.PLACE
     assert head_kind("peace treaty") is Kind.LAW
-    assert head_kind("seed") is None
+    assert head_kind("seed") is Kind.THING and head_kind("whatsit") is None
 
 
 def test_only_a_question_that_asks_for_no_named_kind_is_answered_by_common_noun_phrases():

@@ -78,33 +78,51 @@ _ANSWERED_BY = {
 # relies on how well the candidate's meaning fits the noun.
 _HEAD_NOUNS: dict[Kind, str] = {
     Kind.PLACE: "country nation city state region continent capital island province territory town village county "
-    "place location destination area republic kingdom",
+    "place location destination area republic kingdom borough constituency planet ocean sea river lake mountain "
+    "volcano neighborhood neighbourhood district setting",
     Kind.ORGANISATION: "company firm brand organization organisation agency network team club party retailer airline "
     "bank university college school automaker carmaker startup chain league union group business corporation "
     "manufacturer publisher newspaper channel outlet broadcaster website platform app studio label court ministry "
-    "department institution charity giant maker",
+    "department institution charity giant maker band restaurant supermarket store shop tabloid magazine "
+    "franchise insurer lender carrier government",
     Kind.PERSON: "person man woman player leader president official actor actress singer rapper star athlete ceo "
     "minister senator judge coach quarterback author artist musician journalist billionaire politician lawmaker "
     "governor mayor candidate celebrity founder executive chef comedian director host monarch king queen prince "
-    "princess pope footballer golfer tennis driver boxer",
+    "princess pope footballer golfer tennis driver boxer member figure mp royal republican democrat superstar legend "
+    "heavyweight justice presenter wrestler philanthropist popstar representative frontbencher owner partner killer "
+    "protagonist character celeb celebs people siblings investor filmmaker icon tourist secretary speaker "
+    "entrepreneur activist scientist astronaut hero villain",
     Kind.LAW: "agreement deal accord treaty act law bill policy rule pact legislation regulation amendment ban "
     "ruling order",
-    Kind.WORK: "film movie book song album show series novel documentary play musical podcast painting",
+    Kind.WORK: "film movie book song album show series novel documentary play musical podcast painting sitcom "
+    "cartoon opera ballad episode memoir poem sculpture artwork single",
     Kind.EVENT: "event tournament championship festival award prize race cup storm hurricane war election summit "
-    "conference",
+    "conference holiday game match celebration ceremony parade",
     Kind.PRODUCT: "product device phone car vehicle vaccine drug medication weapon aircraft plane ship rocket "
-    "spacecraft satellite",
-    Kind.FACILITY: "airbase base airport stadium arena bridge building hospital prison museum landmark",
+    "spacecraft satellite model",
+    Kind.FACILITY: "airbase base airport stadium arena bridge building hospital prison museum landmark park venue "
+    "gallery station dam site monument zoo",
     Kind.GROUP: "nationality religion",
     Kind.LANGUAGE: "language",
     Kind.DATE: "month year day date decade",
-    Kind.MONEY: "amount price cost fine salary",
+    Kind.MONEY: "amount price cost fine salary currency",
     Kind.PERCENT: "percentage percent rate",
+    # Common things: answered by a noun phrase ("sesame seeds", "hearing aids") as well as a name.
+    Kind.THING: "animal item virus sport food disease species ingredient insect creature beverage drink breed crop "
+    "substance genre flavor flavour dish fruit vegetable mineral material technology color colour plant bird fish "
+    "dog pet treat snack seed fungus bacteria illness condition symptom chemical element gas fuel dinosaur rodent "
+    "mammal reptile tree flower juice meat cheese product",
 }
 HEAD_KINDS = {noun: kind for kind, nouns in _HEAD_NOUNS.items() for noun in nouns.split()}
 # Kinds a thing is named with its head noun ("the Doha agreement"), unlike a person or place.
-NAMED_WITH_HEAD = frozenset({Kind.LAW, Kind.EVENT, Kind.PRODUCT, Kind.OTHER})
-_HEAD = re.compile(r"\b(?:which|what)\s+(?:of\s+(?:these|the|those)\s+)?((?:[\w’'.-]+\s+){0,2}[\w’'.-]+)", re.I)
+NAMED_WITH_HEAD = frozenset({Kind.LAW, Kind.EVENT, Kind.PRODUCT, Kind.THING, Kind.OTHER})
+# "which <noun>", "which of the following <noun>", "what type of <noun>", "what is the name of the <noun>".
+_HEAD = re.compile(
+    r"\b(?:which|what)\s+(?:(?:is|was|are|were)\s+(?:the\s+)?names?\s+of\s+(?:the\s+|a\s+|an\s+|this\s+|its\s+)?|"
+    r"(?:of\s+(?:these|the|those)\s+(?:following\s+)?)|(?:type|kind|sort|types|kinds)\s+of\s+(?:the\s+)?)?"
+    r"((?:[\w’'.-]+\s+){0,2}[\w’'.-]+)",
+    re.I,
+)
 _QUESTION_WORD = re.compile(r"\b(?:which|what|who|whom|whose|where|when|how)\b", re.I)
 VERBS = frozenset("won became back made said will would did does do has have had is was are were been can".split())
 
@@ -161,7 +179,11 @@ def head_noun(question: str) -> str | None:
     words: list[str] = []
     for word in match.group(1).split():
         lower = word.lower()
-        if lower in VERBS or lower in STOPWORDS or (words and lower.endswith("ed")):
+        # "What happened", "what prompted": a verb, not a noun ("seed" and "breed" are nouns).
+        verb = (lower.endswith("ed") or lower.endswith("ing")) and (
+            words or (len(lower) > 4 and lower not in HEAD_KINDS)
+        )
+        if lower in VERBS or lower in STOPWORDS or verb or (not words and lower.endswith("ly")):
             break
         words.append(word)
         if len(words) == 3:
