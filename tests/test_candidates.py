@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer.candidates import candidates
+from qa.answer.candidates import candidates, clean_edges, short_forms
 from qa.answer.citations import Evidence
 from qa.answer.entities import CHECKSUMS, EntityModelError, load_recognizer, model_folder, verify_model
 from qa.answer.question import Kind, asked, head_kind
@@ -83,7 +83,7 @@ def test_markers_and_escape_sequences_are_never_candidates():
         "The dockworkers ended their strike [1] after nine days [2], the union said.",
         "The dockworkers ended their strike \x1b[1;31mafter nine days\x1b[0m of pickets.",
     )
-    assert "nine days" in found
+    assert "nine" in found  # the unit the question says is no part of the answer
     assert not any("[" in text or "\x1b" in text for text in found)
 
 
@@ -126,3 +126,110 @@ def test_the_ner_model_loads_without_torch_and_torch_still_imports_after():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "whole", "broken"),
+    [
+        (  # a name cut inside its quotation marks
+            "What party did Musk announce?",
+            'Musk announced the "America Party" on Saturday, saying it would run candidates.',
+            '"America Party"',
+            '"America',
+        ),
+        (  # the head noun that ends a name is part of it
+            "Which airline cancelled thousands of flights?",
+            "Southwest Airlines cancelled 2,000 flights on Tuesday.",
+            "Southwest Airlines",
+            "Southwest",
+        ),
+        (  # two names joined by a small word are two candidates
+            "On which platform did DeSantis launch his campaign?",
+            "DeSantis launched his campaign with Elon Musk on Twitter on Wednesday.",
+            "Twitter",
+            "Elon Musk on Twitter",
+        ),
+        (  # the unit the question says is no part of the answer
+            "How many minutes did Trump let the violence play out?",
+            "Trump let the violence play out for 187 minutes before he spoke.",
+            "187",
+            "187 minutes",
+        ),
+        (  # a number without the word that hedges it (the sentence cited keeps it)
+            "How much did Hurricane Ian cause in damages?",
+            "Hurricane Ian likely caused more than $50 billion in damages, economists say.",
+            "$50 billion",
+            "more than $50 billion",
+        ),
+        (  # no fragment of a name the question says
+            "What did Stoltenberg call the withdrawal from Afghanistan?",
+            "Former NATO Secretary General Jens Stoltenberg called it the biggest defeat of the alliance.",
+            "NATO",
+            "Jens",
+        ),
+        (  # an entity's edges lose the small words that join names
+            "Which team did Zack Gelof get called up to play for?",
+            "Zack Gelof was called up by the Oakland Athletics of the American League.",
+            "Oakland Athletics",
+            "Oakland Athletics of",
+        ),
+    ],
+)
+def test_spans_are_whole_at_their_edges(question: str, sentence: str, whole: str, broken: str):
+    found = kinds_of(question, sentence)
+    assert whole in found and broken not in found
+
+
+@pytest.mark.parametrize(
+    ("phrase", "sentence", "cleaned"),
+    [
+        ("Afghanistan’s", "Afghanistan’s president fled.", "Afghanistan"),
+        ("the U.S.", "Troops left the U.S. base.", "U.S."),
+        ("Disney Inc.", "It was sold to Disney Inc. last year.", "Disney Inc."),
+        ("(FEMA", "The agency (FEMA said so.", "FEMA"),
+        ("Kyiv,", "Troops reached Kyiv, officials said.", "Kyiv"),
+        ("“Squid Game", "Netflix renewed “Squid Game” for a second season.", "“Squid Game”"),
+        ("a bear cub", "He left a bear cub in Central Park.", "bear cub"),
+    ],
+)
+def test_clean_edges(phrase: str, sentence: str, cleaned: str):
+    assert clean_edges(phrase, sentence) == cleaned
+
+
+@pytest.mark.parametrize(
+    ("question", "sentences", "short", "name"),
+    [
+        (  # an acronym of the name's initials
+            "Which agency sent teams to the flooded towns?",
+            ["The Federal Emergency Management Agency sent teams on Monday.", "FEMA said more would follow."],
+            "fema",
+            "federal emergency management agency",
+        ),
+        (  # with the small words' initials too
+            "Who sued Google?",
+            ["The Department of Justice sued Google on Tuesday.", "The DOJ said Google holds a monopoly."],
+            "doj",
+            "department of justice",
+        ),
+        (  # capitals that are no initials of a name read
+            "Which organisation met on Monday?",
+            ["The World Health Organization met on Monday.", "The UN said the talks went well."],
+            None,
+            None,
+        ),
+        (  # a form introduced in parentheses
+            "Which bank raised interest rates?",
+            ["The Federal Reserve (the Fed) raised interest rates on Wednesday."],
+            "fed",
+            "federal reserve",
+        ),
+    ],
+)
+def test_a_name_and_its_short_form_are_one(question: str, sentences: list[str], short: str | None, name: str | None):
+    read = evidence(*sentences)
+    found = candidates(asked(question), read, load_recognizer().entities([s.text for s in read]))
+    forms = short_forms(found, read)
+    if short is None:
+        assert forms == {}
+    else:
+        assert forms[short] == name

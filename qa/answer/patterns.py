@@ -33,8 +33,8 @@ DATE_PATTERN = re.compile(
 )
 # A name: capitalised words, joined by the small words names contain; or a quoted title.
 _CAPITALISED = r"[A-Z0-9][\w’'.&-]*"
-_JOINER = r"\s+(?:of|the|and|de|for|on|la|von|van|du|del|da|&)\s+"
-NAME_PATTERN = re.compile(rf"[“\"][^”\"]{{2,60}}[”\"]|[A-Z][\w’'.&-]*(?:(?:\s+|{_JOINER}){_CAPITALISED})*")
+JOINER = r"\s+(?:of|the|and|de|for|on|la|von|van|du|del|da|&)\s+"
+NAME_PATTERN = re.compile(rf"[“\"][^”\"]{{2,60}}[”\"]|[A-Z][\w’'.&-]*(?:(?:\s+|{JOINER}){_CAPITALISED})*")
 # Does a sentence hold something of the kind a wh-phrase asks for? (Used to score sentences, so looser than the above.)
 TYPE_PATTERNS = {
     Kind.MONTH: MONTH_PATTERN,

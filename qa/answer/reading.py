@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qa.answer.candidates import Candidate, candidates
+from qa.answer.candidates import Candidate, candidates, short_forms
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer
 from qa.answer.patterns import TYPE_PATTERNS
@@ -251,9 +251,11 @@ def _groups(
     passages: list[Chunk],
 ) -> list[CandidateGroup]:
     """The MAX_SCORED best-supported candidate groups, each with its feature row."""
+    # A name and its short form ("FEMA") are one candidate.
+    forms = short_forms(mentions, sentences)
     by_key: dict[str, list[Candidate]] = {}
     for mention in mentions:
-        by_key.setdefault(mention.key, []).append(mention)
+        by_key.setdefault(forms.get(mention.key, mention.key), []).append(mention)
     if not by_key:
         return []
     dense, lexical = sentence_features[:, 0], sentence_features[:, 1]
