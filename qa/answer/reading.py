@@ -76,6 +76,7 @@ CANDIDATE_FEATURES = [
     "in_titles",  # passages whose article title holds it
     "proximity",  # nearness to the question's words in its sentence
     "order_fit",  # share of the question's words in its sentence on the side of it they are of the question word
+    "appositive",  # set off by a comma beside the question's words: "Hamdullah Fitrat, deputy representative of …"
     "kind_fit",  # 1 of an asked-for kind, 0.5 when any kind may do or it has none, 0 otherwise
     "from_entity",
     "from_pattern",
@@ -303,6 +304,7 @@ def _groups(
             sum(f" {key} " in title for title in titles_lower),
             max(_proximity(sentences[m.sentence].text, m.text, wanted.stems) for m in found),
             max(_order_fit(sentences[m.sentence].text, m.text, wanted) for m in found),
+            max(_appositive(sentences[m.sentence].text, m.text, wanted.stems) for m in found),
             _kind_fit(kind, wanted),
             any(m.source == "entity" for m in found),
             any(m.source == "pattern" for m in found),
@@ -360,6 +362,19 @@ def _proximity(sentence: str, phrase: str, question_stems: frozenset[str]) -> fl
         for i, (_, word) in enumerate(words)
         if not first <= i <= last and word not in STOPWORDS and stem_word(word) in question_stems
     )
+
+
+def _appositive(sentence: str, phrase: str, question_stems: frozenset[str]) -> float:
+    """1 when the phrase and a word the question says stand on either side of a comma, two words at most from it
+    ("Her British counterpart, Ben Wallace," and "Hamdullah Fitrat, deputy official representative" for "who is the
+    British defence secretary", "who is the deputy official representative"): a name and what the question calls it."""
+    at = sentence.find(phrase)
+    if at < 0:
+        return 0.0
+    before = re.search(r"((?:[\w’'-]+\s+){0,1}[\w’'-]+)\s*[,(–—]\s*$", sentence[:at])
+    after = re.match(r"\s*[,)–—]\s*(?:the\s+|a\s+|an\s+)?((?:[\w’'-]+\s+){0,1}[\w’'-]+)", sentence[at + len(phrase) :])
+    words = [w for found in (before, after) if found for w in re.findall(r"[\w’'-]+", found.group(1))]
+    return float(any(w.lower() not in STOPWORDS and said_in(w.lower(), question_stems) for w in words))
 
 
 def _order_fit(sentence: str, phrase: str, wanted: Asked) -> float:
