@@ -32,6 +32,26 @@ def test_exact_match_f1_and_contains() -> None:
     assert metrics.contains("anything", "") == 0.0
 
 
+def test_a_name_counts_in_either_of_its_forms_and_the_strict_match_does_not() -> None:
+    both = "FEMA (Federal Emergency Management Agency)"
+    assert metrics.answer_match(both, "Federal Emergency Management Agency") == 1.0
+    assert metrics.answer_match(both, "FEMA") == 1.0
+    assert metrics.exact_match(both, "FEMA") == 0.0  # the strict figure printed beside it
+    assert metrics.answer_f1(both, "FEMA") == 1.0
+    assert metrics.answer_match("FEMA", "Federal Emergency Management Agency") == 0.0  # one form alone is one form
+
+
+def test_a_list_matches_a_list_of_the_same_items_in_any_order() -> None:
+    assert metrics.answer_match("Canada and Mexico", "Mexico & Canada") == 1.0
+    assert metrics.answer_match("Bed Bath and Beyond", "Bed Bath & Beyond") == 1.0  # "&" and "and" alike
+    assert metrics.answer_match("Sweden, Finland and Norway", "Sweden and Finland") == 0.0
+    assert metrics.answer_match("Canada", "Mexico & Canada") == 0.0
+    assert metrics.exact_match("Canada and Mexico", "Mexico & Canada") == 0.0
+    # Items Canada, Mexico against Canada, Mexico, US: 2 common of 2 and 3 tokens.
+    assert metrics.answer_f1("Canada and Mexico", "Canada, Mexico and US") == pytest.approx(0.8)
+    assert metrics.list_items("Dallas") == frozenset()
+
+
 def test_rank_recall_and_reciprocal_rank() -> None:
     retrieved = ["x", "y", "g2", "g1", "z"]
     rank = metrics.gold_rank(retrieved, ["g1", "g2"])

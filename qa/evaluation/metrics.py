@@ -1,6 +1,9 @@
 """Metric functions: pure, on plain strings and ids, so each is checked on hand-made cases.
 
-Answers are scored the SQuAD way: lowercase, punctuation and the articles a/an/the removed, whitespace collapsed.
+Answers are scored the SQuAD way: lowercase, punctuation and the articles a/an/the removed, whitespace collapsed
+(`exact_match`, `token_f1`: the strict figures). `answer_match` and `answer_f1` also count a short answer that
+gives a name with its other form in brackets ("FEMA (Federal Emergency Management Agency)") when either form
+matches, and a list ("Canada and Mexico") when its items are the gold list's in any order, "&" and "and" alike.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from numpy.typing import ArrayLike
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = set(string.punctuation) | set("‘’“”–—…")
+_LIST_JOIN = re.compile(r"\s*,\s*(?:and\s+|or\s+|&\s+)?|\s+(?:and|or|&)\s+", re.I)
+_OTHER_FORM = re.compile(r"(.+?)\s+\(([^()]+)\)")
 
 
 def normalize_answer(text: str) -> str:
@@ -26,6 +31,37 @@ def normalize_answer(text: str) -> str:
 def exact_match(prediction: str, gold: str) -> float:
     """1.0 when the normalised prediction equals the normalised gold answer."""
     return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def answer_match(prediction: str, gold: str) -> float:
+    """1.0 when either form of a name in the prediction matches the gold answer, or its list has the gold list's
+    items (any order, joined by commas, "and", "&" or "or")."""
+    items = list_items(gold)
+    return max(
+        max(exact_match(form, gold), float(bool(items) and list_items(form) == items))
+        for form in answer_forms(prediction)
+    )
+
+
+def answer_f1(prediction: str, gold: str) -> float:
+    """The best token F1 of either form of a name in the prediction; of two lists, without their joining words."""
+
+    def joined(text: str) -> str:
+        return " ".join(sorted(list_items(text))) if list_items(text) and list_items(gold) else text
+
+    return max(token_f1(joined(form), joined(gold)) for form in answer_forms(prediction))
+
+
+def answer_forms(prediction: str) -> list[str]:
+    """The prediction, and when it gives a name's other form in brackets, each form alone."""
+    match = _OTHER_FORM.fullmatch(prediction.strip())
+    return [prediction, match.group(1), match.group(2)] if match else [prediction]
+
+
+def list_items(text: str) -> frozenset[str]:
+    """The normalised items of a list ("Canada and Mexico", "A, B & C"); empty for one item."""
+    items = frozenset(normalize_answer(item) for item in _LIST_JOIN.split(text) if normalize_answer(item))
+    return items if len(items) >= 2 else frozenset()
 
 
 def token_f1(prediction: str, gold: str) -> float:

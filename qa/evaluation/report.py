@@ -20,6 +20,8 @@ METRIC_ROWS = [
     ("retrieval", "mrr"),
     ("answer", "em"),
     ("answer", "f1"),
+    ("answer", "em_strict"),
+    ("answer", "f1_strict"),
     ("answer", "contains"),
     ("answer", "mc_accuracy"),
     ("citations", "verbatim"),

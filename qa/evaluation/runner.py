@@ -32,7 +32,7 @@ FUNNEL = {
     "top5": "in a top-5 passage",
     "read": "in the sentences read closely",
     "answer": "in the answer's sentences",
-    "exact": "short answer exact",
+    "exact": "short answer exact (strict)",
 }
 """The stages where an answer is lost, in order: the gold answer's string in the retrieved passages, in the sentences
 the reader reads closely (qa.answer.reading.closely_read, of the answer's own passages), in the answer, and the
@@ -76,8 +76,13 @@ class QuestionResult(BaseModel):
     citations: list[Citation]
     retrieved: list[str] = Field(description=f"Article ids of the top {RETRIEVAL_DEPTH} retrieved passages.")
     rank: int | None = Field(description="Rank of the first gold passage among them.")
-    em: float | None = Field(description="Exact match of the short answer (else the answer); None without gold.")
-    f1: float | None = Field(description="Token F1 of the short answer (else the answer); None without gold.")
+    em: float | None = Field(
+        description="Exact match of the short answer (else the answer), either form of a name, a list in any order "
+        "(metrics.answer_match); None without gold."
+    )
+    f1: float | None = Field(description="Token F1 of the short answer (else the answer), as em; None without gold.")
+    em_strict: float | None = Field(default=None, description="SQuAD exact match of the short answer as given.")
+    f1_strict: float | None = Field(default=None, description="SQuAD token F1 of the short answer as given.")
     contains: float | None = Field(description="Gold answer inside the answer; None without a gold answer.")
     mc_choice: int | None = Field(description="The choice the answer supports best; None without choices.")
     mc_correct: float | None = Field(description="1.0 when that is the gold choice.")
@@ -185,10 +190,11 @@ def evaluate_one(
     # EM and F1 score the answer in a few words when the engine gives one (as the benchmark's baselines do),
     # "contains" the whole answer.
     brief = answer.short_answer or MARKER.sub("", answer.answer)
-    em = max(metrics.exact_match(brief, g) for g in golds) if gold else None
+    em = max(metrics.answer_match(brief, g) for g in golds) if gold else None
+    em_strict = max(metrics.exact_match(brief, g) for g in golds) if gold else None
     contains = max(metrics.contains(answer.answer, g) for g in golds) if gold else None
     if gold:
-        funnel |= {"answer": bool(contains), "exact": bool(em)}
+        funnel |= {"answer": bool(contains), "exact": bool(em_strict)}
     mc_choice = None
     if question.choices:
         cited = [p.text for p in passages if any(_covers(p, c) for c in answer.citations)]
@@ -217,7 +223,9 @@ def evaluate_one(
         retrieved=retrieved,
         rank=metrics.gold_rank(retrieved, question.gold_article_ids),
         em=em,
-        f1=max(metrics.token_f1(brief, g) for g in golds) if gold else None,
+        f1=max(metrics.answer_f1(brief, g) for g in golds) if gold else None,
+        em_strict=em_strict,
+        f1_strict=max(metrics.token_f1(brief, g) for g in golds) if gold else None,
         contains=contains,
         mc_choice=mc_choice,
         mc_correct=None if mc_choice is None else float(mc_choice == question.answer_index),
@@ -292,6 +300,9 @@ def summarize(
         "answer": {
             "em": _round(metrics.mean([r.em for r in with_gold if r.em is not None])),
             "f1": _round(metrics.mean([r.f1 for r in with_gold if r.f1 is not None])),
+            # SQuAD's, on the short answer as given: no other form of a name, a list only in the gold's order.
+            "em_strict": _round(metrics.mean([r.em_strict for r in with_gold if r.em_strict is not None])),
+            "f1_strict": _round(metrics.mean([r.f1_strict for r in with_gold if r.f1_strict is not None])),
             "contains": _round(metrics.mean([r.contains for r in with_gold if r.contains is not None])),
             "mc_accuracy": _round(metrics.mean([r.mc_correct for r in results if r.mc_correct is not None])),
         },
