@@ -228,6 +228,8 @@ def answer_extractive(parts: AnswerParts, retrieved: Retrieved, notices: list[st
     short_text = inert_markers(short.text) if short and quoted else None
     if short and short_text and (day := _written_out(citations[0], short.evidence, short.text)):
         short_text = day
+    if short and short_text and short.other_form:  # "FEMA (Federal Emergency Management Agency)"
+        short_text = f"{short_text} ({inert_markers(short.other_form)})"
     return Draft(
         retrieved=retrieved,
         answerer="extractive",

@@ -6,8 +6,17 @@ from datetime import date
 
 import pytest
 
-from qa.answer import CANNOT_ANSWER, Evidence, cite, keep_cited_sentences, second_opinion, verify_citations
+from qa.answer import (
+    CANNOT_ANSWER,
+    Evidence,
+    ExtractiveAnswerer,
+    cite,
+    keep_cited_sentences,
+    second_opinion,
+    verify_citations,
+)
 from qa.answer.entities import load_recognizer
+from qa.answer.extractive import with_antecedent
 from qa.answer.reading import CANDIDATE_FEATURES, MAX_EMBEDDED, read
 from qa.backends import load_embeddings
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
@@ -198,3 +207,26 @@ def test_second_opinion_says_which_answer_the_llm_citations_support(answer: str,
     citation = Citation(n=1, article_id="a", title="NATO", start=0, end=len(quote), quote=quote, score=0.5)
     note = second_opinion("the LLM", answer, [citation], "eight", "NATO expels", 0.7)
     assert (note is None) if expected is None else (note is not None and expected in note)
+
+
+def test_an_answer_sentence_that_refers_back_comes_with_the_sentence_it_refers_to(embeddings: MiniLMEmbeddings):
+    text = (
+        "Southwest Airlines said on Monday that storms had grounded much of its fleet. It cancelled 2,500 flights, "
+        "more than any other carrier.\nIt was the worst day of the year for air travel."
+    )
+    chunk = Chunk(article=ArticleRef(id="a", title="T"), ordinal=0, start=0, end=len(text), text=text)
+    selection = ExtractiveAnswerer(embeddings, refusal_threshold=0.0).select(
+        "How many flights did the airline cancel?", [chunk]
+    )
+    assert selection.short_answer is not None and selection.short_answer.text == "2,500"
+    texts = [e.text for e in selection.evidence]
+    assert texts[:2] == [
+        "Southwest Airlines said on Monday that storms had grounded much of its fleet.",
+        "It cancelled 2,500 flights, more than any other carrier.",
+    ]
+    answer_text, citations = cite(selection.evidence)
+    assert answer_text.startswith("Southwest Airlines said") and len(citations) == 1  # one quote holds both
+    # Never across a paragraph break: the sentence after it refers back to a sentence of another paragraph.
+    last = text.index("It was")
+    alone = Evidence(chunk=chunk, start=last, end=len(text), text=text[last:], score=1.0)
+    assert with_antecedent(alone) == [alone]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from qa.answer import ExtractiveAnswerer, ShortAnswer
+from qa.answer.lists import asks_for_several
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
 from qa.evaluation import metrics
@@ -118,3 +122,51 @@ def test_refusals_have_no_short_answer(seeded: Engine):
 def test_markers_and_escape_sequences_never_become_the_short_answer(text: str, embeddings: MiniLMEmbeddings):
     found = short_answer("How many days did the dockworkers strike?", [text], embeddings)
     assert found is not None and found.text in ("nine", "nine days"), found
+
+
+@pytest.mark.parametrize(
+    ("question", "several"),
+    [
+        ("Which countries were hit with the tariffs?", True),
+        ("Which two countries did NATO invite to join the alliance?", True),
+        ("Which NFL teams are headed to the Super Bowl?", True),
+        ("Who were the three astronauts on board?", True),
+        ("Which country was hit with the tariffs?", False),
+        ("Which series won the most Emmys?", False),
+        ("Which virus spread?", False),
+        ("Who won the election?", False),
+    ],
+)
+def test_which_questions_ask_for_several_things(question: str, several: bool):
+    assert asks_for_several(question) is several
+
+
+def test_a_plural_question_gets_the_list_its_sentence_gives(embeddings: MiniLMEmbeddings):
+    sentence = "Trump imposed the new tariffs on Canada and Mexico on Tuesday, the White House said."
+    found = short_answer("Which countries were hit with the new tariffs?", [sentence], embeddings)
+    assert found is not None and found.text == "Canada and Mexico"
+    one = short_answer("Which country was hit with the new tariffs?", [sentence], embeddings)
+    assert one is not None and one.text in ("Canada", "Mexico")
+    three = "NATO invited Sweden, Finland and Ukraine to the summit on Monday, its chief said."
+    found = short_answer("Which three countries did NATO invite to the summit?", [three], embeddings)
+    assert found is not None and found.text == "Sweden, Finland and Ukraine"
+
+
+def test_a_name_is_given_with_its_short_form(engine: Engine, tmp_path: Path):
+    article = {
+        "id": "floods",
+        "source": "Harbor Times",
+        "date": "2025-03-03",
+        "title": "Floods in the valley",
+        "text": "The Federal Emergency Management Agency sent rescue teams to the flooded valley towns on Monday.\n"
+        "FEMA said more teams would follow if the river kept rising.",
+    }
+    path = tmp_path / "articles.jsonl"
+    path.write_text(json.dumps(article) + "\n")
+    assert engine.ingest([path]).failed == []
+    answer = engine.ask(Query(question="Which agency sent rescue teams to the flooded valley towns?"))
+    assert answer.short_answer in (
+        "Federal Emergency Management Agency (FEMA)",
+        "FEMA (Federal Emergency Management Agency)",
+    )
+    assert metrics.answer_match(answer.short_answer, "FEMA") == 1.0

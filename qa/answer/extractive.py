@@ -9,6 +9,7 @@ a refusal.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -18,12 +19,21 @@ from pydantic import BaseModel, Field
 
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer, load_recognizer
+from qa.answer.lists import asks_for_several, listed
 from qa.answer.periods import nearest, speaks_of
 from qa.answer.reading import Reading, read
 from qa.answer.scorer import AnswerScorer, load_scorer
+from qa.answer.statements import is_statement
 from qa.embeddings import MiniLMEmbeddings
 from qa.models import AskedPeriod, Chunk, Period
+from qa.text import split_sentences
 
+# Words that open a sentence speaking of what the sentence before it named.
+_REFERS_BACK = re.compile(
+    r"(?:it|its|he|she|his|her|they|their|this|these|those|the (?:company|firm|agency|group|organi[sz]ation|country|"
+    r"city|state|team|club|band|party|move|decision|deal|bill|law|plan|report|study|storm|virus|disease))\b",
+    re.I,
+)
 # A further sentence joins the answer only if the sentence model scores it this close to the best one.
 FOLLOW_UP_RATIO = 0.9
 MAX_SENTENCES = 3
@@ -32,8 +42,16 @@ MAX_SENTENCES = 3
 class ShortAnswer(BaseModel):
     """A phrase of one evidence sentence that answers the question in a few words."""
 
-    text: str = Field(description="The phrase, exactly as it stands in the sentence.")
+    text: str = Field(
+        description="The phrase, exactly as it stands in the sentence; for a question that asks for several things, "
+        'the list the sentence gives ("Canada and Mexico").'
+    )
     evidence: Evidence = Field(description="The sentence it was taken from.")
+    other_form: str | None = Field(
+        default=None,
+        description='The name\'s other form, when the passages give two ("Federal Emergency Management Agency" for '
+        '"FEMA"); shown in brackets after it.',
+    )
     score: float = Field(description="The answer model's raw score of the phrase (higher: more likely right).")
 
 
@@ -99,7 +117,8 @@ class ExtractiveAnswerer:
         ]
         ranked = sorted(sentences, key=lambda s: -s.score)
         candidate_scores = self.scorer.candidate_scores(reading.candidate_features) if reading.groups else np.zeros(0)
-        short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores)
+        several = asks_for_several(question)
+        short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores, several)
         undated = short is not None and not short.evidence.chunk.article.published
         if asked and short and (asked.past or (undated and not asked.named)):
             period, spoken = asked.period, reading.periods
@@ -118,7 +137,7 @@ class ExtractiveAnswerer:
                     confidence = round(manifest.confidence(float(short.score)), 4)  # of the answer refused
                     return Selection(evidence=[], short_answer=None, confidence=confidence, elsewhere=elsewhere)
                 if in_period:
-                    short = self._short_answer_in(reading, sentences, in_period, candidate_scores)
+                    short = self._short_answer_in(reading, sentences, in_period, candidate_scores, several)
                     ranked = sorted((sentences[i] for i in in_period), key=lambda s: -s.score)
         support = manifest.sentence_confidence(float(sentence_scores.max()))
         confidence = round(manifest.confidence(float(short.score)) if short else support, 4)
@@ -131,20 +150,39 @@ class ExtractiveAnswerer:
             if not any(_overlaps(candidate, other) for other in chosen):
                 chosen.append(candidate)
         confident = confidence >= manifest.shown_threshold
+        chosen = [*with_antecedent(chosen[0]), *chosen[1:]]
         return Selection(evidence=chosen, short_answer=short, confidence=confidence, confident=confident)
 
     def _short_answer_in(
-        self, reading: Reading, sentences: list[Evidence], allowed: set[int], scores: np.ndarray
+        self,
+        reading: Reading,
+        sentences: list[Evidence],
+        allowed: set[int],
+        scores: np.ndarray,
+        several: bool = False,
     ) -> ShortAnswer | None:
         """The best candidate (by the candidate model's `scores`) with a mention in one of the `allowed` sentences,
-        taken from the best of them."""
+        taken from the best of them; for a question that asks for `several` things, with the others of its kind that
+        the sentence lists with it."""
         features = reading.candidate_features
         for best in np.argsort(-scores, kind="stable"):
-            mentions = [m for m in reading.groups[best].mentions if m.sentence in allowed]
+            group = reading.groups[best]
+            mentions = [m for m in group.mentions if m.sentence in allowed]
             if mentions:
                 mention = max(mentions, key=lambda m: sentences[m.sentence].score)
+                evidence = sentences[mention.sentence]
                 score = float(self.scorer.answer_scores(features[best : best + 1])[0])
-                return ShortAnswer(text=mention.text, evidence=sentences[mention.sentence], score=round(score, 4))
+                text = mention.text
+                if several:
+                    beside = [m for g in reading.groups for m in g.mentions if m.sentence == mention.sentence]
+                    text = listed(mention, beside, evidence.text) or text
+                other = next((m.text for m in group.mentions if m.key != mention.key), None)
+                return ShortAnswer(
+                    text=text,
+                    evidence=evidence,
+                    score=round(score, 4),
+                    other_form=other if text == mention.text else None,
+                )
         return None
 
     def _elsewhere(
@@ -160,6 +198,23 @@ class ExtractiveAnswerer:
             answer = self._short_answer_in(reading, reading.sentences, {index}, scores)
             given.append((answer.text if answer else reading.sentences[index].text, period))
         return given
+
+
+def with_antecedent(sentence: Evidence) -> list[Evidence]:
+    """The sentence, after the one before it in its paragraph when it refers back to it ("It", "The company"): the
+    answer then names what it speaks of. One citation quotes both (they share a passage)."""
+    if not _REFERS_BACK.match(sentence.text):
+        return [sentence]
+    chunk = sentence.chunk
+    at = sentence.start - chunk.start
+    before = [(start, end) for start, end in split_sentences(chunk.text, 0, at) if "\n" not in chunk.text[end:at]]
+    if not before:
+        return [sentence]
+    start, end = before[-1]
+    text = chunk.text[start:end]
+    if not is_statement(text):
+        return [sentence]
+    return [Evidence(chunk=chunk, start=chunk.start + start, end=chunk.start + end, text=text, score=0.0), sentence]
 
 
 def _overlaps(a: Evidence, b: Evidence) -> bool:
