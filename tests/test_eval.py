@@ -25,7 +25,7 @@ KEYS = {
     "questions": None,
     "answerable": None,
     "retrieval": {"recall@1", "recall@5", "recall@10", "mrr"},
-    "answer": {"em", "f1", "contains", "mc_accuracy"},
+    "answer": {"em", "f1", "em_strict", "f1_strict", "contains", "mc_accuracy"},
     "citations": {"verbatim", "precision", "with_citation"},
     "refusal": {"rate", "rate_answerable", "rate_unanswerable", "rate_no_answer"},
     "latency_ms": {"p50", "p95"},

@@ -19,11 +19,11 @@ from qa.query import Query
 from .conftest import DATA
 
 SEED_SET = load_dataset(DATA / "seed_eval")
-# Measured on the seed gold set, mean token F1: the hand-set engine 0.60, the first learned scorer 0.60, the scorer
-# before the period features 0.55, with them 0.50: one near tie ("deputy official representative": Donald Trump
-# 0.354, Hamdullah Fitrat 0.315, no period in either sentence) goes the other way, as training with another seed
-# (8) turns it back. Compared as the reports round it: ten twentieths summed in floating point fall short by 1e-16.
-MIN_SEED_F1 = 0.5
+# Measured on the seed gold set, mean token F1: the hand-set engine 0.60, the first learned scorer 0.60, with the
+# period features 0.50, with #35's reading (statements only, whole spans, hedges off numbers, the appositive
+# feature) 0.62: "123,000" and "300,000" without "More than" and "some", "Ben Wallace" and "Hamdullah Fitrat" by the
+# comma beside the question's words.
+MIN_SEED_F1 = 0.6
 
 
 def short_answer(question: str, texts: list[str], embeddings: MiniLMEmbeddings) -> ShortAnswer | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer.reading import closely_read
-from qa.answer.statements import is_statement
+from qa.answer.statements import is_statement, statement_end
 from qa.models import ArticleRef, Chunk
 
 
@@ -17,6 +17,8 @@ from qa.models import ArticleRef, Chunk
         "HURRICANE FIONA MAKES LANDFALL",
         "Where to find cheap gas: Sheetz lowers gas prices to $3.99 a gallon",  # a headline in sentence case
         "By Jane Smith and Tom Jones, Associated Press",
+        "Hide Caption 38 of 226",
+        "Read more: the five things to know about the strike.",
         "Firefighters battle the blaze near Athens on Tuesday. (Image credit: Getty Images)",
         "Sign up for our morning newsletter to get the news in your inbox.",
         "We use cookies to improve your experience; by continuing you accept our cookie policy.",
@@ -36,16 +38,26 @@ def test_furniture_headlines_and_questions_are_no_statements(sentence: str):
         '"We will rebuild," the mayor said.',
         "The world's largest streamer lost 970,000 subscribers in the three months ending June 30, the company said",
         "Shares of the company fell 4% (the most since March).",
+        "Joe Biden visited Kyiv on Monday.",  # many names, and a stop: no headline
+        "By Tuesday morning, it had more than 1.7 million likes, thanks to shares by two influencers.",
+        "The company said 2 million people subscribe to its daily newsletter on politics and the economy.",
     ],
 )
 def test_sentences_of_the_story_are_statements(sentence: str):
     assert is_statement(sentence)
 
 
+def test_a_credit_on_a_sentences_end_is_cut_off():
+    sentence = "Firefighters battle the blaze near Athens on Tuesday (Photo by Petros Giannakouris/AP)"
+    assert sentence[: statement_end(sentence)] == "Firefighters battle the blaze near Athens on Tuesday"
+    assert statement_end("(Image credit: Getty Images)") == 0
+    assert statement_end("Firefighters battled the blaze.") == len("Firefighters battled the blaze.")
+
+
 def test_an_answer_never_reads_a_headline_or_a_caption():
     text = (
         "Southwest Cancels Thousands Of Flights As Storm Hits Denver\n"
-        "Travelers wait at Denver International Airport on Monday. (Photo by David Zalubowski/AP)\n"
+        "Travelers wait at Denver International Airport on Monday (Photo by David Zalubowski/AP)\n"
         "Southwest Airlines cancelled more than 2,500 flights on Monday as a winter storm hit the Midwest."
     )
     chunk = Chunk(article=ArticleRef(id="a", title="T"), ordinal=0, start=0, end=len(text), text=text)

@@ -25,7 +25,7 @@ from qa.answer.entities import EntityRecognizer
 from qa.answer.patterns import TYPE_PATTERNS
 from qa.answer.periods import PERIOD_FEATURES, periods_of, relation
 from qa.answer.question import CANDIDATE_KINDS, WH_KINDS, Asked, Kind, asked, said_in
-from qa.answer.statements import is_statement
+from qa.answer.statements import is_statement, statement_end
 from qa.embeddings import MiniLMEmbeddings
 from qa.models import AskedPeriod, Chunk, Period
 from qa.text import STOPWORDS, content_terms, split_sentences, stem_word, word_tokens
@@ -222,8 +222,8 @@ def _skim(question: str, wanted: Asked, passages: Sequence[Chunk], period: Asked
 
 
 def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:
-    """The statements of four words or more of the top passages (no headline, byline, caption or sign-up line),
-    each once, with the rank of its passage."""
+    """The statements of four words or more of the top passages (no headline, byline, caption or sign-up line; a
+    credit on a sentence's end cut off), each once, with the rank of its passage."""
     sentences: list[Evidence] = []
     ranks: list[int] = []
     seen: set[tuple[str, int]] = set()
@@ -233,6 +233,7 @@ def _sentences(passages: Sequence[Chunk]) -> tuple[list[Evidence], list[int]]:
             if key in seen:  # overlapping chunks repeat sentences
                 continue
             seen.add(key)
+            end = start + statement_end(chunk.text[start:end])  # "… on Tuesday (Photo by …)" ends before the credit
             text = chunk.text[start:end]
             if len(text.split()) >= 4 and is_statement(text):
                 sentences.append(
