@@ -301,7 +301,9 @@ class Answer(BaseModel):
         default=None,
         description="The answer in a few words (a name, number or date), exactly as it stands in citation [1]'s "
         "quote, or, when those words date something relative to the article's day ('on Tuesday'), that date "
-        "written out; None when no phrase stands out or the answer is a refusal.",
+        "written out; for a question that asks for several things, the list the quote gives ('Canada and "
+        "Mexico'); a name the passages also give in another form is followed by it in brackets ('FEMA (Federal "
+        "Emergency Management Agency)'); None when no phrase stands out or the answer is a refusal.",
     )
     refused: bool = Field(description="True when the articles did not support an answer.")
     citations: list[Citation] = Field(default_factory=list, description="Citations referenced by [n] markers.")
