@@ -63,6 +63,14 @@ def short_answer(question: str, texts: list[str], embeddings: MiniLMEmbeddings) 
             ["The administration wanted to keep Bagram’s (the largest base) runway open."],
             "Bagram",
         ),
+        (  # the asked kind: "what setting" asks for a place, not the noun phrase "human mission" before it
+            "Four astronauts completed a year living in Dune Alpha, a simulation of conditions in what setting?",
+            [
+                "NASA says researchers will simulate the challenges of a human mission to Mars, including resource "
+                "limitations and equipment failure."
+            ],
+            "Mars",
+        ),
         (  # seen in several of the best sentences, a phrase beats one seen once in the best
             "Which team does Damar Hamlin play for?",
             [
