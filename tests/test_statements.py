@@ -15,6 +15,7 @@ from qa.models import ArticleRef, Chunk
     [
         "Hurricane Fiona Makes Landfall In Puerto Rico As Category 1 Storm",  # a headline
         "HURRICANE FIONA MAKES LANDFALL",
+        "Dock Workers Strike At Port Of Halbridge As Talks Fail Again Today.",  # title case, with a stop
         "Where to find cheap gas: Sheetz lowers gas prices to $3.99 a gallon",  # a headline in sentence case
         "By Jane Smith and Tom Jones, Associated Press",
         "Hide Caption 38 of 226",

@@ -25,8 +25,11 @@ OPENING_FURNITURE = re.compile(
 # A short line that asks for something: "Sign up for our newsletter." "Read more here."
 SHORT_FURNITURE = re.compile(r"(?i)\b(?:newsletters?|sign up|subscribe|click here|read more|follow us)\b")
 SHORT_WORDS = 12
-# A line most of whose words are capitalised and that ends in no stop is a headline.
+# A line most of whose words are capitalised and that ends in no stop is a headline; with a stop, one whose words
+# after the first are nearly all capitalised ("Dock Workers Strike At Port Of Halbridge.", not "Joe Biden visited
+# Kyiv on Monday.").
 HEADLINE_CAPITALS = 0.6
+TITLE_CASE = 0.8
 # How a statement ends: a stop, or a quotation or bracket closing after one. A line of this many words that ends in
 # none is a statement cut short (pages whose paragraphs lose their stops), not a headline.
 _ENDS = frozenset(".!\"”’')")
@@ -56,6 +59,9 @@ def is_statement(sentence: str) -> bool:
         return False
     if sum(word.isupper() and len(word) > 1 for word in letters) / len(letters) >= HEADLINE_CAPITALS:
         return False  # "HURRICANE FIONA MAKES LANDFALL"
+    rest = letters[1:]
+    if len(rest) >= 4 and sum(word[0].isupper() for word in rest) / len(rest) >= TITLE_CASE:
+        return False
     if text[-1:] in _ENDS:
         return True
     headline = sum(word[0].isupper() for word in letters) / len(letters) >= HEADLINE_CAPITALS
