@@ -150,7 +150,8 @@ class ExtractiveAnswerer:
             if not any(_overlaps(candidate, other) for other in chosen):
                 chosen.append(candidate)
         confident = confidence >= manifest.shown_threshold
-        chosen = [*with_antecedent(chosen[0]), *chosen[1:]]
+        lead = with_antecedent(chosen[0])
+        chosen = [*lead, *(other for other in chosen[1:] if not any(_overlaps(other, s) for s in lead))]
         return Selection(evidence=chosen, short_answer=short, confidence=confidence, confident=confident)
 
     def _short_answer_in(
