@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from qa.answer.candidates import Candidate
-from qa.answer.question import HEAD_KINDS, head_noun
+from qa.answer.question import HEAD_KINDS, head_kind, head_noun
 
 # "which two countries", "what three things", "who were the two …", "name both …", "name the …s".
 _SEVERAL = re.compile(
@@ -29,8 +29,8 @@ def asks_for_several(question: str) -> bool:
     if not head or head in ("person", "place"):
         return False
     last = head.split()[-1].lower()
-    singular = last[:-3] + "y" if last.endswith("ies") else last[:-2] if last.endswith("ches") else last[:-1]
-    return last.endswith("s") and not last.endswith("ss") and singular in HEAD_KINDS and last not in HEAD_KINDS
+    # A plural is a listed noun only once head_kind takes its ending off ("countries" → "country").
+    return last.endswith("s") and not last.endswith("ss") and last not in HEAD_KINDS and head_kind(last) is not None
 
 
 def listed(chosen: Candidate, others: Sequence[Candidate], sentence: str) -> str | None:
