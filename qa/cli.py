@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import threading
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -66,6 +64,8 @@ EntriesOption = Annotated[int, typer.Option("--entries", min=1, max=20, help="Th
 
 # Dates on the command line: year, month, day, as the help says.
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# At a SIGTERM, requests still open get this long; then the feed poller stops (qa.api.app): gone within 5 s.
+SHUTDOWN_GRACE_S = 1
 
 AnswererOption = Annotated[
     AnswererChoice | None,
@@ -109,14 +109,15 @@ def feeds_add(
 
 @feeds_app.command("list")
 def feeds_list() -> None:
-    """The followed feeds, one line each: id, name, last poll, status (and error), articles so far, URL, and who
-    is polling it now."""
+    """The followed feeds, one line each: id, name, last and next poll, status (and error), articles so far, URL,
+    and who is polling it now."""
     from qa.feeds import claimed_by_live_poller
 
     with user_errors():
         followed = open_engine().feeds()
     for feed in followed:
         polled = f"{feed.last_poll:%Y-%m-%d %H:%M} UTC" if feed.last_poll else "never polled"
+        polled += f" (next {feed.next_poll:%Y-%m-%d %H:%M} UTC)" if feed.next_poll else ""
         error = f": {feed.error}" if feed.error else ""
         claim = ""
         if feed.polling_until and claimed_by_live_poller(feed):
@@ -153,28 +154,27 @@ def feeds_poll(
 
 @feeds_app.command("watch")
 def feeds_watch(
-    every: Annotated[str, typer.Option(help="Time between polls: 90s, 15m, 1h.")] = "15m",
+    every: Annotated[str, typer.Option(help="Time between polls of a feed: 90s, 15m, 1h.")] = "15m",
 ) -> None:
-    """Poll every followed feed, again and again; Ctrl-C stops between articles (twice: at once)."""
-    from qa.feeds import parse_every, sleep_until
-
-    stopping = threading.Event()
-
-    def interrupted(*_: object) -> None:
-        if stopping.is_set():
-            raise KeyboardInterrupt
-        stopping.set()
-        show_error("stopping after this article (Ctrl-C again to stop at once)")
+    """Poll the followed feeds, each as it falls due, until stopped; Ctrl-C stops between articles (twice: at once).
+    `qa serve` does the same in the background (QA_FEED_EVERY)."""
+    from qa.config import parse_interval
+    from qa.poller import FeedPoller
 
     with user_errors():
-        seconds = parse_every(every)
+        seconds = parse_interval(every)
         engine = open_engine()
+        poller = FeedPoller(lambda: engine, seconds, on_poll=lambda poll: show(poll.line()))
+
+        def interrupted(*_: object) -> None:
+            if poller.stopping:
+                raise KeyboardInterrupt
+            poller.stop(timeout=0)
+            show_error("stopping after this article (Ctrl-C again to stop at once)")
+
         previous = signal.signal(signal.SIGINT, interrupted)
         try:
-            while not stopping.is_set():
-                started = time.monotonic()
-                engine.poll_feeds(stop=stopping.is_set, on_poll=lambda poll: show(poll.line()))
-                sleep_until(started + seconds, stopping.is_set)
+            poller.run()
         finally:
             signal.signal(signal.SIGINT, previous)
     show("stopped")
@@ -390,16 +390,25 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; beyond loopback needs QA_API_TOKEN.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the HTTP API (docs at /docs): ask, stream, OpenAI-compatible chat, articles."""
+    """Serve the HTTP API (docs at /docs): ask, stream, OpenAI-compatible chat, articles, feeds (polled in the
+    background every QA_FEED_EVERY), /metrics; one log line per request."""
     import uvicorn
 
-    from qa.api import check_exposure, create_app
+    from qa.api import check_exposure, create_app, log_config
     from qa.config import get_settings
 
     with user_errors():
         settings = get_settings()
         check_exposure(host, settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=log_config(settings),
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+    )
 
 
 @app.command("local-llm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,7 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.answerer_names import AnswererName
-from qa.errors import ConfigError
+from qa.errors import ConfigError, QAError
+
+INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_interval(text: str, *, zero: bool = False) -> float:
+    """Seconds in '15m', '1h', '90s', '1d' (minutes when no unit is given); '0' only where `zero` turns a thing off."""
+    found = INTERVAL.match(text)
+    if not found or (float(found[1]) <= 0 and not zero):
+        raise QAError(f"invalid interval {text!r}: use e.g. 15m, 1h, 90s")
+    return float(found[1]) * {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}[found[2]]
 
 
 class FetchSettings(BaseModel):
@@ -40,6 +51,10 @@ class ApiSettings(BaseModel):
     token: SecretStr | None = Field(
         default=None, description="Bearer token every /v1 route of the HTTP API requires; required off loopback."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A second bearer token that may read /metrics only (a scraper's), beside QA_API_TOKEN.",
+    )
     timeout: float = Field(
         default=120, gt=0, description="Seconds an HTTP API request may take before it is answered 504."
     )
@@ -50,7 +65,7 @@ class ApiSettings(BaseModel):
         default=None, description="The chat uses this HTTP API (e.g. http://127.0.0.1:8000) instead of its own engine."
     )
 
-    @field_validator("token")
+    @field_validator("token", "metrics_token")
     @classmethod
     def _token_not_blank(cls, token: SecretStr | None) -> SecretStr | None:
         # An empty QA_API_TOKEN= would be "a token" that an empty Authorization header matches: the API open to all.
@@ -143,6 +158,19 @@ class Settings(BaseSettings):
         default=None, description="Where the offline model is assembled; <data_dir>/models when unset."
     )
     feed_max_entries: int = Field(default=50, ge=1, description="Entries one feed's poll fetches at most.")
+    feed_every: float = Field(
+        default=900,
+        ge=0,
+        description="How often `qa serve` polls the followed feeds in the background: 15m, 1h, 90s (minutes without "
+        "a unit); 0 turns it off.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="The request log of `qa serve`: a line of text per request, or JSON lines."
+    )
+    log_questions: bool = Field(
+        default=False,
+        description="Put the question into each request's log line (off: questions can be private; docs/deploy.md).",
+    )
     feedback_per_minute: int = Field(
         default=30, ge=1, description="Feedback calls one client may make to the HTTP API in a minute."
     )
@@ -150,6 +178,16 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default=ApiSettings(), description="The HTTP API (QA_API_*).")
     llm: LLMSettings = Field(default=LLMSettings(), description="The LLM endpoint (QA_LLM_*).")
     max: Limits = Field(default=Limits(), description="The largest inputs taken (QA_MAX_*).")
+
+    @field_validator("feed_every", mode="before")
+    @classmethod
+    def _interval(cls, every: Any) -> Any:
+        if isinstance(every, str):
+            try:
+                return parse_interval(every, zero=True)
+            except QAError as error:
+                raise ValueError(str(error)) from None
+        return every
 
     @property
     def local_models_dir(self) -> Path:

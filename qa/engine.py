@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from qa import feeds
+from qa import feeds, metrics
 from qa.answer import ExtractiveAnswerer, GroundingChecker, LLMAnswerer, verify_citations
 from qa.answerers import ANSWERERS, AnswererName, set_up
 from qa.articles import articles_from_records
@@ -150,11 +150,12 @@ class Engine:
         self,
         *,
         force: bool = False,
+        every: float | None = None,
         stop: Callable[[], bool] = lambda: False,
         on_poll: Callable[[FeedPoll], None] | None = None,
     ) -> list[FeedPoll]:
-        """Poll every followed feed once; see qa.feeds.poll_feeds."""
-        return feeds.poll_feeds(self.store, self.settings, force=force, stop=stop, on_poll=on_poll)
+        """Poll the followed feeds once, every one or (`every`) those due; see qa.feeds.poll_feeds."""
+        return feeds.poll_feeds(self.store, self.settings, force=force, every=every, stop=stop, on_poll=on_poll)
 
     def ask(self, query: Query) -> Answer:
         """Answer one question from the stored articles."""
@@ -162,7 +163,10 @@ class Engine:
 
     def stream(self, query: Query) -> Iterator[AnswerEvent]:
         """Answer one question as events: an LLM's text as it arrives, then the verified answer, always last."""
-        return self.chain.stream(query)
+        for event in self.chain.stream(query):
+            if event.answer is not None:
+                metrics.observe_answer(event.answer)
+            yield event
 
     def llm_answerer(self, name: AnswererName) -> LLMAnswerer:
         """An LLM answerer, made on first use (the local one starts its model server then)."""

@@ -38,10 +38,12 @@ class InvalidFeedbackError(QAError):
 
 
 class FetchError(QAError):
-    """A web page or feed could not be fetched, or was refused (address, size, type, robots.txt)."""
+    """A web page or feed could not be fetched, or was refused (address, size, type, robots.txt); `reason` says which
+    in one word, the label /metrics counts it by."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, reason: str, status: int | None = None) -> None:
         super().__init__(message)
+        self.reason = reason
         self.status = status
 
 

@@ -1,6 +1,7 @@
 """Following feeds: the feeds followed (kept in the index), and polling them: the feed fetched only if it changed,
-each new entry's page fetched and extracted (or kept from the feed's summary when the page fails), ingested; one
-bad feed never stops the others, errors back off, and a feed claimed by one poller is left alone by another."""
+each new entry's page fetched and extracted (or kept from the feed's summary when the page fails), ingested a few
+at a time; one bad feed never stops the others, errors back off, a feed claimed by one poller is left alone by
+another, and a scheduled poll takes only the feeds that are due, so replicas polling one index share the work."""
 
 from __future__ import annotations
 
@@ -14,24 +15,30 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from qa import metrics
 from qa.articles import LoadFailure, article_from_page, article_from_summary, canonical_url, source_from_url
 from qa.config import Settings
 from qa.errors import ArticleError, FetchError, NotFoundError, QAError
 from qa.fetcher import Fetcher, check_url
 from qa.ingest import ingest_articles
-from qa.models import Article, Feed, FeedPoll, FeedStatus
+from qa.models import Article, Feed, FeedPoll, FeedStatus, IngestReport
 from qa.store import ArticleStore
 
 # The followed feeds are kept in the index's side collection of this name, one JSON document per feed.
 FEEDS = "feeds"
 # A poller's claim on a feed lapses after this, so a poller killed half-way does not hold the feed for ever.
 CLAIM = timedelta(minutes=15)
+# A Chroma server has no lock two replicas share: a claim is written, then read back after this long, and the
+# replica whose claim is not the one stored leaves the feed (both read, both write: the later write wins).
+CLAIM_SETTLE_S = 0.25
 # After a failed poll the feed waits BACKOFF x 2^(failures - 1) before the next, at most BACKOFF_MAX.
 BACKOFF = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(days=1)
 # Entries remembered as ingested, per feed: more than any feed lists at once.
 SEEN_KEPT = 5000
-EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+# Entries fetched before they are written: a stop (SIGTERM) waits for at most this many to be stored, and the
+# requests served meanwhile see the index change a few articles at a time.
+ENTRIES_PER_WRITE = 4
 # An entity declaration as it appears in the encodings an XML parser detects from the first bytes: scanning only
 # the raw bytes as ASCII would miss a UTF-16, UTF-32 or EBCDIC feed's.
 ENTITY_DECLARATIONS = [re.compile(rb"<!ENTITY", re.IGNORECASE)] + [
@@ -83,19 +90,26 @@ def poll_feeds(
     settings: Settings,
     *,
     force: bool = False,
+    every: float | None = None,
     stop: Callable[[], bool] = lambda: False,
     on_poll: Callable[[FeedPoll], None] | None = None,
 ) -> list[FeedPoll]:
-    """Poll every followed feed once (those backing off after errors only when `force`); `stop` is asked between
-    entries, and what was fetched by then is still ingested."""
+    """Poll the followed feeds once: every one (those backing off after errors only when `force`), or, on a
+    schedule of `every` seconds, only those due, each next due `every` seconds after its poll began. `stop` is
+    asked between entries (it may wait there: the server's poller yields to requests so), and what was fetched by
+    then is still ingested."""
     polls = []
     with Fetcher(settings) as fetcher:
         for feed in list_feeds(store):
             if stop():
                 break
+            if every is not None and not _due(feed, _now()):
+                continue
             try:
-                poll = poll_feed(store, settings, feed.id, fetcher, force=force, stop=stop)
+                poll = poll_feed(store, settings, feed.id, fetcher, force=force, every=every, stop=stop)
             except NotFoundError:  # removed since it was listed
+                continue
+            if poll is None:  # another replica polled it since it was listed
                 continue
             polls.append(poll)
             if on_poll:
@@ -110,15 +124,34 @@ def poll_feed(
     fetcher: Fetcher,
     *,
     force: bool = False,
+    every: float | None = None,
     stop: Callable[[], bool] = lambda: False,
-) -> FeedPoll:
-    """Poll one feed: claim it, fetch it if changed, ingest its new entries, and save how it went."""
-    feed, skipped = _claim(store, id_, force)
+) -> FeedPoll | None:
+    """Poll one feed: claim it, fetch it if changed, ingest its new entries, and save how it went; None when, on a
+    schedule, it is not due after all."""
+    started = _now()
+    claimed = _claim(store, id_, force, every)
+    if claimed is None:
+        return None
+    feed, skipped = claimed
     if skipped:
-        return FeedPoll(feed=feed, skipped=skipped)
+        poll = FeedPoll(feed=feed, skipped=skipped)
+        metrics.observe_poll(poll)
+        return poll
     poll = FeedPoll(feed=feed)
+    stopped = False
+
+    def asked_to_stop() -> bool:
+        nonlocal stopped
+        stopped = stopped or stop()
+        return stopped
+
     try:
-        poll = _poll(store, settings, feed, fetcher, stop)
+        poll = _poll(store, settings, feed, fetcher, asked_to_stop)
+        # Stopped half-way, it is due at once: the next poll fetches the entries this one left. A poll by hand
+        # keeps the schedule (and ends a back-off).
+        due = started + timedelta(seconds=every) if every else None if feed.failures else feed.next_poll
+        poll.feed = poll.feed.model_copy(update={"last_success": _now(), "next_poll": None if stopped else due})
     except Exception as error:  # a feed's failure is that feed's: saved as its error, the other feeds polled
         failures = feed.failures + 1
         poll.feed = feed.model_copy(
@@ -134,6 +167,7 @@ def poll_feed(
         with store.writing():
             if _get(store, feed.id):  # removed while it was polled: not brought back
                 _save(store, poll.feed)
+    metrics.observe_poll(poll)
     return poll
 
 
@@ -148,15 +182,18 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
     name = feed.name if feed.name != source_from_url(feed.url) or not title else title[:80]
     seen = set(feed.seen)
     entries = [entry for entry in parsed.entries if _entry_key(entry) not in seen][: settings.feed_max_entries]
-    loaded: list[Article | LoadFailure] = []
+    loaded: list[Article | LoadFailure] = []  # fetched, not yet written
     kept: list[str] = []  # entries never to fetch again: ingested, or with a link that can never be fetched
+    report = IngestReport()
+    summary_only = 0
     today = _now().date()
-    for entry in entries:
+    for position, entry in enumerate(entries):
         if stop():
             break
         try:
             link = check_url(entry.get("link") or "")
         except FetchError as error:
+            metrics.FETCH_REFUSALS.labels(error.reason).inc()
             loaded.append(LoadFailure(location=_entry_location(entry), reason=f"refused link: {error}"))
             kept.append(_entry_key(entry))
             continue
@@ -164,8 +201,11 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
         loaded.append(item)
         if isinstance(item, Article):
             kept.append(_entry_key(entry))
-    report = ingest_articles(loaded, store, settings)
-    summary_only = sum(isinstance(item, Article) and item.summary_only for item in loaded)
+            summary_only += item.summary_only
+        if len(loaded) >= ENTRIES_PER_WRITE and position + 1 < len(entries):
+            report = _joined(report, ingest_articles(loaded, store, settings))
+            loaded = []
+    report = _joined(report, ingest_articles(loaded, store, settings))
     written = {item.article_id for item in report.items if item.status in ("added", "updated")}
     update: dict[str, Any] = {
         "name": name,
@@ -186,20 +226,20 @@ def parse_feed(content: bytes, url: str) -> Any:
     import feedparser  # imported here: only polling needs it
 
     if any(declaration.search(content) for declaration in ENTITY_DECLARATIONS):
-        raise FetchError(f"{url} declares XML entities; refused (they are never expanded)")
-    parsed = feedparser.parse(content, response_headers={"content-location": url})
-    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
+        error = FetchError(f"{url} declares XML entities; refused (they are never expanded)", "entities")
+    else:
+        parsed = feedparser.parse(content, response_headers={"content-location": url})
+        if parsed.entries or not (parsed.get("bozo") or not parsed.get("version")):
+            return parsed
         reason = parsed.get("bozo_exception") or "not RSS or Atom"
-        raise FetchError(f"{url} is not a readable feed: {str(reason).splitlines()[0][:200]}")
-    return parsed
+        error = FetchError(f"{url} is not a readable feed: {str(reason).splitlines()[0][:200]}", "unreadable")
+    metrics.FETCH_REFUSALS.labels(error.reason).inc()
+    raise error
 
 
-def parse_every(text: str) -> float:
-    """Seconds in '15m', '1h', '90s', '1d' (minutes when no unit is given); at least one second."""
-    found = EVERY.match(text)
-    if not found or float(found[1]) <= 0:
-        raise QAError(f"invalid interval {text!r}: use e.g. 15m, 1h, 90s")
-    return float(found[1]) * {"s": 1, "m": 60, "": 60, "h": 3600, "d": 86400}[found[2]]
+def _joined(first: IngestReport, second: IngestReport) -> IngestReport:
+    """Two ingests' reports as one."""
+    return IngestReport(items=first.items + second.items, seconds=first.seconds + second.seconds)
 
 
 def _entry_article(
@@ -264,8 +304,13 @@ def _entry_key(entry: Any) -> str:
     return f"{entry.get('id') or entry.get('link', '')}|{changed}"
 
 
-def _claim(store: ArticleStore, id_: str, force: bool) -> tuple[Feed, str | None]:
-    """The feed, claimed for this poller; or why it is left alone (another poller has it, or it is backing off)."""
+def _due(feed: Feed, now: datetime) -> bool:
+    return feed.next_poll is None or feed.next_poll <= now
+
+
+def _claim(store: ArticleStore, id_: str, force: bool, every: float | None) -> tuple[Feed, str | None] | None:
+    """The feed, claimed for this poller; or why it is left alone (another poller has it, or it is backing off);
+    None when, on a schedule, it is not due (another poller has just polled it)."""
     now = _now()
     with store.writing():
         feed = _get(store, id_)
@@ -273,12 +318,22 @@ def _claim(store: ArticleStore, id_: str, force: bool) -> tuple[Feed, str | None
             raise NotFoundError(f"no followed feed has the id {id_!r}")
         if claimed_by_live_poller(feed, now):
             return feed, f"{feed.polling_by or 'another poller'} is polling it, until {feed.polling_until:%H:%M} UTC"
-        if feed.next_poll and feed.next_poll > now and not force:
+        if every is not None and not _due(feed, now):
+            return None
+        if feed.failures and not _due(feed, now) and not force:
             return feed, f"backing off after {feed.failures} failed polls, until {feed.next_poll:%H:%M} UTC"
-        feed = feed.model_copy(
-            update={"polling_until": now + CLAIM, "polling_by": f"{socket.gethostname()}:{os.getpid()}"}
-        )
+        claim = {"polling_until": now + CLAIM, "polling_by": f"{socket.gethostname()}:{os.getpid()}"}
+        feed = feed.model_copy(update=claim)
         _save(store, feed)
+    if store.connection.embedded:  # the file lock kept every other process out
+        return feed, None
+    time.sleep(CLAIM_SETTLE_S)
+    with store.writing():
+        held = _get(store, id_)
+    if held is None:
+        raise NotFoundError(f"no followed feed has the id {id_!r}")
+    if (held.polling_by, held.polling_until) != (feed.polling_by, feed.polling_until):
+        return held, f"{held.polling_by or 'another poller'} claimed it first"
     return feed, None
 
 
@@ -310,9 +365,3 @@ def _save(store: ArticleStore, feed: Feed) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def sleep_until(deadline: float, stop: Callable[[], bool]) -> None:
-    """Sleep until the monotonic `deadline`, waking early when `stop` says so."""
-    while not stop() and time.monotonic() < deadline:
-        time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))

@@ -19,6 +19,7 @@ import httpcore
 import httpx
 import idna
 
+from qa import metrics
 from qa.config import Settings
 from qa.errors import FetchError, one_line
 
@@ -100,12 +101,12 @@ def checked_address(host: str, port: int, allow_private: bool) -> str:
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise FetchError(f"cannot resolve {host}: {error}") from None
+        raise FetchError(f"cannot resolve {host}: {error}", "network") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]
     for address in addresses:
         reason = refusal(address, allow_private)
         if reason:  # the address itself is not named: the message may reach an API client
-            raise FetchError(f"refused {host}: it resolves to {reason}")
+            raise FetchError(f"refused {host}: it resolves to {reason}", "address")
     return str(addresses[0])
 
 
@@ -225,13 +226,17 @@ class Fetcher:
         empty); with `keep_bytes`, it is cut there instead of refused when larger. QA_FETCH_TIMEOUT bounds it all:
         robots.txt (fetched within the page's fetch), every hop, headers and body. Raises FetchError with one line
         for every refusal and failure."""
-        url = check_url(url)
         outermost = self._fetch.deadline == float("inf")
-        if outermost:
-            self._fetch.deadline = time.monotonic() + self.settings.fetch.timeout
-            self._fetch.trusted_host = urlsplit(url).hostname if self._trusted else None
         try:
+            url = check_url(url)
+            if outermost:
+                self._fetch.deadline = time.monotonic() + self.settings.fetch.timeout
+                self._fetch.trusted_host = urlsplit(url).hostname if self._trusted else None
             return self._follow(url, types, etag, last_modified, robots, keep_bytes)
+        except FetchError as error:
+            if outermost:  # once per fetch, by the reason it ended
+                metrics.FETCH_REFUSALS.labels(error.reason).inc()
+            raise
         finally:
             if outermost:
                 self._fetch.deadline, self._fetch.trusted_host = float("inf"), None
@@ -254,7 +259,7 @@ class Fetcher:
         current = url
         while True:
             if robots and not self._robots_allow(current):
-                raise FetchError(f"robots.txt of {urlsplit(current).netloc} disallows {current}")
+                raise FetchError(f"robots.txt of {urlsplit(current).netloc} disallows {current}", "robots")
             seen.append(current)
             self._wait_for_host(current)
             try:
@@ -262,18 +267,21 @@ class Fetcher:
                     if response.is_redirect and "location" in response.headers:
                         following = check_url(urljoin(current, response.headers["location"]))
                         if following in seen:
-                            raise FetchError(f"redirect loop at {following}")
+                            raise FetchError(f"redirect loop at {following}", "redirects")
                         if len(seen) > MAX_REDIRECTS:
-                            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}")
+                            raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}", "redirects")
                         current = following
                         continue
                     return self._read(response, current, types, keep_bytes)
             except httpx.TimeoutException:
                 raise FetchError(
-                    f"timed out fetching {current} ({self.settings.fetch.timeout:g} s in all, QA_FETCH_TIMEOUT)"
+                    f"timed out fetching {current} ({self.settings.fetch.timeout:g} s in all, QA_FETCH_TIMEOUT)",
+                    "timeout",
                 ) from None
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
-                raise FetchError(f"cannot fetch {current}: {one_line(error) or type(error).__name__}") from None
+                raise FetchError(
+                    f"cannot fetch {current}: {one_line(error) or type(error).__name__}", "network"
+                ) from None
 
     def _read(self, response: httpx.Response, url: str, types: tuple[str, ...], keep_bytes: int | None) -> Fetched:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -288,9 +296,9 @@ class Fetcher:
         if response.status_code == 304:
             return fetched
         if response.status_code != 200:
-            raise FetchError(f"HTTP {response.status_code} from {url}", status=response.status_code)
+            raise FetchError(f"HTTP {response.status_code} from {url}", "http", status=response.status_code)
         if types and content_type not in types:
-            raise FetchError(f"{url} is {content_type or 'of no stated type'}, not {' or '.join(types)}")
+            raise FetchError(f"{url} is {content_type or 'of no stated type'}, not {' or '.join(types)}", "type")
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         body = bytearray()
         for piece in self._decoded(response.iter_raw(), encoding, url):
@@ -304,14 +312,14 @@ class Fetcher:
         """The body decompressed as it arrives, stopped at the byte cap before and after decompression (a gzip bomb
         inflates a little at a time, never past the cap)."""
         if encoding not in ("gzip", "x-gzip", "deflate", "identity", ""):
-            raise FetchError(f"{url} came in an encoding not asked for ({encoding})")
+            raise FetchError(f"{url} came in an encoding not asked for ({encoding})", "encoding")
         inflater: Any = None
         received = produced = 0
         too_large = f"{url} is larger than {self.settings.fetch.max_mb:g} MB (QA_FETCH_MAX_MB)"
         for piece in raw:
             received += len(piece)
             if received > self._max_bytes:
-                raise FetchError(too_large)
+                raise FetchError(too_large, "size")
             pending = piece
             if inflater is None and encoding not in ("identity", ""):
                 inflater = zlib.decompressobj(_window_bits(encoding, piece))
@@ -322,11 +330,11 @@ class Fetcher:
                     try:
                         out = inflater.decompress(pending, self._max_bytes - produced + 1)
                     except zlib.error:
-                        raise FetchError(f"{url} sent a broken {encoding} body") from None
+                        raise FetchError(f"{url} sent a broken {encoding} body", "encoding") from None
                     pending = inflater.unconsumed_tail
                 produced += len(out)
                 if produced > self._max_bytes:
-                    raise FetchError(too_large)
+                    raise FetchError(too_large, "size")
                 yield out
 
     def _robots_allow(self, url: str) -> bool:
@@ -346,7 +354,9 @@ class Fetcher:
             if error.status and 400 <= error.status < 500:
                 return None
             # Unreachable or failing (5xx): crawl nothing there, as RFC 9309 asks.
-            raise FetchError(f"robots.txt of {urlsplit(origin).netloc} could not be read: {error}") from None
+            raise FetchError(
+                f"robots.txt of {urlsplit(origin).netloc} could not be read: {error}", error.reason
+            ) from None
         rules = RobotFileParser()
         rules.parse(fetched.content.decode("utf-8", "replace").splitlines())
         return rules
@@ -377,14 +387,14 @@ def check_url(url: str) -> str:
             if label.startswith("xn--"):
                 idna.decode(label)
     except (ValueError, httpx.InvalidURL) as error:  # IDNA's errors are ValueErrors too
-        raise FetchError(f"not a valid URL {shown}: {one_line(error) or type(error).__name__}") from None
+        raise FetchError(f"not a valid URL {shown}: {one_line(error) or type(error).__name__}", "url") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(f"only http and https URLs are fetched, not {shown}")
+        raise FetchError(f"only http and https URLs are fetched, not {shown}", "url")
     if not parts.hostname:
-        raise FetchError(f"no host in the URL {shown}")
+        raise FetchError(f"no host in the URL {shown}", "url")
     if parts.username is not None or parts.password is not None:
         # It would be sent to the site and stored in the article's URL, for every reader to see.
-        raise FetchError(f"URLs with a user name or password are not fetched: {parts.hostname}")
+        raise FetchError(f"URLs with a user name or password are not fetched: {parts.hostname}", "url")
     return parts.geturl()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import metrics
 from qa.articles import (
     SUPPORTED_SUFFIXES,
     UNSUPPORTED_TYPE,
@@ -195,6 +196,7 @@ def ingest_articles(
         # to open the index loads it instead of tokenising every chunk (38 s at 200k chunks).
         catalog_of(store).refresh()
         report.seconds = time.perf_counter() - started
+        metrics.observe_ingest(report)
         return report
 
 

@@ -471,11 +471,16 @@ class Feed(BaseModel):
     name: str = Field(description="What the user called it, or the feed's own title, or its host.")
     added: datetime = Field(description="When it was added (UTC).")
     last_poll: datetime | None = Field(default=None, description="When it was last polled (UTC).")
+    last_success: datetime | None = Field(
+        default=None, description="When it was last polled without error (UTC), by any poller."
+    )
     status: FeedStatus = Field(default=FeedStatus.NEW, description="How the last poll went.")
     error: str | None = Field(default=None, description="The last poll's error, in one line.")
     failures: int = Field(default=0, ge=0, description="Polls failed in a row; each doubles the wait before the next.")
     next_poll: datetime | None = Field(
-        default=None, description="Not polled again before this (back-off after errors)."
+        default=None,
+        description="When it is next due (UTC): a scheduled poller's interval after its last poll, or later after "
+        "errors (back-off); none when only polled by hand.",
     )
     articles: int = Field(default=0, ge=0, description="Articles added or updated from it so far.")
     etag: str | None = Field(default=None, description="The feed's ETag, sent back to ask for a changed feed only.")

@@ -9,15 +9,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import chromadb
+import httpx
 import pytest
 import uvicorn
 from chromadb.config import Settings as ChromaSettings
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from qa.backends import load_embeddings
 from qa.config import Settings
@@ -62,6 +64,31 @@ def served(app: FastAPI) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.config.port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 60) -> None:
+    """Wait until `check()` holds; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"not within {seconds:g} s"
+        time.sleep(0.2)
+
+
+def scrape(url: str, headers: dict[str, str]) -> dict[tuple[str, tuple], float]:
+    """A server's /metrics parsed by prometheus_client's own parser: (sample name, sorted labels) -> value."""
+    response = httpx.get(f"{url}/metrics", headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(metrics: dict[tuple[str, tuple], float], name: str, **labels: str) -> float:
+    """One sample of a scrape (0 when absent: a counter never moved)."""
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The API as deployed: `qa serve` processes on loopback, the official openai client, two replicas on one Chroma."""
+"""The API as deployed (docs/deploy.md): `qa serve` processes on loopback, the official openai client, two replicas
+on one Chroma server polling one feed."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from typer.testing import CliRunner
 
 from qa import cli
 
-from .conftest import SEEDS, free_port
+from .conftest import SEEDS, free_port, scrape, value, wait_for
+from .news_site import RSS, NewsSite, Resource, rss
 
 TOKEN = "live-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -63,6 +65,10 @@ def replicas(chroma_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
         "QA_API_TOKEN": TOKEN,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
+        # As docs/deploy.md has it, feeds polled by the replicas (every 2 s here), from a news site on loopback.
+        "QA_FEED_EVERY": "2s",
+        "QA_FETCH_PRIVATE": "true",
+        "QA_FETCH_HOST_DELAY": "0",
     }
     started = []
     for name in ("a", "b"):
@@ -139,6 +145,57 @@ def test_the_same_uploads_through_both_replicas_at_once_are_stored_once(replicas
     ferry = [article for article in listed if article["title"] == "Night ferry approved"]
     assert len(ferry) == 1
     assert httpx.delete(f"{replicas[0]}/v1/articles/{ferry[0]['id']}", headers=AUTH).status_code == 200
+
+
+WIRE = {
+    "tram": "The Ostrava tram depot ordered fourteen new trams from a maker in Gdansk.",
+    "sunfish": "The Lisbon aquarium welcomed a rare sunfish named Mola on Friday.",
+    "bridge": "The Kelvin harbour bridge reopened after a repair that cost 12 million euros.",
+    "library": "The Tartu library lent its two millionth book, a novel by Ene Mihkelson.",
+    "ferry": "The night ferry to Greywater Island carried 4,100 passengers in its first week.",
+}
+
+
+def test_two_replicas_poll_one_feed_and_each_entry_is_fetched_once(replicas: list[str], site: NewsSite) -> None:
+    links = [
+        site.page(f"/wire/{slug}.html", f"{slug.title()} news", f"{fact}\n\nOfficials confirmed it on Monday.")
+        for slug, fact in WIRE.items()
+    ]
+    site.resources["/wire.xml"] = Resource(body=rss(links[:4]), content_type=RSS)
+    before = [scrape(url, AUTH) for url in replicas]
+    added = httpx.post(f"{replicas[0]}/v1/feeds", json={"url": site.url + "/wire.xml"}, headers=AUTH)
+    assert added.status_code == 201
+
+    def cites(url: str, question: str, link: str) -> bool:
+        answer = httpx.post(f"{url}/v1/ask", json={"question": question}, headers=AUTH, timeout=60).json()
+        return any(citation["url"] == link for citation in answer["citations"])
+
+    library = "Which library lent its two millionth book, a novel by Ene Mihkelson?"
+    wait_for(lambda: all(cites(url, library, links[3]) for url in replicas))
+    # Published after the first poll: the next scheduled poll of either replica brings it to both.
+    site.resources["/wire.xml"] = Resource(body=rss(links), content_type=RSS)
+    ferry = "How many passengers did the night ferry to Greywater Island carry in its first week?"
+    wait_for(lambda: all(cites(url, ferry, links[4]) for url in replicas))
+    assert [site.hits[link.removeprefix(site.url)] for link in links] == [1] * 5
+    [feed] = [feed for feed in httpx.get(f"{replicas[1]}/v1/feeds", headers=AUTH).json() if "wire" in feed["url"]]
+    assert feed["articles"] == 5 and feed["next_poll"] and feed["last_success"]
+
+    after = [scrape(url, AUTH) for url in replicas]
+
+    def moved(i: int, name: str, **labels: str) -> float:
+        return value(after[i], name, **labels) - value(before[i], name, **labels)
+
+    # Each replica counts what it did: together the five pages added once, by polls that found them.
+    assert (
+        moved(0, "qa_ingested_articles_total", status="added") + moved(1, "qa_ingested_articles_total", status="added")
+        == 5
+    )
+    assert moved(0, "qa_feed_polls_total", outcome="ok") + moved(1, "qa_feed_polls_total", outcome="ok") >= 2
+    for i in (0, 1):
+        assert moved(i, "qa_answers_total", answerer="extractive", refused="false") >= 2
+        assert moved(i, "qa_http_requests_total", method="POST", route="/v1/ask", status="200") >= 2
+        assert value(after[i], "qa_store_articles") == value(after[1 - i], "qa_store_articles")
+    httpx.delete(f"{replicas[0]}/v1/feeds/{feed['id']}", headers=AUTH)
 
 
 def test_serve_refuses_a_public_address_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:

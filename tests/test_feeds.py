@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,10 +19,12 @@ from typer.testing import CliRunner
 
 from qa import cli
 from qa.api.app import create_app
-from qa.config import ApiSettings, FetchSettings, Settings
+from qa.config import ApiSettings, FetchSettings, Settings, get_settings, parse_interval
 from qa.embeddings import MiniLMEmbeddings
 from qa.engine import Engine
+from qa.errors import ConfigError
 from qa.models import FeedStatus
+from qa.poller import FeedPoller
 
 from .conftest import ROOT, served
 from .news_site import RSS, Resource, pages, rss
@@ -239,7 +243,10 @@ def test_watch_stops_cleanly_on_ctrl_c(tmp_path, site) -> None:
 
 def test_the_api_routes_feeds_behind_the_token(tmp_path, embeddings, site) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", fetch=FetchSettings(private=True, host_delay=0), api=ApiSettings(token="s3cret")
+        data_dir=tmp_path / "data",
+        fetch=FetchSettings(private=True, host_delay=0),
+        api=ApiSettings(token="s3cret"),
+        feed_every=0,  # polled by hand here: tests/test_service.py has the background poller
     )
     site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
     with served(create_app(settings, Engine(settings, embeddings))) as url:
@@ -258,15 +265,73 @@ def test_the_api_routes_feeds_behind_the_token(tmp_path, embeddings, site) -> No
         assert httpx.get(f"{url}/v1/stats", headers=auth).json()["articles"] == 2
 
 
-def test_watch_waits_between_polls(feeds_engine, site) -> None:
-    from qa.feeds import parse_every, sleep_until
+def test_a_schedule_polls_each_feed_when_it_is_due(feeds_engine, site) -> None:
+    site.resources["/feed"] = Resource(body=rss(pages(site, 1)), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    [first] = feeds_engine.poll_feeds(every=3600)
+    assert first.report.count("added") == 1 and first.feed.last_success
+    assert first.feed.next_poll and 3590 < (first.feed.next_poll - first.feed.last_success).total_seconds() <= 3600
+    assert feeds_engine.poll_feeds(every=3600) == [] and site.hits["/feed"] == 1  # not due: not even listed
+    [by_hand] = feeds_engine.poll_feeds()  # by hand: every feed, and the schedule kept
+    assert not by_hand.skipped and site.hits["/feed"] == 2 and by_hand.feed.next_poll == first.feed.next_poll
+    assert [parse_interval(text) for text in ("90s", "15m", "2", "1h", "1d")] == [90, 900, 120, 3600, 86400]
+    assert Settings(feed_every="0").feed_every == 0 and Settings(feed_every="2s").feed_every == 2
+    with pytest.raises(ConfigError, match="QA_FEED_EVERY"):
+        get_settings({"feed_every": "soon"})
 
-    assert [parse_every(t) for t in ("90s", "15m", "2", "1h", "1d")] == [90, 900, 120, 3600, 86400]
-    stop = threading.Event()
-    threading.Timer(0.2, stop.set).start()
-    started = time.monotonic()
-    sleep_until(started + 60, stop.is_set)
-    assert time.monotonic() - started < 5
+
+def test_a_stopped_poller_stops_between_entries_and_the_next_poll_takes_the_rest(feeds_engine, site) -> None:
+    links = pages(site, 8)
+    for link in links:
+        site.resources[link.removeprefix(site.url)].delay_s = 0.3
+    site.resources["/feed"] = Resource(body=rss(links), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/feed")
+    poller = FeedPoller(lambda: feeds_engine, 3600)
+    poller.start()
+    while site.hits[links[1].removeprefix(site.url)] == 0:
+        time.sleep(0.05)
+    asked = time.monotonic()
+    assert poller.stop(timeout=10) and time.monotonic() - asked < 2
+    fetched = [link for link in links if site.hits[link.removeprefix(site.url)]]
+    assert 2 <= len(fetched) < 8 and len(feeds_engine.articles()) == len(fetched)  # what was fetched is stored
+    [feed] = feeds_engine.feeds()
+    assert feed.next_poll is None  # due at once
+    [rest] = feeds_engine.poll_feeds(every=3600)
+    assert rest.report.count("added") == 8 - len(fetched) and len(feeds_engine.articles()) == 8
+    assert [site.hits[link.removeprefix(site.url)] for link in links] == [1] * 8
+
+
+def test_on_a_chroma_server_a_claim_overwritten_by_another_replica_is_given_up(
+    chroma_server, tmp_path, site, embeddings, monkeypatch
+) -> None:
+    """A Chroma server has no lock two replicas share: both may read a feed unclaimed and both write a claim. Each
+    reads its claim back after a pause, and the one whose claim was overwritten (here, in that pause) leaves it."""
+    from qa import feeds as feeds_module
+
+    site.resources["/feed"] = Resource(body=rss(pages(site, 2)), content_type=RSS)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        chroma_url=chroma_server,
+        collection=f"claims{uuid.uuid4().hex[:8]}",
+        fetch=FetchSettings(private=True, host_delay=0),
+    )
+    engine = Engine(settings, embeddings)
+    feed = engine.add_feed(site.url + "/feed")
+    until = feed.added + timedelta(days=3650)
+    settle = []
+
+    def other_replica_claims(seconds: float) -> None:
+        settle.append(seconds)
+        feeds_module._save(engine.store, feed.model_copy(update={"polling_by": "replica-b:7", "polling_until": until}))
+
+    monkeypatch.setattr(feeds_module.time, "sleep", other_replica_claims)
+    [lost] = engine.poll_feeds(every=60)
+    assert settle == [feeds_module.CLAIM_SETTLE_S]
+    assert lost.skipped == "replica-b:7 claimed it first" and site.hits["/feed"] == 0
+    monkeypatch.undo()
+    feeds_module._save(engine.store, feed)  # replica b is done
+    [won] = engine.poll_feeds(every=60)
+    assert not won.skipped and won.report.count("added") == 2 and site.hits["/feed"] == 1
 
 
 def test_a_bad_entry_stays_that_entrys_and_every_feed_is_polled(feeds_engine, site) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from qa.config import Settings
 from qa.engine import Engine
@@ -24,12 +24,27 @@ _bearer = HTTPBearer(auto_error=False, description="QA_API_TOKEN, when the serve
 
 def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """A 401 unless the request carries QA_API_TOKEN (when the server has one), compared in constant time."""
-    expected = request.app.state.settings.api.token
-    if expected is None:
-        return
-    given = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        message = "missing or wrong bearer token (send Authorization: Bearer <QA_API_TOKEN>)"
+    _require_one_of([request.app.state.settings.api.token], credentials, "QA_API_TOKEN")
+
+
+def authorize_metrics(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """/metrics: a 401 unless the request carries QA_API_TOKEN or QA_API_METRICS_TOKEN, when either is set."""
+    api = request.app.state.settings.api
+    _require_one_of([api.token, api.metrics_token], credentials, "QA_API_TOKEN or QA_API_METRICS_TOKEN")
+
+
+def _require_one_of(
+    tokens: list[SecretStr | None], credentials: HTTPAuthorizationCredentials | None, names: str
+) -> None:
+    expected = [token.get_secret_value().encode() for token in tokens if token is not None]
+    if not expected:
+        return  # no token: the server listens on loopback only (check_exposure)
+    given = (credentials.credentials if credentials else "").encode()
+    # Every token compared, in constant time each: which one matched does not show in the time taken.
+    if not sum(secrets.compare_digest(given, token) for token in expected):
+        message = f"missing or wrong bearer token (send Authorization: Bearer <{names}>)"
         raise HTTPException(401, message, {"WWW-Authenticate": "Bearer"})
 
 

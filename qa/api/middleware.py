@@ -1,9 +1,10 @@
-"""What every request passes through: body limits counted while reading, a time limit, security headers, and
-the rate limit feedback uses."""
+"""What every request passes through: its log line and metrics, body limits counted while reading, a time limit,
+security headers, and the rate limit feedback uses."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import threading
@@ -11,18 +12,105 @@ import time
 import traceback
 import uuid
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import HTTPException
 
+from qa import metrics
 from qa.api.errors import error_response
 from qa.config import Settings
 from qa.controls import strip_controls
 
 log = logging.getLogger("qa.api")
+request_log = logging.getLogger("qa.requests")
 
 # A feedback body is one answer with its quotes: far smaller than a question's history may be.
 FEEDBACK_BODY_BYTES = 256 * 1024
+
+
+class InFlight:
+    """How many requests are being answered now: the background feed poller waits between entries while any are."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, change: int) -> None:
+        """Count a request in (+1) or out (-1)."""
+        with self._lock:
+            self.count += change
+
+
+class RequestLog:
+    """One log line per request (time, method, route, status, ms, answerer, refused, bytes; the question only with
+    QA_LOG_QUESTIONS) and its metrics; the outermost middleware, so a 413, 504 or 500 is logged like any answer.
+
+    The route is the path's template ("/v1/articles/{article_id}"), never the path itself: an article id or a
+    made-up path would name a new time series per request, and may be private.
+    """
+
+    def __init__(self, app: Any, settings: Settings, in_flight: InFlight, served_as: dict[int, str]) -> None:
+        self.app, self.in_flight, self.served_as = app, in_flight, served_as
+        self.json, self.questions = settings.log_format == "json", settings.log_questions
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Pass the request on, counting its status and bytes; log and count it when its response has ended."""
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, at = time.perf_counter(), datetime.now(UTC)
+        response = {"status": 500, "bytes": 0}
+        answer: dict[str, Any] = {}
+        noted = metrics.REQUEST_ANSWER.set(answer)
+
+        async def counted_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                response["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        self.in_flight.add(1)
+        try:
+            await self.app(scope, receive, counted_send)
+        finally:
+            self.in_flight.add(-1)
+            metrics.REQUEST_ANSWER.reset(noted)
+            seconds = time.perf_counter() - started
+            matched = scope.get("route")
+            route = self.served_as.get(id(matched)) or getattr(matched, "path", None) or "unmatched"
+            metrics.REQUESTS.labels(scope["method"], route, str(response["status"])).inc()
+            metrics.REQUEST_SECONDS.labels(route).observe(seconds)
+            request_log.info(self.line(at, scope["method"], route, response, seconds, answer))
+
+    def line(
+        self, at: datetime, method: str, route: str, response: dict[str, int], seconds: float, answer: dict[str, Any]
+    ) -> str:
+        """The log line of one request, text or JSON."""
+        fields: dict[str, Any] = {
+            "time": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "method": method,
+            "route": route,
+            "status": response["status"],
+            "ms": round(seconds * 1000, 1),
+            "answerer": answer.get("answerer"),
+            "refused": answer.get("refused"),
+            "bytes": response["bytes"],
+        }
+        if self.questions and "question" in answer:
+            fields["question"] = strip_controls(answer["question"])
+        if self.json:
+            return json.dumps(fields, ensure_ascii=False)
+        text = f"{fields['time']} {method} {route} {fields['status']} {fields['ms']:g} ms"
+        if fields["answerer"]:
+            text += f" answerer={fields['answerer']} refused={str(fields['refused']).lower()}"
+        text += f" bytes={fields['bytes']}"
+        return text + (
+            f" question={json.dumps(fields['question'], ensure_ascii=False)}" if "question" in fields else ""
+        )
 
 
 class SecurityHeaders:

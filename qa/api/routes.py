@@ -1,4 +1,4 @@
-"""The API's own routes: health, questions (ask, stream, feedback), articles and feeds."""
+"""The API's own routes: health, metrics, questions (ask, stream, feedback), articles and feeds."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi import Query as QueryParameter
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from fastapi.sse import format_sse_event
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from qa.api.deps import EngineDep, EngineState, validated
+from qa.api.deps import EngineDep, EngineState, authorize_metrics, validated
 from qa.api.openai import answer_pieces
 from qa.api.schemas import (
     EVENT_STREAM,
@@ -28,7 +29,9 @@ from qa.api.schemas import (
 from qa.chain import final_answer
 from qa.config import Settings
 from qa.feedback import Feedback
+from qa.metrics import observe_store
 from qa.models import Answer, Article, Feed, FeedPoll, IngestReport, StoreStats
+from qa.poller import FeedPoller
 from qa.query import Query
 
 
@@ -47,6 +50,7 @@ class _ArticleIdConvertor(Convertor[str]):
 register_url_convertor("article_id", _ArticleIdConvertor())
 
 health = APIRouter(tags=["health"])
+metrics = APIRouter(tags=["health"])
 questions = APIRouter(tags=["questions"])
 articles = APIRouter(tags=["articles"])
 feeds = APIRouter(tags=["feeds"])
@@ -64,6 +68,21 @@ def readyz(request: Request) -> dict[str, Any]:
     state: EngineState = request.app.state.engine_state
     state.require().stats()
     return {"status": "ready"}
+
+
+@metrics.get(
+    "/metrics",
+    dependencies=[Depends(authorize_metrics)],
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 401: {"model": ErrorBody}},
+)
+def prometheus_metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, answers, ingests, feed polls, fetch refusals, the index's size. Behind
+    QA_API_TOKEN (or QA_API_METRICS_TOKEN) when one is set."""
+    engine = request.app.state.engine_state.engine
+    if engine is not None:
+        observe_store(engine.stats(), engine.feeds())
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @questions.post("/ask")
@@ -174,15 +193,25 @@ def stats(engine: EngineDep) -> StoreStats:
 
 
 @feeds.get("/feeds", response_model_exclude={"__all__": {"seen"}})
-def list_feeds(engine: EngineDep) -> list[Feed]:
-    """The followed feeds, with each one's last poll, status and error."""
-    return engine.feeds()
+def list_feeds(engine: EngineDep, request: Request) -> list[Feed]:
+    """The followed feeds, with each one's last and next poll, status and error. A feed never polled is next
+    polled at the background poller's next look (none when QA_FEED_EVERY is 0)."""
+    poller: FeedPoller | None = request.app.state.poller
+    followed = engine.feeds()
+    if poller and poller.next_tick:
+        followed = [
+            feed if feed.next_poll else feed.model_copy(update={"next_poll": poller.next_tick}) for feed in followed
+        ]
+    return followed
 
 
 @feeds.post("/feeds", status_code=201, response_model_exclude={"seen"})
-def add_feed(body: FeedRequest, engine: EngineDep) -> Feed:
-    """Follow a feed (fetched at the next poll; adding it again renames it)."""
-    return engine.add_feed(body.url, body.name)
+def add_feed(body: FeedRequest, engine: EngineDep, request: Request) -> Feed:
+    """Follow a feed: the background poller fetches it now (else the next poll does); adding it again renames it."""
+    feed = engine.add_feed(body.url, body.name)
+    if request.app.state.poller:
+        request.app.state.poller.wake()
+    return feed
 
 
 @feeds.delete("/feeds/{feed_id}", responses={404: {"model": ErrorBody}}, response_model_exclude={"seen"})
