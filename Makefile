@@ -76,6 +76,8 @@ test: lint browser $(VENV)/.local-$(TEST_LOCAL_MODEL)
 SCALE ?= 10
 bench: install
 	$(BIN)/python benchmarks/perf.py $(BENCHMARK) --scale $(SCALE)
+	# Load on qa serve: 8 clients for 60 s idle, then 60 s while its poller ingests 100 pages (about 4 minutes).
+	$(BIN)/python benchmarks/load.py --dataset $(BENCHMARK)
 
 # Retrain the answer scorer on the three benchmark years (their indexes are built once, in QA_DATA_DIR): prints
 # each year's figures from a scorer fit on the other two, and with the period features left out; writes

@@ -4,9 +4,11 @@ its own) or in `qa feeds watch`'s foreground; it yields to the requests a server
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,9 @@ TICK_MAX_S = 30.0
 # Between two entries a poll waits while requests are being answered, at most this long: requests come first, and a
 # steady stream of them still lets the poll go on, an entry at a time.
 YIELD_MAX_S = 1.0
+# The background poller's nice value: the scheduler gives its thread less CPU than the requests' (measured in
+# benchmarks/load.py).
+POLLER_NICE = 10
 
 
 class FeedPoller:
@@ -48,9 +53,15 @@ class FeedPoller:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Poll on a daemon thread of its own."""
-        self._thread = threading.Thread(target=self.run, daemon=True, name="qa-feed-poller")
+        """Poll on a daemon thread of its own, at a lower CPU priority than the requests."""
+        self._thread = threading.Thread(target=self._run_niced, daemon=True, name="qa-feed-poller")
         self._thread.start()
+
+    def _run_niced(self) -> None:
+        # Linux keeps a nice value per thread, and the threads this one starts (ingest's embedding) inherit it.
+        with suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), POLLER_NICE)
+        self.run()
 
     def stop(self, timeout: float) -> bool:
         """Ask the poller to stop (between entries) and wait up to `timeout` s; whether it has stopped."""

@@ -205,16 +205,17 @@ def test_serve_refuses_a_public_address_without_a_token(monkeypatch: pytest.Monk
     assert "refusing to listen on 0.0.0.0 without a token" in result.output
 
 
-def test_the_load_script_reports_zero_errors() -> None:
+def test_the_load_script_reports_zero_errors_and_every_page_stored_once() -> None:
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "load.py"
     result = subprocess.run(
-        [sys.executable, str(script), "--clients", "4", "--questions", "12", "--deadline-s", "240"],
+        [sys.executable, str(script), "--clients", "4", "--seconds", "5", "--pages", "8", "--deadline-s", "240"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=400,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 questions from 4 clients" in result.stdout and "errors 0; unfinished 0" in result.stdout
+    assert "poll: 8 of 8 pages stored" in result.stdout and "(lost 0, fetched twice 0)" in result.stdout
+    assert "errors 0; lost 0" in result.stdout and result.stdout.startswith("CPU: ")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from .conftest import DATA, ROOT, SEEDS, free_port
+from .news_site import RSS, NewsSite, Resource, rss
 
 # Where the screenshots are left for people to look at (benchmarks/chat_latency.py measures the timings).
 ARTIFACTS = ROOT / "build" / "browser"
@@ -38,6 +39,7 @@ def chat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run ui/app.py` on a free port over the seeds and hostile articles, ingested by the real CLI."""
     data = tmp_path_factory.mktemp("browser") / "data"
     env = {**os.environ, "QA_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env |= {"QA_FETCH_PRIVATE": "true", "QA_FETCH_HOST_DELAY": "0"}  # feeds and pages from a site on loopback
     env.pop("QA_CHROMA_URL", None)
     bin_dir = Path(sys.executable).parent
     hostile = [DATA / "hostile" / name for name in HOSTILE]
@@ -181,3 +183,36 @@ def test_markers_and_scripts_inside_articles_stay_text(page: Page) -> None:
     time.sleep(1)
     assert page.evaluate("window.pwned") is None
     assert page.evaluate("document.querySelectorAll('main script, main iframe, main svg[onload]').length") == 0
+
+
+def test_a_feed_and_a_web_page_added_in_the_sidebar_are_counted_and_answered(page: Page, site: NewsSite) -> None:
+    wire = [
+        site.page("/wire/library.html", "Library milestone", "The Tartu library lent its two millionth book."),
+        site.page("/wire/tram.html", "Trams ordered", "The Ostrava tram depot ordered fourteen new trams."),
+    ]
+    site.resources["/wire.xml"] = Resource(body=rss(wire, title="Baltic Wire"), content_type=RSS)
+    aquarium = site.page("/aquarium.html", "A rare visitor", "The Lisbon aquarium welcomed a sunfish named Mola.")
+    sidebar = page.get_by_test_id("stSidebar")
+    counted = sidebar.get_by_text(re.compile(r"^Articles \([\d,]+\)$"))
+    before = int(re.sub(r"\D", "", counted.inner_text()))
+
+    sidebar.get_by_text(re.compile(r"^Feeds \(0\)$")).click()
+    sidebar.get_by_label("Feed URL (RSS or Atom)").fill(site.url + "/wire.xml")
+    sidebar.get_by_role("button", name="Follow feed").click()
+    sidebar.get_by_text("Feeds (1)").click(timeout=30_000)  # a new label: the panel is drawn closed again
+    sidebar.get_by_role("button", name="Poll feeds now").click()
+    expect(sidebar.get_by_text(f"Articles ({before + 2})")).to_be_visible(timeout=60_000)
+    sidebar.get_by_text("Feeds (1)").click()
+    expect(sidebar).to_contain_text("Baltic Wire · ok")
+
+    sidebar.get_by_label("Web page").fill(aquarium)
+    sidebar.get_by_role("button", name="Add page").click()
+    expect(sidebar.get_by_text(f"Articles ({before + 3})")).to_be_visible(timeout=60_000)
+    assert [site.hits[path] for path in ("/wire/library.html", "/wire/tram.html", "/aquarium.html")] == [1, 1, 1]
+
+    library = ask(page, "Which library lent its two millionth book?")
+    expect(library).to_contain_text("Tartu")
+    expect(library.get_by_test_id("stExpander").filter(has_text="Library milestone")).to_be_visible()
+    sunfish = ask(page, "What is the name of the sunfish at the Lisbon aquarium?")
+    expect(sunfish).to_contain_text("Mola")
+    page.screenshot(path=ARTIFACTS / "feeds.png", full_page=True)

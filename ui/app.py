@@ -308,9 +308,10 @@ def add_web_page(engine: QAService) -> None:
 
 
 def manage_feeds(engine: QAService, followed: list[Feed]) -> None:
-    """The followed feeds with their last poll, following one, polling them now, and removing one."""
+    """The followed feeds with their last and next poll, following one, polling them now, and removing one."""
     for feed in followed:
         polled = f"polled {feed.last_poll:%d %b %H:%M} UTC" if feed.last_poll else "never polled"
+        polled += f", next {feed.next_poll:%d %b %H:%M}" if feed.next_poll else ""
         line = f"{feed.name} · {feed.status} · {polled} · {plural(feed.articles, 'article')}"
         st.markdown(escape(line) + (f"  \n:red[{escape(feed.error)}]" if feed.error else ""))
     with st.form("add_feed", clear_on_submit=True, border=False):
