@@ -1,6 +1,6 @@
 """Following feeds: the feeds followed (kept in the index), and polling them: the feed fetched only if it changed,
-each new entry's page fetched and extracted (or kept from the feed's summary when the page fails), ingested a few
-at a time; one bad feed never stops the others, errors back off, a feed claimed by one poller is left alone by
+each new entry's page fetched and extracted (or kept from the feed's summary when the page fails) and written as
+it comes; one bad feed never stops the others, errors back off, a feed claimed by one poller is left alone by
 another, and a scheduled poll takes only the feeds that are due, so replicas polling one index share the work."""
 
 from __future__ import annotations
@@ -150,9 +150,12 @@ def poll_feed(
     try:
         poll = _poll(store, settings, feed, fetcher, asked_to_stop)
         # Stopped half-way, it is due at once: the next poll fetches the entries this one left. A poll by hand
-        # keeps the schedule (and ends a back-off).
-        due = started + timedelta(seconds=every) if every else None if feed.failures else feed.next_poll
-        poll.feed = poll.feed.model_copy(update={"last_success": _now(), "next_poll": None if stopped else due})
+        # keeps the schedule, and ends a back-off.
+        if stopped or (not every and feed.failures):
+            due = None
+        else:
+            due = started + timedelta(seconds=every) if every else feed.next_poll
+        poll.feed = poll.feed.model_copy(update={"last_success": _now(), "next_poll": due})
     except Exception as error:  # a feed's failure is that feed's: saved as its error, the other feeds polled
         failures = feed.failures + 1
         poll.feed = feed.model_copy(
