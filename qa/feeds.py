@@ -1,6 +1,6 @@
 """Following feeds: the feeds followed (kept in the index), and polling them: the feed fetched only if it changed,
 each new entry's page fetched and extracted (or kept from the feed's summary when the page fails) and written as
-it comes; one bad feed never stops the others, errors back off, a feed claimed by one poller is left alone by
+the poll goes; one bad feed never stops the others, errors back off, a feed claimed by one poller is left alone by
 another, and a scheduled poll takes only the feeds that are due, so replicas polling one index share the work."""
 
 from __future__ import annotations
@@ -36,10 +36,13 @@ BACKOFF = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(days=1)
 # Entries remembered as ingested, per feed: more than any feed lists at once.
 SEEN_KEPT = 5000
-# Entries fetched before they are written. One: a stop (SIGTERM) waits for one entry's write, and a background poll
-# yields to requests between any two (benchmarks/load.py, 8 clients on 2 cores: answer p95 while ingesting 1.67x
-# the idle p95 with one, 2.08x with four); a poll of 100 pages with nothing else to do takes 8 % longer than with four.
-ENTRIES_PER_WRITE = 1
+# Fetched entries are written one at a time: a stop waits for one write, and between two the background poll
+# yields to requests (benchmarks/load.py, 8 clients on 2 cores: answer p95 while ingesting 1.54x the idle p95 one
+# entry a write; 2.08x four; 2.45x writing only while writes stay under a fifth of the poll's time). But a write
+# that took over CHEAP_WRITE_S is mostly the catalogue's pass over every article (~2 s at 200k chunks; a page's
+# embedding takes ~0.3 s): then entries are gathered until the writes take at most WRITES_SHARE of the poll's time.
+CHEAP_WRITE_S = 1.0
+WRITES_SHARE = 0.2
 # An entity declaration as it appears in the encodings an XML parser detects from the first bytes: scanning only
 # the raw bytes as ASCII would miss a UTF-16, UTF-32 or EBCDIC feed's.
 ENTITY_DECLARATIONS = [re.compile(rb"<!ENTITY", re.IGNORECASE)] + [
@@ -191,6 +194,7 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
     report = IngestReport()
     summary_only = 0
     today = _now().date()
+    started, writing, last_write = time.monotonic(), 0.0, 0.0  # seconds spent writing: in all, the last write
     for position, entry in enumerate(entries):
         if stop():
             break
@@ -206,10 +210,15 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
         if isinstance(item, Article):
             kept.append(_entry_key(entry))
             summary_only += item.summary_only
-        if len(loaded) >= ENTRIES_PER_WRITE and position + 1 < len(entries):
+        cheap = last_write <= CHEAP_WRITE_S or writing <= WRITES_SHARE * (time.monotonic() - started)
+        if loaded and position + 1 < len(entries) and cheap:
+            began = time.monotonic()
             report = _joined(report, ingest_articles(loaded, store, settings))
+            last_write = time.monotonic() - began
+            writing += last_write
             loaded = []
-    report = _joined(report, ingest_articles(loaded, store, settings))
+    if loaded:
+        report = _joined(report, ingest_articles(loaded, store, settings))
     written = {item.article_id for item in report.items if item.status in ("added", "updated")}
     update: dict[str, Any] = {
         "name": name,

@@ -280,6 +280,27 @@ def test_a_schedule_polls_each_feed_when_it_is_due(feeds_engine, site) -> None:
         get_settings({"feed_every": "soon"})
 
 
+def test_entries_are_written_one_at_a_time_unless_writes_are_slow(feeds_engine, site, monkeypatch) -> None:
+    """On a large index a write is mostly the catalogue's pass over every article: then entries are gathered."""
+    from qa import feeds as feeds_module
+
+    written: list[int] = []
+    ingest = feeds_module.ingest_articles
+    monkeypatch.setattr(
+        feeds_module, "ingest_articles", lambda loaded, *rest: written.append(len(loaded)) or ingest(loaded, *rest)
+    )
+    site.resources["/small"] = Resource(body=rss(pages(site, 3, prefix="small")), content_type=RSS)
+    site.resources["/large"] = Resource(body=rss(pages(site, 4, prefix="large")), content_type=RSS)
+    feeds_engine.add_feed(site.url + "/small")
+    feeds_engine.poll_feeds()
+    assert written == [1, 1, 1]
+    written.clear()
+    monkeypatch.setattr(feeds_module, "CHEAP_WRITE_S", 0.0)  # every write counts as slow
+    feeds_engine.add_feed(site.url + "/large")
+    feeds_engine.poll_feeds()
+    assert written == [1, 3] and len(feeds_engine.articles()) == 7  # the first, then the rest together
+
+
 def test_a_stopped_poller_stops_between_entries_and_the_next_poll_takes_the_rest(feeds_engine, site) -> None:
     links = pages(site, 8)
     for link in links:
