@@ -47,10 +47,11 @@ class InFlight:
 
 class RequestLog:
     """One log line per request (time, method, route, status, ms, answerer, refused, bytes; the question only with
-    QA_LOG_QUESTIONS) and its metrics; the outermost middleware, so a 413, 504 or 500 is logged like any answer.
+    QA_LOG_QUESTIONS) and its metrics; outside the other middleware (CORS aside), so a 413, 504 or 500 is logged
+    like any answer.
 
-    The route is the path's template ("/v1/articles/{article_id}"), never the path itself: an article id or a
-    made-up path would name a new time series per request, and may be private.
+    The route is the path's template ("/v1/articles/{article_id:article_id}"), never the path itself: an article id
+    or a made-up path would name a new time series per request, and may be private.
     """
 
     def __init__(self, app: Any, settings: Settings, in_flight: InFlight, served_as: dict[int, str]) -> None:
