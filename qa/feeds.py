@@ -201,7 +201,7 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
         try:
             link = check_url(entry.get("link") or "")
         except FetchError as error:
-            metrics.FETCH_REFUSALS.labels(error.reason).inc()
+            metrics.refused(error)
             loaded.append(LoadFailure(location=_entry_location(entry), reason=f"refused link: {error}"))
             kept.append(_entry_key(entry))
             continue
@@ -210,8 +210,8 @@ def _poll(store: ArticleStore, settings: Settings, feed: Feed, fetcher: Fetcher,
         if isinstance(item, Article):
             kept.append(_entry_key(entry))
             summary_only += item.summary_only
-        cheap = last_write <= CHEAP_WRITE_S or writing <= WRITES_SHARE * (time.monotonic() - started)
-        if loaded and position + 1 < len(entries) and cheap:
+        write_now = last_write <= CHEAP_WRITE_S or writing <= WRITES_SHARE * (time.monotonic() - started)
+        if loaded and position + 1 < len(entries) and write_now:
             began = time.monotonic()
             report = _joined(report, ingest_articles(loaded, store, settings))
             last_write = time.monotonic() - began
@@ -239,15 +239,14 @@ def parse_feed(content: bytes, url: str) -> Any:
     import feedparser  # imported here: only polling needs it
 
     if any(declaration.search(content) for declaration in ENTITY_DECLARATIONS):
-        error = FetchError(f"{url} declares XML entities; refused (they are never expanded)", "entities")
-    else:
-        parsed = feedparser.parse(content, response_headers={"content-location": url})
-        if parsed.entries or not (parsed.get("bozo") or not parsed.get("version")):
-            return parsed
+        raise metrics.refused(FetchError(f"{url} declares XML entities; refused (they are never expanded)", "entities"))
+    parsed = feedparser.parse(content, response_headers={"content-location": url})
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         reason = parsed.get("bozo_exception") or "not RSS or Atom"
-        error = FetchError(f"{url} is not a readable feed: {str(reason).splitlines()[0][:200]}", "unreadable")
-    metrics.FETCH_REFUSALS.labels(error.reason).inc()
-    raise error
+        raise metrics.refused(
+            FetchError(f"{url} is not a readable feed: {str(reason).splitlines()[0][:200]}", "unreadable")
+        )
+    return parsed
 
 
 def _joined(first: IngestReport, second: IngestReport) -> IngestReport:

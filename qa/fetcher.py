@@ -235,7 +235,7 @@ class Fetcher:
             return self._follow(url, types, etag, last_modified, robots, keep_bytes)
         except FetchError as error:
             if outermost:  # once per fetch, by the reason it ended
-                metrics.FETCH_REFUSALS.labels(error.reason).inc()
+                metrics.refused(error)
             raise
         finally:
             if outermost:

@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from qa.errors import FetchError
 from qa.models import Answer, Feed, FeedPoll, IngestReport, StoreStats
 
 # Seconds: an extractive answer takes about 0.1 s on 2 cores, an LLM's several, an upload minutes.
@@ -79,6 +80,12 @@ def observe_ingest(report: IngestReport) -> None:
 def observe_poll(poll: FeedPoll) -> None:
     """Count one feed's poll by how it went."""
     POLLS.labels("skipped" if poll.skipped else poll.feed.status.value).inc()
+
+
+def refused(error: FetchError) -> FetchError:
+    """Count a page, feed or link not fetched, by its reason; the error itself, to raise."""
+    FETCH_REFUSALS.labels(error.reason).inc()
+    return error
 
 
 def observe_store(stats: StoreStats, feeds: list[Feed], now: datetime | None = None) -> None:
