@@ -38,11 +38,12 @@ class Catalog:
     with; kept in step with the store.
 
     Sparse and vectorised: per term, the rows of the chunks holding it and how often (numpy arrays), so a query
-    touches only the postings of its own terms. When any process writes, the index compares every article's
-    content hash with the ones it holds and re-reads only the articles that changed: a chunk of a changed or
-    removed article is marked dead, new chunks are appended. Dead rows count nowhere (N, document frequencies,
-    average length), so scores equal those of an index rebuilt from the live chunks (tests/test_retrieval.py),
-    and the dead are dropped once they outnumber the living.
+    touches only the postings of its own terms. When any process writes, the index re-reads only the articles
+    that changed: those the store's journal names for the write sessions since (ArticleStore.changes_since), or,
+    where it cannot tell, those whose content hash and story differ from the ones held, every article compared.
+    A chunk of a changed or removed article is marked dead, new chunks are appended. Dead rows count nowhere (N,
+    document frequencies, average length), so scores equal those of an index rebuilt from the live chunks
+    (tests/test_retrieval.py), and the dead are dropped once they outnumber the living.
     """
 
     _articles: dict[str, str]
@@ -205,32 +206,41 @@ class Catalog:
         if layout != self._layout:  # another collection (qa reindex) or other chunk settings: start over
             self._reset()
             self._layout = layout
-            if self._snapshot and self._load(self._snapshot) == revision:
-                # Saved at this very revision: no process wrote since, so there is nothing to compare (reading every
-                # article's hash from Chroma took 10 s of a 13 s start at a million chunks).
-                self._revision = revision
+            # Saved at this very revision: no process wrote since, so there is nothing to compare (reading every
+            # article's hash from Chroma took 10 s of a 13 s start at a million chunks).
+            self._revision = self._load(self._snapshot) if self._snapshot else None
+            if self._revision == revision:
                 return
-        stored = self._store.article_versions()
         rows_before = len(self._ids)
         if not self._articles:
+            stored = self._store.article_versions()
             chunks = (chunk for chunk in self._store.iter_chunks() if chunk.article.id in stored)
             while page := list(islice(chunks, PAGE)):  # pages: tokenised text of every chunk at once won't fit
                 self._add(page)
+            self._articles = {id_: stored[id_] for id_ in self._article_rows}
         else:
-            for article_id in [id_ for id_, held in self._articles.items() if stored.get(id_) != held]:
-                self._alive[self._article_rows.pop(article_id)] = False
-                del self._articles[article_id]
-                self._forget_story(article_id)
-            changed = [id_ for id_ in stored if id_ not in self._articles]
-            for i in range(0, len(changed), 200):
-                self._add(self._store.chunks_of(changed[i : i + 200]))
-        self._articles = {id_: stored[id_] for id_ in self._article_rows}
+            # The journal names the articles written since (2.0 s a write less at 200k chunks than comparing all).
+            changed = self._store.changes_since(self._revision) if self._revision else None
+            self._catch_up(self._store.article_versions(changed), changed)
         if (~self._alive).sum() > self._alive.sum():
             self._compact()
         self._revision = revision
         self._row_of = self._leads = self._norms = None
         if self._snapshot and len(self._ids) - rows_before >= SNAPSHOT_AFTER:
             self._save(self._snapshot)
+
+    def _catch_up(self, stored: dict[str, str], among: set[str] | None) -> None:
+        """Re-read the articles whose stored version (`stored`: of every article, or of the ones `among` those
+        that may have changed) differs from the one held: drop their rows, add their chunks."""
+        held = self._articles if among is None else [id_ for id_ in among if id_ in self._articles]
+        for article_id in [id_ for id_ in held if stored.get(id_) != self._articles[id_]]:
+            self._alive[self._article_rows.pop(article_id)] = False
+            del self._articles[article_id]
+            self._forget_story(article_id)
+        changed = [id_ for id_ in stored if id_ not in self._articles]
+        for i in range(0, len(changed), 200):
+            self._add(self._store.chunks_of(changed[i : i + 200]))
+        self._articles.update({id_: stored[id_] for id_ in changed if id_ in self._article_rows})
 
     def _save(self, path: Path) -> None:
         """Write the index beside `path`, then rename: a reader never sees half a file."""
@@ -265,8 +275,8 @@ class Catalog:
         os.replace(partial, path)
 
     def _load(self, path: Path) -> str | None:
-        """Start from a readable snapshot of this layout; refresh() then checks it article by article unless the
-        store's revision is the one it was saved at, which this returns (None when nothing was loaded)."""
+        """Start from a readable snapshot of this layout; return the store's revision it was saved at (None when
+        nothing was loaded), from which refresh() catches up."""
         try:
             with np.load(path) as saved:
                 state = json.loads(saved["state"].tobytes())

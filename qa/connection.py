@@ -192,6 +192,11 @@ def collection_names(prefix: str) -> tuple[str, str]:
     return f"{prefix}-chunks", f"{prefix}-articles"
 
 
+def journal_name(prefix: str) -> str:
+    """The collection of an index's recent write sessions and the articles each changed (ArticleStore)."""
+    return f"{prefix}-writes"
+
+
 def index_exists(settings: Settings) -> bool:
     """Whether the settings' index was ever created (opening an ArticleStore creates it)."""
     with Connection.to(settings).reading() as client:

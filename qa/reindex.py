@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qa.connection import Connection, collection_names
+from qa.connection import Connection, collection_names, journal_name
 
 # The staging index's collection prefix is the index's with this suffix.
 STAGING_SUFFIX = "--reindex"
@@ -22,7 +22,8 @@ def staging_collections(connection: Connection, prefix: str) -> list[str]:
     """Collections an interrupted `qa reindex` of the index at `prefix` left behind."""
     with connection.reading() as client:
         existing = {collection.name for collection in client.list_collections()}
-    return [name for name in collection_names(staging_prefix(prefix)) if name in existing]
+    staging = staging_prefix(prefix)
+    return [name for name in (*collection_names(staging), journal_name(staging)) if name in existing]
 
 
 def drop_staging(connection: Connection, prefix: str) -> None:
@@ -62,4 +63,8 @@ def finish_swap(connection: Connection, prefix: str) -> None:
             if name in existing:
                 client.delete_collection(name)
             client.get_collection(staging_name).modify(name=name)
+    # The journals name revisions of the collections swapped out, or of the staging ones: neither leads anywhere now.
+    for journal in (journal_name(staging_prefix(prefix)), journal_name(prefix)):
+        if journal in existing:
+            client.delete_collection(journal)
     connection.epoch += 1  # every store of this process fetches the swapped-in collections again

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import time
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +20,7 @@ from qa.chroma_codec import (
     read_shared_metadata,
 )
 from qa.config import Settings
-from qa.connection import Connection, collection_names, index_location, new_revision
+from qa.connection import Connection, collection_names, index_location, journal_name, new_revision
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
 from qa.errors import StoreError
 from qa.models import Article, ArticleSummary, Chunk, StoreStats
@@ -30,6 +32,10 @@ SCHEMA_VERSION = 1
 WRITE_BATCH = 5000
 # The chunks collection's record of the embedding backends that wrote into it (comma-separated).
 BACKENDS_KEY = "embedding_backends"
+# Write sessions the journal keeps (the oldest dropped beyond twice as many), and the most a catalogue follows
+# before it compares every article instead.
+JOURNAL_KEEP = 500
+JOURNAL_HOPS = 200
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class ArticleStore:
         self._names = collection_names(self.prefix)
         self._epoch = -1
         self._writing = False
+        self._touched: set[str] = set()  # the articles the write session under way changes
         try:
             with self.connection.reading() as client:
                 existing = {collection.name: collection for collection in client.list_collections()}
@@ -133,18 +140,63 @@ class ArticleStore:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the index for a series of writes (see Connection); reentrant."""
+        """Hold the index for a series of writes (see Connection); reentrant. The revision changes before and
+        after; the session's entry in the journal says which articles it changed (`changes_since`)."""
         with self.exclusive():
             outermost = not self._writing
             if outermost:  # before and after: a writer killed half-way still shows it wrote
-                self._bump_revision()
+                before = self.revision()
+                started = self._bump_revision()
+                self._touched = set()
             self._writing = True
             try:
                 yield
             finally:
                 if outermost:
                     self._writing = False
-                    self._bump_revision()
+                    self._end_session(before, started)
+
+    def _touch(self, article_ids: Collection[str]) -> None:
+        """Record, before writing them, the articles this write session changes (their chunks or record)."""
+        self._touched.update(article_ids)
+
+    def _end_session(self, before: str, started: str) -> None:
+        ended = new_revision()
+        # On a Chroma server no lock keeps other replicas out: if one wrote meanwhile, this session's entry would
+        # hide its changes, so none is written and catalogues compare every article.
+        if self.revision() == started:
+            with self._reading() as client:
+                journal = client.get_or_create_collection(journal_name(self.prefix))
+                journal.upsert(
+                    ids=[ended],
+                    documents=[json.dumps(sorted(self._touched))],
+                    metadatas=[{"after": before, "also_after": started, "at": time.time()}],
+                    embeddings=[[1.0]],
+                )
+                if journal.count() > 2 * JOURNAL_KEEP:
+                    entries = journal.get(include=["metadatas"])
+                    by_age = sorted(zip(entries["metadatas"], entries["ids"], strict=True), key=lambda e: e[0]["at"])
+                    journal.delete(ids=[id_ for _, id_ in by_age[:-JOURNAL_KEEP]])
+        self._bump_revision(ended)
+
+    def changes_since(self, revision: str) -> set[str] | None:
+        """The articles that write sessions changed since the index was at `revision`, from the journal; None
+        when the journal cannot tell (a writer killed half-way, an entry dropped, an index from before it)."""
+        changed: set[str] = set()
+        with self._reading() as client:
+            current = self.revision()
+            if journal_name(self.prefix) not in {collection.name for collection in client.list_collections()}:
+                return None if revision != current else changed
+            journal = client.get_collection(journal_name(self.prefix))
+            for _ in range(JOURNAL_HOPS):
+                if revision == current:
+                    return changed
+                found = journal.get(where={"$or": [{"after": revision}, {"also_after": revision}]})
+                if len(found["ids"]) != 1:
+                    return None
+                changed.update(json.loads(found["documents"][0]))
+                revision = found["ids"][0]
+        return None
 
     def revision(self) -> str:
         """Token that changes whenever any process writes, so caches built from the chunks know to refresh."""
@@ -201,6 +253,7 @@ class ArticleStore:
         chunks = [chunk for version in written for chunk in version.chunks]
         vectors = np.concatenate([version.vectors for version in written])
         with self.writing():
+            self._touch([version.article.id for version in written])
             for i in range(0, len(chunks), WRITE_BATCH):
                 batch = chunks[i : i + WRITE_BATCH]
                 self._chunks.upsert(
@@ -237,6 +290,7 @@ class ArticleStore:
     def remove_article(self, article_id: str) -> int:
         """Delete an article and all its chunks; return how many chunks were removed."""
         with self.ingesting(), self.writing():
+            self._touch([article_id])
             removed = len(self._chunks.get(where={"article_id": article_id}, include=[])["ids"])
             self._articles.delete(ids=[article_id])
             self._chunks.delete(where={"article_id": article_id})
@@ -253,6 +307,7 @@ class ArticleStore:
         """Move articles into other stories (qa stories, regrouping an index): their records and their chunks."""
         with self.writing():
             ids = list(stories)
+            self._touch(ids)
             for i in range(0, len(ids), 500):
                 page = ids[i : i + 500]
                 found = self._articles.get(ids=page, include=["metadatas", "documents"])
@@ -322,13 +377,23 @@ class ArticleStore:
         }
         return [chunks[id_] for id_ in chunk_ids if id_ in chunks]
 
-    def article_versions(self) -> dict[str, str]:
-        """Every stored article's content hash and story, by id: what the catalogue must re-read when it changes."""
+    def article_versions(self, article_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Each stored article's content hash and story, by id (every article's, or those of these ids that are
+        stored): what the catalogue must re-read when it changes."""
+        if article_ids is None:
+            pages = self._pages("articles", ["metadatas"], page=WRITE_BATCH)
+        else:
+            pages = (self._some_articles(page) for page in _batches(sorted(article_ids), WRITE_BATCH))
         return {
             id_: f"{meta['content_hash']}:{meta.get('story') or ''}"
-            for ids, _, metadatas in self._pages("articles", ["metadatas"], page=WRITE_BATCH)
+            for ids, _, metadatas in pages
             for id_, meta in zip(ids, metadatas, strict=True)
         }
+
+    def _some_articles(self, article_ids: list[str]) -> tuple[list[str], list[Any], list[Any]]:
+        with self._reading():
+            found = self._articles.get(ids=article_ids, include=["metadatas"])
+        return found["ids"], [None] * len(found["ids"]), found["metadatas"] or []
 
     def nearest(
         self, vector: Sequence[float], k: int, *, among: Sequence[str] | None = None
@@ -404,10 +469,12 @@ class ArticleStore:
                 return
             offset += page
 
-    def _bump_revision(self) -> None:
+    def _bump_revision(self, revision: str | None = None) -> str:
+        revision = revision or new_revision()
         metadata = self._chunks.metadata or {}
         backends = sorted({*backends_of(metadata), self.embeddings.backend})
-        self._chunks.modify(metadata={**metadata, "revision": new_revision(), BACKENDS_KEY: ",".join(backends)})
+        self._chunks.modify(metadata={**metadata, "revision": revision, BACKENDS_KEY: ",".join(backends)})
+        return revision
 
     def _check_identity(self, metadata: dict[str, Any], name: str) -> None:
         stored = {key: metadata.get(key) for key in self._identity}
@@ -440,6 +507,10 @@ def _summary(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
     return ArticleSummary(
         id=article_id, chunks=int(meta["chunks"]), content_hash=str(meta["content_hash"]), **read_shared_metadata(meta)
     )
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    return (items[i : i + size] for i in range(0, len(items), size))
 
 
 def _mean_vector(vectors: np.ndarray) -> np.ndarray:
