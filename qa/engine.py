@@ -115,6 +115,14 @@ class Engine:
             )
         )
 
+    def warm_up(self) -> None:
+        """Load now what the first answer would otherwise wait for: the lexical index, Chroma's dense index (read
+        whole at the first search: most of a start at a million chunks), the embedding, NER and scorer models."""
+        self.retriever.catalog.refresh()
+        self.retriever.dense_ranked("warm-up", 1)
+        self.answerer.recognizer.entities(["Warm-up."])
+        self.answerer.scorer.manifest  # noqa: B018  # loads and verifies it
+
     def ingest(self, paths: Iterable[Path], on_progress: ProgressCallback | None = None) -> IngestReport:
         """Ingest files and folders; see qa.ingest."""
         return ingest_paths(paths, self.store, self.settings, on_progress)

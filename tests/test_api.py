@@ -57,9 +57,53 @@ def sse_events(text: str) -> list[tuple[str | None, str]]:
     return events
 
 
+def ready(client: TestClient) -> Response:
+    """/readyz once the engine has started and warmed up (or failed to)."""
+    deadline = time.monotonic() + 60
+    while (response := client.get("/readyz")).status_code == 503 and response.json()["error"]["message"].startswith(
+        ("starting", "warming up")
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return response
+
+
 def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}  # what the index holds is behind the token
+    assert ready(client).json() == {"status": "ready"}  # what the index holds is behind the token
+
+
+def test_readiness_waits_for_the_warm_up_and_questions_are_answered_meanwhile(
+    api_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a million chunks Chroma reads its dense index at the first search (~15 s): the server loads it, and the
+    models, at start, and says it is ready once they are in memory."""
+    engine = Engine(api_engine.settings, api_engine.embeddings)
+    released, warm_up = threading.Event(), engine.warm_up
+    monkeypatch.setattr(engine, "warm_up", lambda: released.wait(60) and warm_up())
+    with TestClient(create_app(engine.settings, engine)) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["error"]["message"].startswith("warming up: loading the index and the models")
+        asked = client.post("/v1/ask", json={"question": NATO}, headers=AUTH)
+        assert asked.status_code == 200 and "eight Russians" in asked.json()["answer"]
+        assert "scorer" in vars(engine.answerer)  # the question loaded what it needed
+        released.set()
+        assert ready(client).json() == {"status": "ready"}
+
+
+def test_readiness_says_why_the_engine_could_not_warm_up(
+    api_engine: Engine, embeddings: MiniLMEmbeddings, tmp_path: Path
+) -> None:
+    scorer = tmp_path / "scorer"
+    scorer.mkdir()  # no manifest.json: the extractive answerer cannot load it
+    engine = Engine(api_engine.settings.model_copy(update={"answer_model": scorer}), embeddings)
+    with TestClient(create_app(engine.settings, engine)) as client:
+        response = ready(client)
+        assert response.status_code == 503
+        assert response.json()["error"]["message"].startswith("the engine could not warm up: the answer scorer's ")
+        asked = client.post("/v1/ask", json={"question": NATO}, headers=AUTH)
+        assert asked.status_code != 200 and "the answer scorer's manifest.json is missing" in asked.text
 
 
 def test_every_v1_route_needs_the_token(client: TestClient) -> None:

@@ -41,8 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if state.engine is None:
-            threading.Thread(target=state.load, args=(settings,), daemon=True, name="qa-engine-load").start()
+        threading.Thread(target=state.load, args=(settings,), daemon=True, name="qa-engine-load").start()
         if poller:
             poller.start()
         yield

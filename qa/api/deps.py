@@ -58,29 +58,55 @@ EngineDep = Annotated[Engine, Depends(ready_engine)]
 
 
 class EngineState:
-    """The engine once loaded, or why it could not be."""
+    """The engine once loaded (or why it could not be), and whether it is warm: what it would load at its first
+    answer loaded already (or why it could not be)."""
 
     def __init__(self, engine: Engine | None) -> None:
         self.engine = engine
         self.error: str | None = None
+        self.warm = False
+        self.warm_error: str | None = None
 
     def load(self, settings: Settings) -> None:
-        """Build the engine from settings; keep the reason if it cannot be."""
+        """Build the engine from settings, unless one was given, then warm it up; keep the reason if either fails
+        (a question then meets the same error and says it)."""
         try:
-            self.engine = Engine(settings)
-            self.engine.stats()
-        except Exception as error:  # reported by /readyz and every /v1 call, and logged: one line, the trace at DEBUG
-            log.warning("the engine could not start: %s", type(error).__name__)
-            log.debug("traceback", exc_info=error)
-            self.error = str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
+            if self.engine is None:
+                self.engine = Engine(settings)
+                self.engine.stats()
+        except Exception as error:
+            self.error = _failure("the engine could not start", error)
+            return
+        try:
+            self.engine.warm_up()
+            self.warm = True
+        except Exception as error:
+            self.warm_error = _failure("the engine could not warm up", error)
 
     def require(self) -> Engine:
-        """The engine, or HTTPException 503."""
+        """The engine, warm or not (a question asked while it warms up waits for what it needs), or HTTPException
+        503."""
         if self.engine is not None:
             return self.engine
         if self.error:
             raise HTTPException(503, f"the engine could not start: {self.error}")
         raise HTTPException(503, "starting: loading the model and the index")
+
+    def require_warm(self) -> Engine:
+        """The engine once built and warm, or HTTPException 503."""
+        engine = self.require()
+        if self.warm_error:
+            raise HTTPException(503, f"the engine could not warm up: {self.warm_error}")
+        if not self.warm:
+            raise HTTPException(503, "warming up: loading the index and the models into memory")
+        return engine
+
+
+def _failure(what: str, error: Exception) -> str:
+    """The reason to report (on /readyz and every /v1 call); logged as one line, the trace at DEBUG."""
+    log.warning("%s: %s", what, type(error).__name__)
+    log.debug("traceback", exc_info=error)
+    return str(error) if isinstance(error, QAError) else f"{type(error).__name__}: {error}"
 
 
 def validated(model: type[_Body], data: bytes | dict[str, Any]) -> _Body:

@@ -64,9 +64,10 @@ def healthz() -> dict[str, str]:
 
 @health.get("/readyz", responses={503: {"model": ErrorBody}})
 def readyz(request: Request) -> dict[str, Any]:
-    """The model and the index are loaded (what the index holds is for /v1/stats, behind the token)."""
+    """The index and the models are loaded and warm: the first answer waits for nothing (what the index holds is
+    for /v1/stats, behind the token)."""
     state: EngineState = request.app.state.engine_state
-    state.require().stats()
+    state.require_warm().stats()
     return {"status": "ready"}
 
 
