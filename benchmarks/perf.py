@@ -16,7 +16,9 @@
    latency over the benchmark's questions, retrieve only and retrieve + extractive answer, without and with
    the question's date window (its own rows: a filter changes the search path), a timeline of each question's
    story and of its week's news (qa/answer/timeline.py), plus the old path (Chroma's
-   `where`) for reference; then the process's peak RSS. Last, the cold start of a process that finds no saved
+   `where`) for reference; then the process's peak RSS. Then `qa serve` itself, started on each index: the seconds
+   from its spawn to the first answer (asked at once, again while it is starting) and to /readyz (warmed up), and
+   its memory. Last, the cold start of a process that finds no saved
    lexical index (an index written by an older version, or its file deleted) and builds it; the saved lexical
    index's size and load time, and `qa check`'s time and memory; the same further articles ingested into an
    empty index and into the large one.
@@ -32,10 +34,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from itertools import islice
@@ -63,7 +68,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench.json"))
     parser.add_argument(
         "--role",
-        choices=["ingest", "grow", "serve", "rebuild", "lexical", "check", "ingest_more", "stories", "poll"],
+        choices=["ingest", "grow", "serve", "start", "rebuild", "lexical", "check", "ingest_more", "stories", "poll"],
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -73,6 +78,7 @@ def main() -> None:
             "ingest": ingest,
             "grow": grow,
             "serve": serve,
+            "start": start,
             "rebuild": rebuild,
             "lexical": lexical,
             "check": check,
@@ -91,6 +97,7 @@ def main() -> None:
         shutil.copytree(small, large)
         report["grow"] = child("grow", args, large)
         report["serve"] = {"small": child("serve", args, small), "large": child("serve", args, large)}
+        report["start"] = {"small": child("start", args, small), "large": child("start", args, large)}
         report["lexical"] = {"small": child("lexical", args, small), "large": child("lexical", args, large)}
         report["check"] = {"small": child("check", args, small), "large": child("check", args, large)}
         # Without the lexical index that ingest saved (an older version's index): built at the first question.
@@ -395,6 +402,58 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def start(args: argparse.Namespace) -> dict[str, Any]:
+    """`qa serve` started on the index, as a service is: from its spawn, the seconds to the first answer (a client
+    asking at once and again while it gets 503 "starting") and to /readyz's 200 (warmed up); then its memory."""
+    import httpx
+
+    from qa.evaluation.datasets import load_dataset
+
+    question = load_dataset(args.dataset).questions[0].question
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    environment = {**os.environ, "QA_DATA_DIR": str(args.data), "QA_FEED_EVERY": "0"}
+    spawned = time.perf_counter()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("qa")), "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seconds: dict[str, float] = {}
+
+    def until_ok(name: str, call: Any) -> None:
+        while time.perf_counter() - spawned < 600:
+            try:
+                if call().status_code == 200:
+                    seconds[name] = round(time.perf_counter() - spawned, 2)
+                    return
+            except httpx.TransportError:  # not listening yet
+                pass
+            time.sleep(0.05)
+
+    try:
+        waits = [
+            threading.Thread(
+                target=until_ok,
+                args=("first_answer_s", lambda: httpx.post(f"{url}/v1/ask", json={"question": question}, timeout=600)),
+            ),
+            threading.Thread(target=until_ok, args=("ready_s", lambda: httpx.get(f"{url}/readyz", timeout=10))),
+        ]
+        for wait in waits:
+            wait.start()
+        for wait in waits:
+            wait.join()
+        status = Path(f"/proc/{server.pid}/status").read_text()
+    finally:
+        server.terminate()
+        server.wait(30)
+    rss, peak = (round(int(status.split(key)[1].split()[0]) / 1024) for key in ("VmRSS:", "VmHWM:"))
+    return {**seconds, "rss_mb": rss, "peak_rss_mb": peak}
+
+
 def chroma_where(since: date | None, until: date | None) -> dict[str, Any] | None:
     """The Chroma `where` clause for a date window, as the dense search used to filter."""
     from qa.chroma_codec import day_number
@@ -501,6 +560,11 @@ def print_table(report: dict[str, Any]) -> None:
         f"{rebuilt['large']['cold_start_s']:>24}"
     )
     print(f"{'serving peak RSS, MB':38} {small['peak_rss_mb']:>24.0f} {large['peak_rss_mb']:>24.0f}")
+    started = report["start"]
+    cells = [f"{side['first_answer_s']} / {side['ready_s']}" for side in (started["small"], started["large"])]
+    print(f"{'qa serve: first answer / ready, s':38} {cells[0]:>24} {cells[1]:>24}")
+    cells = [f"{side['rss_mb']} / {side['peak_rss_mb']}" for side in (started["small"], started["large"])]
+    print(f"{'qa serve: RSS now / peak, MB':38} {cells[0]:>24} {cells[1]:>24}")
     saved = report["lexical"]
     cells = [f"{side['size_mb']:.0f} MB, {side['load_s']} s" for side in (saved["small"], saved["large"])]
     print(f"{'saved lexical index: size, load':38} {cells[0]:>24} {cells[1]:>24}")
