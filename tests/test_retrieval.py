@@ -426,6 +426,24 @@ def test_the_journal_names_what_each_write_changed_and_the_catalogue_rereads_onl
     assert asked == [None]
 
 
+def test_a_lexical_index_saved_with_float_term_counts_loads_and_scores_the_same(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Snapshots saved before term counts took one byte hold them as float32: they load as they are."""
+    monkeypatch.setattr("qa.catalog.SNAPSHOT_AFTER", 1)
+    snapshot = tmp_path / "lexical" / "index.npz"
+    engine.ingest_records([json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()])
+    Catalog(engine.store, snapshot).refresh()
+    with np.load(snapshot) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    assert arrays["counts"].dtype == np.uint8 and arrays["counts"].max() > 1
+    np.savez(snapshot, **{**arrays, "counts": arrays["counts"].astype(np.float32)})
+    monkeypatch.setattr(ArticleStore, "iter_chunks", lambda self: pytest.fail("the whole index was read again"))
+    reloaded, rebuilt = Catalog(engine.store, snapshot), engine.retriever.catalog
+    for question in ("floods in Porto", "What did the president say?", "Damar Hamlin"):
+        assert lexical_scores(reloaded, question) == pytest.approx(lexical_scores(rebuilt, question), rel=1e-6)
+
+
 def test_an_ingest_saves_the_lexical_index_for_the_next_process(engine: Engine, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("qa.catalog.SNAPSHOT_AFTER", 1)
     records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()][:20]
