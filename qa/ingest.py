@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,9 @@ from qa.stories import StoryFinder, meeting_order
 # Articles embedded and written together: many chunks per Chroma call, yet small enough that
 # an interrupted ingest loses little work.
 ARTICLES_PER_WRITE = 32
+# An ingest of this many chunks or more embeds in worker processes (MiniLMEmbeddings.worker_processes): starting
+# them takes ~1 s, embedding this many ~12 s.
+PROCESSES_FROM_CHUNKS = 1000
 
 
 def ingest_paths(
@@ -179,8 +183,9 @@ def ingest_articles(
             return embedder.submit(_embed, group, reused, store.embeddings)
 
         # The next group is embedded on a second thread while this one is written; the store is used by this thread
-        # only.
-        with ThreadPoolExecutor(1, thread_name_prefix="qa-embed") as embedder:
+        # only. Chroma holds the GIL while it writes: a large ingest embeds in processes, or the writes stall it.
+        processes = store.embeddings.worker_processes() if total >= PROCESSES_FROM_CHUNKS else nullcontext()
+        with processes, ThreadPoolExecutor(1, thread_name_prefix="qa-embed") as embedder:
             upcoming = embedding(groups[0]) if groups else None
             for i in range(len(groups)):
                 assert upcoming is not None

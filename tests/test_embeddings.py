@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,50 @@ def test_batching_and_order_do_not_change_vectors(embeddings: MiniLMEmbeddings, 
     together = embeddings.encode(texts)
     one_by_one = np.array([embeddings.encode([text])[0] for text in reversed(texts)])[::-1]
     assert np.allclose(together, one_by_one, atol=2e-3)
+
+
+def embedding_workers(expected: int) -> list[int]:
+    """Process ids of this process's embedding workers (`python -m qa.embedding_workers`), not yet reaped, once
+    there are `expected` of them (within 5 s: a process in the middle of exec shows no command line)."""
+    deadline = time.monotonic() + 5
+    while len(pids := _embedding_workers()) != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return pids
+
+
+def _embedding_workers() -> list[int]:
+    pids = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields["PPid"]) == os.getpid() and b"qa.embedding_workers" in command:
+            pids.append(int(status.parent.name))
+    return pids
+
+
+def test_worker_processes_embed_exactly_as_threads_do_and_stop_after(sample_texts: list[str]):
+    int8 = OnnxInt8MiniLM()
+    texts = sample_texts[:60]
+    in_threads = int8.encode(texts)
+    with int8.worker_processes():
+        assert len(embedding_workers(len(os.sched_getaffinity(0)))) == len(os.sched_getaffinity(0))
+        in_processes = int8.encode(texts)
+        question = int8.encode(texts[:1])  # too few for the workers: embedded here
+    assert embedding_workers(0) == []
+    assert np.array_equal(in_processes, in_threads) and np.array_equal(question, in_threads[:1])
+
+
+def test_a_worker_process_that_dies_is_a_clear_error(sample_texts: list[str]):
+    int8 = OnnxInt8MiniLM()
+    with int8.worker_processes():
+        for pid in embedding_workers(len(os.sched_getaffinity(0))):
+            os.kill(pid, 9)
+        with pytest.raises(EmbeddingModelError, match=r"^an embedding worker process stopped \(exit code -9\)$"):
+            int8.encode(sample_texts[:40])
+    assert embedding_workers(0) == []
 
 
 def test_texts_past_the_model_limit_are_cut_like_the_reference(

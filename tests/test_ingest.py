@@ -161,6 +161,32 @@ def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
     assert "cnn.com" in stats.sources
 
 
+def test_a_large_ingest_embeds_in_worker_processes_and_stores_the_same_vectors(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Chroma holds the GIL while it writes, so a large ingest embeds in worker processes (qa.embedding_workers)."""
+    records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()]
+    elsewhere = {"data_dir": tmp_path / "threads", "collection": "threads"}  # a Chroma server: its own collection
+    in_threads = Engine(engine.settings.model_copy(update=elsewhere), engine.embeddings)
+    in_threads.ingest_records(records)
+    started: list[bool] = []
+    worker_processes = type(engine.embeddings).worker_processes
+    monkeypatch.setattr(
+        type(engine.embeddings), "worker_processes", lambda self: started.append(True) or worker_processes(self)
+    )
+    monkeypatch.setattr("qa.ingest.PROCESSES_FROM_CHUNKS", 100)
+    engine.ingest_records(records[:2])  # under 100 chunks: embedded in threads
+    assert started == []
+    engine.ingest_records(records[2:])
+    assert started == [True]
+
+    def stored(engine: Engine) -> dict[str, list[float]]:
+        found = engine.store._chunks.get(include=["embeddings"])
+        return dict(zip(found["ids"], found["embeddings"].tolist(), strict=True))
+
+    assert stored(engine) == stored(in_threads)
+
+
 def test_an_index_built_with_another_model_is_refused(engine: Engine):
     other = copy.copy(engine.embeddings)
     other.model_name = "some/other-model"
