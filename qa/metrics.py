@@ -14,7 +14,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from qa.errors import FetchError
-from qa.models import Answer, Feed, FeedPoll, IngestReport, StoreStats
+from qa.models import Answer, Feed, FeedPoll, IngestReport
 
 # Seconds: an extractive answer takes about 0.1 s on 2 cores, an LLM's several, an upload minutes.
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -88,10 +88,10 @@ def refused(error: FetchError) -> FetchError:
     return error
 
 
-def observe_store(stats: StoreStats, feeds: list[Feed], now: datetime | None = None) -> None:
+def observe_store(articles: int, chunks: int, feeds: list[Feed], now: datetime | None = None) -> None:
     """Set the gauges read at a scrape: the index's size and the feeds' freshness."""
-    STORED_ARTICLES.set(stats.articles)
-    STORED_CHUNKS.set(stats.chunks)
+    STORED_ARTICLES.set(articles)
+    STORED_CHUNKS.set(chunks)
     FEEDS.set(len(feeds))
     good = [feed.last_success for feed in feeds if feed.last_success]
     age = ((now or datetime.now(UTC)) - max(good)).total_seconds() if good else -1

@@ -417,6 +417,12 @@ class ArticleStore:
         ]
         return sorted(summaries, key=lambda a: (a.published or date.min, a.title), reverse=True)
 
+    def counts(self) -> tuple[int, int]:
+        """How many articles and chunks are stored: milliseconds, where `stats` reads every article (10 s at a
+        million chunks)."""
+        with self._reading():
+            return self._articles.count(), self._chunks.count()
+
     def stats(self) -> StoreStats:
         """Counts, publishers and date range of the index."""
         articles = self.list_articles()

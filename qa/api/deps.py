@@ -73,7 +73,7 @@ class EngineState:
         try:
             if self.engine is None:
                 self.engine = Engine(settings)
-                self.engine.stats()
+                self.engine.revision()  # the index answers
         except Exception as error:
             self.error = _failure("the engine could not start", error)
             return
