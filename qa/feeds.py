@@ -38,9 +38,9 @@ BACKOFF_MAX = timedelta(days=1)
 SEEN_KEPT = 5000
 # Fetched entries are written one at a time: a stop waits for one write, and between two the background poll
 # yields to requests (benchmarks/load.py, 8 clients on 2 cores: answer p95 while ingesting 1.54x the idle p95 one
-# entry a write; 2.08x four; 2.45x writing only while writes stay under a fifth of the poll's time). But a write
-# that took over CHEAP_WRITE_S is mostly the catalogue's pass over every article (~2 s at 200k chunks; a page's
-# embedding takes ~0.3 s): then entries are gathered until the writes take at most WRITES_SHARE of the poll's time.
+# entry a write; 2.08x four; 2.45x writing only while writes stay under a fifth of the poll's time). But after a
+# write that took over CHEAP_WRITE_S (one entry took 0.5-1.2 s at a million chunks; a page's embedding ~0.3 s),
+# entries are gathered until the writes take at most WRITES_SHARE of the poll's time.
 CHEAP_WRITE_S = 1.0
 WRITES_SHARE = 0.2
 # An entity declaration as it appears in the encodings an XML parser detects from the first bytes: scanning only
