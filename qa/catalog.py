@@ -51,7 +51,10 @@ class Catalog:
     _article_rows: dict[str, list[int]]
     _ids: list[str]
     _vocabulary: dict[str, int]
-    _postings: dict[int, tuple[np.ndarray, np.ndarray]]  # per term: rows holding it (int32), how often (uint8)
+    # Per term: rows holding it (int32) and how often (uint8), in one or two parts: the postings as loaded or last
+    # saved (views into one contiguous array), then those added since. Adding never copies the first part, so a
+    # common term's postings are not held twice until the next save makes them one again.
+    _postings: dict[int, list[tuple[np.ndarray, np.ndarray]]]
     _alive: np.ndarray
     _lengths: np.ndarray
     _days: np.ndarray
@@ -101,16 +104,16 @@ class Catalog:
                 return []
             scores = np.zeros(len(self._ids), dtype=np.float32)
             for token in tokens:
-                term = self._vocabulary.get(token, -1)
-                if term not in self._postings:  # never seen, or only in removed chunks
-                    continue
-                rows, counts = self._postings[term]
+                parts = self._postings.get(self._vocabulary.get(token, -1), [])  # none: never seen, or only removed
                 if not all_alive:
-                    holding = self._alive[rows]
-                    rows, counts = rows[holding], counts[holding]
-                idf = math.log(1 + (live - len(rows) + 0.5) / (len(rows) + 0.5))  # a Python float: float32 math
-                frequency = counts.astype(np.float32)
-                scores[rows] += idf * frequency * (BM25_K1 + 1) / (frequency + norms[rows])
+                    parts = [
+                        (rows[holding], counts[holding]) for rows, counts in parts for holding in [self._alive[rows]]
+                    ]
+                holding_term = sum(len(rows) for rows, _ in parts)
+                idf = math.log(1 + (live - holding_term + 0.5) / (holding_term + 0.5))  # a Python float: float32 math
+                for rows, counts in parts:
+                    frequency = counts.astype(np.float32)
+                    scores[rows] += idf * frequency * (BM25_K1 + 1) / (frequency + norms[rows])
             if filters != NO_FILTERS:  # dead rows scored nothing above
                 scores[~self.mask(filters)] = 0.0
             return [(self._ids[row], float(scores[row])) for row in _top(scores, k)]
@@ -247,7 +250,13 @@ class Catalog:
     def _save(self, path: Path) -> None:
         """Write the index beside `path`, then rename: a reader never sees half a file."""
         terms = np.array(sorted(self._postings), dtype=np.int64)
-        postings = [self._postings[int(term)] for term in terms]
+        postings = [_joined(self._postings[int(term)]) for term in terms]
+        offsets = np.cumsum([0] + [len(rows) for rows, _ in postings])
+        rows = np.concatenate([rows for rows, _ in postings] + [np.zeros(0, dtype=np.int32)])
+        counts = np.concatenate([counts for _, counts in postings] + [np.zeros(0, dtype=np.uint8)])
+        del postings
+        # From now on, views into these: the arrays loaded or saved before are freed.
+        self._postings = _views(terms, offsets, rows, counts)
         state = {
             "layout": self._layout,
             "version": SNAPSHOT_VERSION,
@@ -266,9 +275,9 @@ class Catalog:
                 file,
                 state=np.frombuffer(json.dumps(state).encode(), dtype=np.uint8),
                 terms=terms,
-                offsets=np.cumsum([0] + [len(rows) for rows, _ in postings]),
-                rows=np.concatenate([rows for rows, _ in postings] + [np.zeros(0, dtype=np.int32)]),
-                counts=np.concatenate([counts for _, counts in postings] + [np.zeros(0, dtype=np.uint8)]),
+                offsets=offsets,
+                rows=rows,
+                counts=counts,
                 alive=self._alive,
                 lengths=self._lengths,
                 days=self._days,
@@ -284,11 +293,7 @@ class Catalog:
                 state = json.loads(saved["state"].tobytes())
                 if state["layout"] != self._layout or state["version"] != SNAPSHOT_VERSION:
                     return None
-                offsets, rows, counts = saved["offsets"], saved["rows"], _frequencies(saved["counts"])
-                self._postings = {
-                    int(term): (rows[offsets[i] : offsets[i + 1]], counts[offsets[i] : offsets[i + 1]])
-                    for i, term in enumerate(saved["terms"])
-                }
+                self._postings = _views(saved["terms"], saved["offsets"], saved["rows"], _frequencies(saved["counts"]))
                 self._alive, self._lengths = saved["alive"], saved["lengths"]
                 self._days, self._sources = saved["days"], saved["sources"]
         except (OSError, ValueError, KeyError):  # missing or damaged: built from the store instead
@@ -320,10 +325,14 @@ class Catalog:
         for term, term_rows, term_counts in zip(
             terms[starts], np.split(owners, starts[1:]), np.split(_frequencies(counts), starts[1:]), strict=True
         ):
-            held = self._postings.get(int(term))
-            if held is not None:
-                term_rows, term_counts = np.concatenate([held[0], term_rows]), np.concatenate([held[1], term_counts])
-            self._postings[int(term)] = (term_rows, term_counts)
+            parts = self._postings.setdefault(int(term), [])
+            if len(parts) == 2:  # what was added since the last save grows; the first part is never copied
+                added_rows, added_counts = parts.pop()
+                term_rows, term_counts = (
+                    np.concatenate([added_rows, term_rows]),
+                    np.concatenate([added_counts, term_counts]),
+                )
+            parts.append((term_rows, term_counts))
         self._ids.extend(chunk.id for chunk in chunks)
         for row, chunk in zip(rows, chunks, strict=True):
             self._article_rows.setdefault(chunk.article.id, []).append(int(row))
@@ -355,10 +364,10 @@ class Catalog:
         renumber = np.full(len(self._ids), -1, dtype=np.int32)
         renumber[keep] = np.arange(len(keep))
         for term in list(self._postings):
-            rows, counts = self._postings[term]
+            rows, counts = _joined(self._postings[term])
             holding = self._alive[rows]
             if holding.any():
-                self._postings[term] = (renumber[rows[holding]], counts[holding])
+                self._postings[term] = [(renumber[rows[holding]], counts[holding])]
             else:
                 del self._postings[term]
         self._ids = [self._ids[row] for row in keep]
@@ -395,6 +404,23 @@ def adopt_snapshot(staging: ArticleStore, store: ArticleStore) -> None:
         os.replace(snapshot_path(staging), snapshot_path(store))
     else:  # too small to have been saved; the old one describes collections that are gone
         snapshot_path(store).unlink(missing_ok=True)
+
+
+def _joined(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings as one (rows, counts)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([rows for rows, _ in parts]), np.concatenate([counts for _, counts in parts])
+
+
+def _views(
+    terms: np.ndarray, offsets: np.ndarray, rows: np.ndarray, counts: np.ndarray
+) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """Each term's postings as one part: views into the contiguous arrays a snapshot holds."""
+    return {
+        int(term): [(rows[offsets[i] : offsets[i + 1]], counts[offsets[i] : offsets[i + 1]])]
+        for i, term in enumerate(terms)
+    }
 
 
 def _frequencies(counts: np.ndarray) -> np.ndarray:

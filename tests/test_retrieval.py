@@ -332,6 +332,7 @@ def test_a_saved_lexical_index_is_reloaded_and_checked_against_the_store(
     with monkeypatch.context() as patch:
         patch.setattr(engine.store, "chunks_of", lambda ids: read.append(list(ids)) or chunks_of(ids))
         patch.setattr(engine.store, "iter_chunks", lambda: pytest.fail("the whole index was read again"))
+        patch.setattr("qa.catalog.SNAPSHOT_AFTER", 10**9)  # caught up without saving again
         reloaded = Catalog(engine.store, snapshot)
         questions = ["floods in Porto", "What did the president say?", "Damar Hamlin"]
         scores = [lexical_scores(reloaded, question) for question in questions]
@@ -339,6 +340,16 @@ def test_a_saved_lexical_index_is_reloaded_and_checked_against_the_store(
     rebuilt = Catalog(engine.store)
     for question, score in zip(questions, scores, strict=True):
         assert score == pytest.approx(lexical_scores(rebuilt, question), rel=1e-5)
+
+    # What was added to a term sits beside its loaded postings, which stay views into the one array loaded (never
+    # copied, so never held twice) until a save joins every term's into one new array.
+    added_to = [parts for parts in reloaded._postings.values() if len(parts) == 2]
+    assert added_to and len({id(parts[0][0].base) for parts in added_to}) == 1
+    reloaded._save(snapshot)
+    assert all(len(parts) == 1 for parts in reloaded._postings.values())
+    assert len({id(parts[0][0].base) for parts in reloaded._postings.values()}) == 1
+    for question, score in zip(questions, scores, strict=True):
+        assert lexical_scores(reloaded, question) == pytest.approx(score, rel=1e-5)
     snapshot.write_bytes(b"damaged")
     assert lexical_scores(Catalog(engine.store, snapshot), "Damar Hamlin") == pytest.approx(
         lexical_scores(rebuilt, "Damar Hamlin"), rel=1e-5
