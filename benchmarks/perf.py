@@ -72,6 +72,8 @@ def main() -> None:
         help=argparse.SUPPRESS,
     )
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    # With --role serve: only these query kinds (comma-separated), for the phases run one by one at 1M chunks.
+    parser.add_argument("--kinds", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
         roles = {
@@ -391,7 +393,8 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
         "time_words": lambda q: question_window(q.question, q.asked_on or date.today()),
     }
     latency = {}
-    for name, call in kinds.items():
+    chosen = args.kinds.split(",") if args.kinds else list(kinds)
+    for name, call in ((name, kinds[name]) for name in chosen):
         times = timed(call)
         latency[name] = {f"p{q}": round(float(np.percentile(times, q)), 1) for q in (50, 95, 99)}
     return {
