@@ -88,6 +88,7 @@ class ArticleStore:
         self._epoch = -1
         self._writing = False
         self._touched: set[str] = set()  # the articles the write session under way changes
+        self._marks: tuple[str, str] | None = None  # its revision before, and the one it marked at its first write
         try:
             with self.connection.reading() as client:
                 existing = {collection.name: collection for collection in client.list_collections()}
@@ -140,24 +141,28 @@ class ArticleStore:
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the index for a series of writes (see Connection); reentrant. The revision changes before and
-        after; the session's entry in the journal says which articles it changed (`changes_since`)."""
+        """Hold the index for a series of writes (see Connection); reentrant. A session that writes articles or
+        chunks changes the revision before its first such write and after its last, and its entry in the journal
+        says which articles it changed (`changes_since`); one that writes only side documents (a feed) changes
+        nothing a cache is built from, and the revision stays."""
         with self.exclusive():
             outermost = not self._writing
-            if outermost:  # before and after: a writer killed half-way still shows it wrote
-                before = self.revision()
-                started = self._bump_revision()
-                self._touched = set()
+            if outermost:
+                self._touched, self._marks = set(), None
             self._writing = True
             try:
                 yield
             finally:
                 if outermost:
                     self._writing = False
-                    self._end_session(before, started)
+                    if self._marks:
+                        self._end_session(*self._marks)
 
     def _touch(self, article_ids: Collection[str]) -> None:
         """Record, before writing them, the articles this write session changes (their chunks or record)."""
+        if self._marks is None:  # before the first write: a writer killed half-way still shows it wrote
+            before = self.revision()
+            self._marks = (before, self._bump_revision())
         self._touched.update(article_ids)
 
     def _end_session(self, before: str, started: str) -> None:
