@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.embeddings import OnnxFloat32MiniLM, OnnxInt8MiniLM
+from qa.config import Settings
+from qa.embeddings import MiniLMEmbeddings, OnnxFloat32MiniLM, OnnxInt8MiniLM
 from qa.engine import Engine
 from qa.errors import NotFoundError, StoreError
 from qa.maintenance import check_store
@@ -162,12 +163,13 @@ def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
 
 
 def test_a_large_ingest_embeds_in_worker_processes_and_stores_the_same_vectors(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embeddings: MiniLMEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """Chroma holds the GIL while it writes, so a large ingest embeds in worker processes (qa.embedding_workers)."""
+    """Chroma holds the GIL while it writes, so a large ingest embeds in worker processes (qa.embedding_workers).
+    Embedded Chroma only: where the vectors are stored does not change how they are made."""
     records = [json.loads(line) for line in (DATA / "realtimeqa_slice" / "articles.jsonl").open()]
-    elsewhere = {"data_dir": tmp_path / "threads", "collection": "threads"}  # a Chroma server: its own collection
-    in_threads = Engine(engine.settings.model_copy(update=elsewhere), engine.embeddings)
+    engine = Engine(Settings(data_dir=tmp_path / "processes"), embeddings)
+    in_threads = Engine(Settings(data_dir=tmp_path / "threads"), embeddings)
     in_threads.ingest_records(records)
     started: list[bool] = []
     worker_processes = type(engine.embeddings).worker_processes
