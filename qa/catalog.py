@@ -89,6 +89,7 @@ class Catalog:
         self._norms = None
         self._live = 0
         self._article_info, self._members = {}, {}
+        self._unread: set[str] = set()  # stored articles whose chunks were not found: read again at the next write
 
     def search(self, question: str, k: int, filters: Filters = NO_FILTERS) -> list[Chunk]:
         """The k best chunks by BM25 among those that pass the filters, with the BM25 score."""
@@ -226,6 +227,8 @@ class Catalog:
         else:
             # The journal names the articles written since (2.0 s a write less at 200k chunks than comparing all).
             changed = self._store.changes_since(self._revision) if self._revision else None
+            if changed is not None:  # and those whose chunks were not found last time (a server's late read)
+                changed |= self._unread
             self._catch_up(self._store.article_versions(changed), changed)
         if (~self._alive).sum() > self._alive.sum():
             self._compact()
@@ -246,6 +249,7 @@ class Catalog:
         for i in range(0, len(changed), 200):
             self._add(self._store.chunks_of(changed[i : i + 200]))
         self._articles.update({id_: stored[id_] for id_ in changed if id_ in self._article_rows})
+        self._unread = {id_ for id_ in changed if id_ not in self._article_rows}
 
     def _save(self, path: Path) -> None:
         """Write the index beside `path`, then rename: a reader never sees half a file."""

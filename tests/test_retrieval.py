@@ -420,6 +420,15 @@ def test_the_journal_names_what_each_write_changed_and_the_catalogue_rereads_onl
     engine.add_feed("https://news.example/rss")  # no article written: nothing for a catalogue to follow
     assert store.revision() == revision and caught_up() == []
 
+    # A server that returns an article's chunks late: the catalogue reads that article again at the next write.
+    chunks_of = store.chunks_of
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "chunks_of", lambda ids: [c for c in chunks_of(ids) if c.article.id != records[26]["id"]])
+        engine.ingest_records([records[26]])
+    assert records[26]["id"] not in {chunk.article.id for chunk in lexical.search(records[26]["title"], 50)}
+    asked.clear()
+    engine.ingest_records([records[27]])
+    assert caught_up() == [{records[26]["id"], records[27]["id"]}]
     store._bump_revision()  # a writer killed after its first mark: no entry leads past it
     assert caught_up() == [None]
     with store.writing():
@@ -429,9 +438,10 @@ def test_the_journal_names_what_each_write_changed_and_the_catalogue_rereads_onl
     behind = Catalog(store)  # a catalogue that is not asked anything for a while
     behind.refresh()
     asked.clear()
-    for record in records[21:30]:  # more sessions than the journal keeps: the oldest are dropped
+    later = records[21:26] + records[28:30]
+    for record in later:  # more sessions than the journal keeps: the oldest are dropped
         engine.ingest_records([record])
-    assert asked == [{record["id"]} for record in records[21:30]]  # the engine's catalogue follows each ingest
+    assert asked == [{record["id"]} for record in later]  # the engine's catalogue follows each ingest
     assert len(store.connection.client.get_collection(f"{store.prefix}-writes").get()["ids"]) <= 2 * 3
     asked.clear()
     assert lexical_scores(behind, questions[0]) == pytest.approx(lexical_scores(lexical, questions[0]), rel=1e-5)
