@@ -204,7 +204,8 @@ class ArticleStore:
         return None
 
     def revision(self) -> str:
-        """Token that changes whenever any process writes, so caches built from the chunks know to refresh."""
+        """Token that changes whenever any process writes articles or chunks, so caches built from them know to
+        refresh."""
         with self._reading() as client:
             return str((client.get_collection(self._names[0]).metadata or {}).get("revision", ""))
 
