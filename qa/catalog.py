@@ -199,6 +199,16 @@ class Catalog:
             ]
         return sorted(members, key=lambda member: (member.published or date.max, member.article_id))
 
+    def holdings(self) -> tuple[list[str], date | None, date | None]:
+        """The publishers of the stored articles, sorted, and their first and last publication day: what the index's
+        stats need, from memory (reading every article from Chroma for them took 10 s at a million chunks)."""
+        with self._lock:
+            self._refresh()
+            info = list(self._article_info.values())
+        days = [day for _, _, day in info if day]
+        sources = sorted({source for _, source, _ in info if source})
+        return sources, (day_of(min(days)) if days else None), (day_of(max(days)) if days else None)
+
     def refresh(self) -> None:
         """Catch up with writes by any process: re-read the articles whose content hash or story changed."""
         with self._lock:

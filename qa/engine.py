@@ -222,8 +222,17 @@ class Engine:
         return self.settings.data_dir / "feedback.jsonl"
 
     def stats(self) -> StoreStats:
-        """What the index holds."""
-        return self.store.stats()
+        """What the index holds: counts from Chroma, publishers and dates from the catalogue (in memory)."""
+        articles, chunks = self.store.counts()
+        sources, first, last = self.retriever.catalog.holdings()
+        return StoreStats(
+            articles=articles,
+            chunks=chunks,
+            sources=sources,
+            first_published=first,
+            last_published=last,
+            embedding_backends=self.store.embedding_backends(),
+        )
 
     def revision(self) -> str:
         """A token that changes whenever any process writes to the index."""

@@ -23,7 +23,7 @@ from qa.config import Settings
 from qa.connection import Connection, collection_names, index_location, journal_name, new_revision
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
 from qa.errors import StoreError
-from qa.models import Article, ArticleSummary, Chunk, StoreStats
+from qa.models import Article, ArticleSummary, Chunk
 from qa.reindex import finish_swap, swap_pending
 from qa.stories import BAND_KEYS, band_keys
 
@@ -424,26 +424,15 @@ class ArticleStore:
         return sorted(summaries, key=lambda a: (a.published or date.min, a.title), reverse=True)
 
     def counts(self) -> tuple[int, int]:
-        """How many articles and chunks are stored: milliseconds, where `stats` reads every article (10 s at a
-        million chunks)."""
+        """How many articles and chunks are stored: milliseconds, where listing every article takes 10 s at a
+        million chunks."""
         with self._reading():
             return self._articles.count(), self._chunks.count()
 
-    def stats(self) -> StoreStats:
-        """Counts, publishers and date range of the index."""
-        articles = self.list_articles()
-        dates = [a.published for a in articles if a.published]
+    def embedding_backends(self) -> list[str]:
+        """The embedding backends whose vectors the index holds (all interchangeable)."""
         with self._reading():
-            chunks = self._chunks.count()
-            backends = backends_of(self._chunks.metadata or {})
-        return StoreStats(
-            articles=len(articles),
-            chunks=chunks,
-            sources=sorted({a.source for a in articles if a.source}),
-            first_published=min(dates, default=None),
-            last_published=max(dates, default=None),
-            embedding_backends=backends,
-        )
+            return backends_of(self._chunks.metadata or {})
 
     def _open_collections(self) -> None:
         """(Re)fetch the collections after this process opened or reopened its client."""

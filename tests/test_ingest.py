@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,35 @@ def test_a_benchmark_slice_ingests_with_dates_and_sources(engine: Engine):
     assert stats.articles == report.count(IngestStatus.ADDED) > 20
     assert stats.first_published is not None and stats.last_published is not None
     assert "cnn.com" in stats.sources
+
+
+def test_stats_follow_every_writer_and_say_what_the_stored_articles_say(engine: Engine, embeddings: MiniLMEmbeddings):
+    """Stats come from counts and the catalogue, not from reading every article: another writer's additions and
+    removals show in them, and they agree with the list of stored articles."""
+    other = Engine(engine.settings, embeddings)  # its own catalogue, as another process has
+    records = [
+        {"id": "a1", "source": "Alpha News", "published": "2024-03-01", "text": "The council approved the bridge."},
+        {"id": "b1", "source": "Beta Wire", "published": "2024-05-02", "text": "The river flooded the old town."},
+        {"id": "a2", "source": "Alpha News", "published": "2024-04-10", "text": "The mayor opened the new library."},
+        {"id": "u1", "text": "An undated note about the harbour."},
+    ]
+
+    def listed(e: Engine) -> tuple:
+        articles = e.articles()
+        dates = [a.published for a in articles if a.published]
+        return len(articles), sorted({a.source for a in articles if a.source}), min(dates), max(dates)
+
+    def stats(e: Engine) -> tuple:
+        figures = e.stats()
+        return figures.articles, figures.sources, figures.first_published, figures.last_published
+
+    assert engine.stats().first_published is None and engine.stats().sources == []
+    assert other.ingest_records(records).failed == []
+    assert stats(engine) == listed(engine) == (4, ["Alpha News", "Beta Wire"], date(2024, 3, 1), date(2024, 5, 2))
+    other.remove("b1")
+    other.remove("a1")
+    assert stats(engine) == listed(engine) == (2, ["Alpha News"], date(2024, 4, 10), date(2024, 4, 10))
+    assert engine.stats().chunks == sum(a.chunks for a in engine.articles())
 
 
 def test_a_large_ingest_embeds_in_worker_processes_and_stores_the_same_vectors(

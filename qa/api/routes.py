@@ -67,7 +67,7 @@ def readyz(request: Request) -> dict[str, Any]:
     """The index and the models are loaded and warm: the first answer waits for nothing (what the index holds is
     for /v1/stats, behind the token)."""
     state: EngineState = request.app.state.engine_state
-    state.require_warm().revision()  # the index answers (its stats read every article: 10 s at 1M chunks)
+    state.require_warm().revision()  # the index answers
     return {"status": "ready"}
 
 
