@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -27,9 +27,14 @@ from qa.models import Article, ArticleSummary, Chunk
 from qa.reindex import finish_swap, swap_pending
 from qa.stories import BAND_KEYS, band_keys
 
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection as ChromaCollection
+
 SCHEMA_VERSION = 1
 # Chroma accepts at most 5,461 records per call.
 WRITE_BATCH = 5000
+# A search that Chroma returns short is completed exactly when at most this many records could match (nearest_in).
+EXACT_AT_MOST = 2000
 # The chunks collection's record of the embedding backends that wrote into it (comma-separated).
 BACKENDS_KEY = "embedding_backends"
 # Write sessions the journal keeps (the oldest dropped beyond twice as many), and the most a catalogue follows
@@ -406,13 +411,7 @@ class ArticleStore:
     ) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the k chunks nearest to `vector`, optionally among given ids only."""
         with self._reading():
-            found = self._chunks.query(
-                query_embeddings=[list(vector)],
-                n_results=k,
-                ids=list(among) if among is not None else None,
-                include=["distances"],
-            )
-        return [(id_, 1.0 - distance) for id_, distance in zip(found["ids"][0], found["distances"][0], strict=True)]
+            return nearest_in(self._chunks, vector, k, among)
 
     def list_articles(self) -> list[ArticleSummary]:
         """Every stored article without its text, newest first."""
@@ -493,6 +492,41 @@ def model_of(name: str) -> str:
     """The model an embedding backend's name names, without the backend after its "@" (indexes made before the
     backends were interchangeable recorded "all-MiniLM-L6-v2@onnx-int8")."""
     return name.partition("@")[0]
+
+
+def nearest_in(
+    collection: ChromaCollection, vector: Sequence[float], k: int, among: Sequence[str] | None = None
+) -> list[tuple[str, float]]:
+    """Ids and cosine similarities of the k records of a Chroma collection nearest to `vector` (among these ids only).
+
+    Chroma's vector index can lose a live record: `get` returns it, no query finds it, not even by its own vector
+    (chroma-core/chroma#7758; seen here on a 1.5.9 server after nothing but inserts, where a question filtered to one
+    article's dates then missed that article). So a search that returns fewer than k where at most EXACT_AT_MOST
+    records could match is completed by comparing the vectors of those it did not return.
+    """
+    query = np.asarray(vector, dtype=np.float32)
+    found = collection.query(
+        query_embeddings=query[None, :],
+        n_results=k,
+        ids=list(among) if among is not None else None,
+        include=["distances"],
+    )
+    distances = (found["distances"] or [[]])[0]
+    hits = [(id_, 1.0 - float(distance)) for id_, distance in zip(found["ids"][0], distances, strict=True)]
+    if len(hits) == k or (among is None and collection.count() > EXACT_AT_MOST):
+        return hits
+    returned = {id_ for id_, _ in hits}
+    missed = [id_ for id_ in (collection.get(include=[])["ids"] if among is None else among) if id_ not in returned]
+    if not missed or len(missed) > EXACT_AT_MOST:
+        return hits
+    stored = collection.get(ids=missed, include=["embeddings"])
+    if not stored["ids"]:  # ids no longer stored
+        return hits
+    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
+    similarities = vectors @ query / np.where(norms > 0, norms, 1.0)
+    exact = [(id_, float(similarity)) for id_, similarity in zip(stored["ids"], similarities, strict=True)]
+    return sorted(hits + exact, key=lambda hit: -hit[1])[:k]
 
 
 def backends_of(metadata: dict[str, Any]) -> list[str]:
