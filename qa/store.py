@@ -513,11 +513,14 @@ def nearest_in(
     )
     distances = (found["distances"] or [[]])[0]
     hits = [(id_, 1.0 - float(distance)) for id_, distance in zip(found["ids"][0], distances, strict=True)]
-    if len(hits) == k or (among is None and collection.count() > EXACT_AT_MOST):
+    if len(hits) == k:
+        return hits
+    matching = len(among) if among is not None else collection.count()
+    if len(hits) >= matching or matching > EXACT_AT_MOST:  # nothing missed, or too many to compare
         return hits
     returned = {id_ for id_, _ in hits}
     missed = [id_ for id_ in (collection.get(include=[])["ids"] if among is None else among) if id_ not in returned]
-    if not missed or len(missed) > EXACT_AT_MOST:
+    if not missed:
         return hits
     stored = collection.get(ids=missed, include=["embeddings"])
     if not stored["ids"]:  # ids no longer stored
