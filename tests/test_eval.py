@@ -174,6 +174,10 @@ def test_training_reads_each_question_once_and_retrains_from_the_cache_alone(run
     assert len(read) == 20 and {r["group"] for r in read} <= {r["question_id"].split("_")[0] for r in read}
     assert all(len(r["candidate_f1"]) == len(r["candidate_texts"]) for r in read)
     assert any(max(r["candidate_f1"], default=0) == 1.0 for r in read)  # some question's gold answer is a candidate
+    # Each candidate names the sentences it stands in: a gold candidate's sentence holds the gold answer.
+    assert all(len(r["candidate_sentences"]) == len(r["candidate_texts"]) for r in read)
+    gold = [(r, c) for r in read for c, f1 in enumerate(r["candidate_f1"]) if f1 == 1.0]
+    assert gold and all(any(r["sentence_right"][s] for s in r["candidate_sentences"][c]) for r, c in gold)
     shutil.rmtree(tmp_path / "data" / "chroma")  # the index gone: the readings are all training needs
     again = run("eval", "train", str(dataset), "--model", str(tmp_path / "again"))
     assert again.exit_code == 0, again.output

@@ -106,6 +106,7 @@ def _year(name: str, seed: int) -> list[Example]:
                 f"{name}-page-{i // 4}",
                 bool(i % 3),
                 [f"c{j}" for j in range(5)],
+                [[j % 4] for j in range(5)],
                 x,
                 f1,
                 sentences,

@@ -40,6 +40,7 @@ _READING_SOURCES = (
     "timewords.py",
     "embeddings.py",
     "text.py",
+    "evaluation/examples.py",
 )
 
 
@@ -52,6 +53,7 @@ class Example:
     group: str  # the questions written together (a quiz's, a page's): cross-validation folds keep them whole
     answerable: bool
     candidate_texts: list[str]
+    candidate_sentences: list[list[int]]  # the sentences each candidate is mentioned in (indices of the read ones)
     candidate_features: np.ndarray
     candidate_f1: np.ndarray
     sentence_features: np.ndarray
@@ -100,6 +102,7 @@ def _read(name: str, question: EvalQuestion, engine: Any, embeddings: Any, recog
         group=QUESTION_NUMBER.sub("", question.id),
         answerable=question.answerable,
         candidate_texts=texts,
+        candidate_sentences=[sorted({m.sentence for m in group.mentions}) for group in reading.groups],
         candidate_features=reading.candidate_features,
         candidate_f1=np.array([max(metrics.token_f1(text, gold) for gold in golds) for text in texts]),
         sentence_features=reading.sentence_features,
@@ -114,6 +117,7 @@ def _record(example: Example) -> dict[str, Any]:
         "group": example.group,
         "answerable": example.answerable,
         "candidate_texts": example.candidate_texts,
+        "candidate_sentences": example.candidate_sentences,
         "candidate_features": example.candidate_features.tolist(),
         "candidate_f1": example.candidate_f1.tolist(),
         "sentence_features": example.sentence_features.tolist(),
@@ -128,6 +132,7 @@ def _example(record: dict[str, Any]) -> Example:
         group=record["group"],
         answerable=record["answerable"],
         candidate_texts=record["candidate_texts"],
+        candidate_sentences=record["candidate_sentences"],
         candidate_features=np.array(record["candidate_features"], dtype=np.float32).reshape(
             -1, len(CANDIDATE_FEATURES)
         ),
