@@ -16,7 +16,7 @@ from qa.answer import (
     verify_citations,
 )
 from qa.answer.entities import load_recognizer
-from qa.answer.extractive import with_antecedent
+from qa.answer.extractive import FOLLOW_UP_RATIO, with_antecedent
 from qa.answer.reading import CANDIDATE_FEATURES, MAX_EMBEDDED, read
 from qa.backends import load_embeddings
 from qa.embeddings import MiniLMEmbeddings, ReferenceMiniLM
@@ -230,3 +230,30 @@ def test_an_answer_sentence_that_refers_back_comes_with_the_sentence_it_refers_t
     last = text.index("It was")
     alone = Evidence(chunk=chunk, start=last, end=len(text), text=text[last:], score=1.0)
     assert with_antecedent(alone) == [alone]
+
+
+def test_the_sentences_of_the_runner_up_candidates_follow_the_short_answers(embeddings: MiniLMEmbeddings):
+    """The reader sees what else the articles name for the question, cited: the next-best candidates' sentences
+    follow the short answer's, though the sentence model scores them far below its best (they held the gold answer
+    more often than its next best sentences, docs/evaluation.md)."""
+    texts = [
+        "The summit of Pacific leaders will be held in Auckland next year, organisers said on Tuesday. "
+        "Wellington had also bid to host the meeting.",
+        "Officials in Sydney said the city was ready to host leaders at short notice. "
+        "The summit is expected to focus on climate finance and fishing rights.",
+    ]
+    chunks = [
+        Chunk(article=ArticleRef(id=f"a{i}", title="Pacific summit"), ordinal=0, start=0, end=len(t), text=t)
+        for i, t in enumerate(texts)
+    ]
+    selection = ExtractiveAnswerer(embeddings, refusal_threshold=0.0).select(
+        "Which city will host the summit of Pacific leaders?", chunks
+    )
+    assert selection.short_answer is not None and selection.short_answer.text == "Auckland"
+    assert [e.text for e in selection.evidence] == [
+        "The summit of Pacific leaders will be held in Auckland next year, organisers said on Tuesday.",
+        "Officials in Sydney said the city was ready to host leaders at short notice.",
+        "Wellington had also bid to host the meeting.",
+    ]
+    best, *runners_up = selection.evidence
+    assert all(e.score < FOLLOW_UP_RATIO * best.score for e in runners_up)  # the sentence model alone drops them

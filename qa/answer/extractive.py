@@ -10,13 +10,15 @@ a refusal.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from qa.answer.candidates import Candidate
 from qa.answer.citations import Evidence
 from qa.answer.entities import EntityRecognizer, load_recognizer
 from qa.answer.lists import asks_for_several, listed
@@ -34,7 +36,8 @@ _REFERS_BACK = re.compile(
     r"city|state|team|club|band|party|move|decision|deal|bill|law|plan|report|study|storm|virus|disease))\b",
     re.I,
 )
-# A further sentence joins the answer only if the sentence model scores it this close to the best one.
+# After the short answer's sentence come those of the candidates ranked next (a runner-up's sentence holds the
+# answer more often than the sentence model's next best), then any the sentence model scores this close to its best.
 FOLLOW_UP_RATIO = 0.9
 MAX_SENTENCES = 3
 
@@ -118,7 +121,8 @@ class ExtractiveAnswerer:
         ranked = sorted(sentences, key=lambda s: -s.score)
         candidate_scores = self.scorer.candidate_scores(reading.candidate_features) if reading.groups else np.zeros(0)
         several = asks_for_several(question)
-        short = self._short_answer_in(reading, sentences, set(range(len(sentences))), candidate_scores, several)
+        allowed = set(range(len(sentences)))
+        short = self._short_answer_in(reading, sentences, allowed, candidate_scores, several)
         undated = short is not None and not short.evidence.chunk.article.published
         if asked and short and (asked.past or (undated and not asked.named)):
             period, spoken = asked.period, reading.periods
@@ -137,15 +141,21 @@ class ExtractiveAnswerer:
                     confidence = round(manifest.confidence(float(short.score)), 4)  # of the answer refused
                     return Selection(evidence=[], short_answer=None, confidence=confidence, elsewhere=elsewhere)
                 if in_period:
-                    short = self._short_answer_in(reading, sentences, in_period, candidate_scores, several)
-                    ranked = sorted((sentences[i] for i in in_period), key=lambda s: -s.score)
+                    allowed = in_period
+                    short = self._short_answer_in(reading, sentences, allowed, candidate_scores, several)
+                    ranked = sorted((sentences[i] for i in allowed), key=lambda s: -s.score)
         support = manifest.sentence_confidence(float(sentence_scores.max()))
         confidence = round(manifest.confidence(float(short.score)) if short else support, 4)
         if support < self.refusal_threshold:  # no sentence is likely to hold the answer: the articles don't say
             return Selection(evidence=[], short_answer=None, confidence=confidence)
         chosen = [short.evidence] if short else [ranked[0]]
-        for candidate in ranked:
-            if len(chosen) == MAX_SENTENCES or candidate.score < FOLLOW_UP_RATIO * ranked[0].score:
+        runners_up = [
+            sentences[m.sentence]
+            for _, m in islice(self._mentions(reading, sentences, allowed, candidate_scores), MAX_SENTENCES)
+        ]
+        close = [s for s in ranked if s.score >= FOLLOW_UP_RATIO * ranked[0].score]
+        for candidate in [*runners_up, *close]:
+            if len(chosen) == MAX_SENTENCES:
                 break
             if not any(_overlaps(candidate, other) for other in chosen):
                 chosen.append(candidate)
@@ -165,26 +175,32 @@ class ExtractiveAnswerer:
         """The best candidate (by the candidate model's `scores`) with a mention in one of the `allowed` sentences,
         taken from the best of them; for a question that asks for `several` things, with the others of its kind that
         the sentence lists with it."""
-        features = reading.candidate_features
-        for best in np.argsort(-scores, kind="stable"):
-            group = reading.groups[best]
-            mentions = [m for m in group.mentions if m.sentence in allowed]
-            if mentions:
-                mention = max(mentions, key=lambda m: sentences[m.sentence].score)
-                evidence = sentences[mention.sentence]
-                score = float(self.scorer.answer_scores(features[best : best + 1])[0])
-                text = mention.text
-                if several:
-                    beside = [m for g in reading.groups for m in g.mentions if m.sentence == mention.sentence]
-                    text = listed(mention, beside, evidence.text) or text
-                other = next((m.text for m in group.mentions if m.key != mention.key), None)
-                return ShortAnswer(
-                    text=text,
-                    evidence=evidence,
-                    score=round(score, 4),
-                    other_form=other if text == mention.text else None,
-                )
+        for best, mention in self._mentions(reading, sentences, allowed, scores):
+            evidence = sentences[mention.sentence]
+            score = float(self.scorer.answer_scores(reading.candidate_features[best : best + 1])[0])
+            text = mention.text
+            if several:
+                beside = [m for g in reading.groups for m in g.mentions if m.sentence == mention.sentence]
+                text = listed(mention, beside, evidence.text) or text
+            other = next((m.text for m in reading.groups[best].mentions if m.key != mention.key), None)
+            return ShortAnswer(
+                text=text,
+                evidence=evidence,
+                score=round(score, 4),
+                other_form=other if text == mention.text else None,
+            )
         return None
+
+    @staticmethod
+    def _mentions(
+        reading: Reading, sentences: list[Evidence], allowed: set[int], scores: np.ndarray
+    ) -> Iterator[tuple[int, Candidate]]:
+        """The candidates with a mention in an `allowed` sentence, best first by the candidate model's `scores`: each
+        one's index and its mention in the best of those sentences."""
+        for best in np.argsort(-scores, kind="stable"):
+            mentions = [m for m in reading.groups[best].mentions if m.sentence in allowed]
+            if mentions:
+                yield int(best), max(mentions, key=lambda m: sentences[m.sentence].score)
 
     def _elsewhere(
         self, reading: Reading, spoken: list[list[Period]], asked: Period, scores: np.ndarray
