@@ -390,11 +390,11 @@ def test_feedback_is_bounded_and_must_rate_an_answer_this_service_gave(client: T
 
     made_up = {**answer, "answer": "x" * (15 * 1024 * 1024)}
     assert send(made_up).status_code == 413
-    quote = answer["citations"][0]
-    forged = {**answer, "citations": [{**quote, "quote": "NATO expelled nobody at all."}]}
-    assert send(forged).status_code == 422  # its offsets no longer span the quote
+    quote, *others = answer["citations"]
+    forged = send({**answer, "citations": [{**quote, "quote": "NATO expelled nobody at all."}, *others]})
+    assert forged.status_code == 422 and "do not span its quote" in forged.json()["error"]["message"]
     shifted = {**quote, "start": quote["start"] + 1, "end": quote["end"] + 1}
-    response = send({**answer, "citations": [shifted]})
+    response = send({**answer, "citations": [shifted, *others]})
     assert response.status_code == 422 and "does not quote a stored article" in response.json()["error"]["message"]
     unnumbered = send({**answer, "answer": answer["answer"] + " Also this [7]."})
     assert unnumbered.status_code == 422 and "names no citation" in unnumbered.json()["error"]["message"]
