@@ -7,7 +7,7 @@ the scorer's models on the other years, and replays on the held-out year's readi
 sentences an answer cites after the short answer's own (the best candidate's best sentence):
 
 - sentence model: the sentences it scores within FOLLOW_UP_RATIO of its best (the rule before runners-up);
-- runners-up first: the best sentences of the candidates ranked next, then as above (qa/answer/extractive.py);
+- then runners-up: as above, then the best sentences of the candidates ranked next (qa/answer/extractive.py);
 - three always: the sentence model's best, up to three sentences whatever their scores.
 
 Printed per held-out year: the share of questions whose sentences read hold the gold answer, and for each rule the
@@ -61,13 +61,13 @@ def sentence_model(example: Example, candidates: np.ndarray, sentences: np.ndarr
     return close_to_best(short_answers_sentence(example, candidates, sentences), sentences)
 
 
-def runners_up_first(example: Example, candidates: np.ndarray, sentences: np.ndarray) -> list[int]:
-    chosen = short_answers_sentence(example, candidates, sentences)
+def then_runners_up(example: Example, candidates: np.ndarray, sentences: np.ndarray) -> list[int]:
+    chosen = sentence_model(example, candidates, sentences)
     for c in np.argsort(-candidates, kind="stable")[:MAX_SENTENCES]:
         best = max(example.candidate_sentences[c], key=lambda i: sentences[i])
         if best not in chosen and len(chosen) < MAX_SENTENCES:
             chosen.append(best)
-    return close_to_best(chosen, sentences)
+    return chosen
 
 
 def three_always(example: Example, candidates: np.ndarray, sentences: np.ndarray) -> list[int]:
@@ -76,7 +76,7 @@ def three_always(example: Example, candidates: np.ndarray, sentences: np.ndarray
 
 RULES: dict[str, Rule] = {
     "sentence model": sentence_model,
-    "runners-up first": runners_up_first,
+    "then runners-up": then_runners_up,
     "three always": three_always,
 }
 

@@ -69,7 +69,8 @@ def test_human_answer_shows_quotes(run):
     shown = re.match(r"(Possibly )?eight \[1\] · confidence (0\.\d\d)", asked.stdout)
     assert shown is not None
     assert (shown.group(1) is None) == (float(shown.group(2)) >= read_manifest().shown_threshold)
-    assert "“Earlier this month, NATO expelled eight Russians" in asked.stdout
+    quote = asked.stdout.split("\n\n[1] ", 1)[1].split("\n\n[2] ")[0]  # citation [1] and its quote
+    assert "Earlier this month, NATO expelled eight Russians accredited to the alliance" in quote
 
 
 def test_failed_files_are_listed_and_exit_non_zero(run, tmp_path: Path):

@@ -36,8 +36,8 @@ _REFERS_BACK = re.compile(
     r"city|state|team|club|band|party|move|decision|deal|bill|law|plan|report|study|storm|virus|disease))\b",
     re.I,
 )
-# After the short answer's sentence come those of the candidates ranked next (a runner-up's sentence holds the
-# answer more often than the sentence model's next best), then any the sentence model scores this close to its best.
+# After the short answer's sentence come those the sentence model scores this close to its best, then those of the
+# candidates ranked next (a runner-up's sentence holds the answer more often than the sentence model's next best).
 FOLLOW_UP_RATIO = 0.9
 MAX_SENTENCES = 3
 
@@ -154,7 +154,7 @@ class ExtractiveAnswerer:
             for _, m in islice(self._mentions(reading, sentences, allowed, candidate_scores), MAX_SENTENCES)
         ]
         close = [s for s in ranked if s.score >= FOLLOW_UP_RATIO * ranked[0].score]
-        for candidate in [*runners_up, *close]:
+        for candidate in [*close, *runners_up]:
             if len(chosen) == MAX_SENTENCES:
                 break
             if not any(_overlaps(candidate, other) for other in chosen):
