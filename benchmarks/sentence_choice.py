@@ -92,7 +92,7 @@ def main() -> int:
     for year, examples in years.items():
         models = training.fit([e for other, them in years.items() if other != year for e in them])
         held = [e for e in examples if len(e.sentence_right)]
-        read = np.mean([e.sentence_right.any() for e in held]) * len(held) / len(examples)
+        read = sum(e.sentence_right.any() for e in held) / len(examples)
         chosen = {name: [] for name in RULES}
         for e in held:
             sentences = models.sentences.predict(e.sentence_features)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from functools import cached_property
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -149,12 +149,10 @@ class ExtractiveAnswerer:
         if support < self.refusal_threshold:  # no sentence is likely to hold the answer: the articles don't say
             return Selection(evidence=[], short_answer=None, confidence=confidence)
         chosen = [short.evidence] if short else [ranked[0]]
-        runners_up = [
-            sentences[m.sentence]
-            for _, m in islice(self._mentions(reading, sentences, allowed, candidate_scores), MAX_SENTENCES)
-        ]
-        close = [s for s in ranked if s.score >= FOLLOW_UP_RATIO * ranked[0].score]
-        for candidate in [*close, *runners_up]:
+        close = (s for s in ranked if s.score >= FOLLOW_UP_RATIO * ranked[0].score)
+        ranked_mentions = islice(self._mentions(reading, sentences, allowed, candidate_scores), MAX_SENTENCES)
+        runners_up = (sentences[m.sentence] for _, m in ranked_mentions)
+        for candidate in chain(close, runners_up):
             if len(chosen) == MAX_SENTENCES:
                 break
             if not any(_overlaps(candidate, other) for other in chosen):
